@@ -1,0 +1,34 @@
+"""polopt: a theory-first numerical toolkit for policy optimization.
+
+Quick start::
+
+    import polopt as po
+    mdp = po.problems.catalogue.puterman_two_state(gamma=0.95)
+    res = po.solve(mdp, method="policy_iteration")
+    res.policy, res.value, res.certificates["suboptimality"]
+"""
+
+from . import certificates, exact, problems, theory
+from .problems import Bandit, ContextualBandit, LinearMixtureMDP, PreferenceGame, TabularMDP
+from .result import NotConvergedWarning, Optimum, SolveResult
+from .solve import describe, methods, solve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bandit",
+    "ContextualBandit",
+    "LinearMixtureMDP",
+    "NotConvergedWarning",
+    "Optimum",
+    "PreferenceGame",
+    "SolveResult",
+    "TabularMDP",
+    "certificates",
+    "describe",
+    "exact",
+    "methods",
+    "problems",
+    "solve",
+    "theory",
+]

@@ -1,0 +1,1 @@
+"""Adapters registering exact solvers and rules as ``solve`` methods."""

@@ -1,0 +1,118 @@
+"""Boundary checks shared by every constructor and by ``solve`` (DESIGN principle 7).
+
+Every message names the argument, what was expected, what was found and the first
+offending index, e.g. ``"P[3, 1, :] sums to 0.98, expected 1 (tolerance 1e-09)"``.
+User input is never checked with ``assert`` and the caller's arrays are never mutated:
+:func:`as_float_array` always returns a fresh read-only float64 copy.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+#: Rows of a stochastic matrix may deviate from 1 by this much (float64 round-off of
+#: user-built matrices with a few hundred entries stays far below it).
+STOCHASTIC_ATOL = 1e-9
+#: Probabilities may be this negative (round-off) before they are called negative.
+NEGATIVE_ATOL = 1e-12
+
+
+def _index(flat_index: int, shape: tuple[int, ...]) -> str:
+    return ", ".join(str(int(i)) for i in np.unravel_index(flat_index, shape))
+
+
+def as_float_array(name: str, value, *, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Return a read-only float64 copy of ``value``; TypeError/ValueError naming ``name``."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}: {exc}") from None
+    if np.iscomplexobj(np.asarray(value)):
+        raise TypeError(f"{name} must be real, got a complex array")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
+    check_finite(name, arr)
+    arr.setflags(write=False)
+    return arr
+
+
+def check_finite(name: str, arr: np.ndarray) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{name}[{_index(i, arr.shape)}] is {arr.ravel()[i]}, expected a finite number"
+        )
+
+
+def check_nonnegative(name: str, arr: np.ndarray, atol: float = NEGATIVE_ATOL) -> None:
+    bad = arr < -atol
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{name}[{_index(i, arr.shape)}] is {arr.ravel()[i]:.6g}, expected a probability >= 0"
+        )
+
+
+def check_stochastic(name: str, arr: np.ndarray, atol: float = STOCHASTIC_ATOL) -> None:
+    """Last axis of ``arr`` must be a probability distribution."""
+    check_nonnegative(name, arr)
+    sums = arr.sum(axis=-1)
+    bad = np.abs(sums - 1.0) > atol
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        idx = _index(i, sums.shape)
+        where = f"{name}[{idx}, :]" if idx else f"{name}"
+        raise ValueError(
+            f"{where} sums to {sums.ravel()[i]:.12g}, expected 1 (tolerance {atol:g})"
+        )
+
+
+def as_distribution(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    """Read-only float64 copy of a distribution over the last axis, with shape ``shape``."""
+    arr = as_float_array(name, value)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    check_stochastic(name, arr)
+    return arr
+
+
+def as_scalar(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
+    """A real scalar in the interval given by ``low``/``high`` (closed unless ``*_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    lo_bad = low is not None and (x <= low if low_open else x < low)
+    hi_bad = high is not None and (x >= high if high_open else x > high)
+    if lo_bad or hi_bad:
+        lb = "(" if low_open else "["
+        hb = ")" if high_open else "]"
+        lo_s = "-inf" if low is None else f"{low:g}"
+        hi_s = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must lie in {lb}{lo_s}, {hi_s}{hb}, got {x:g}")
+    return x
+
+
+def as_positive_int(name: str, value, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def freeze(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr

@@ -1,0 +1,119 @@
+"""Certificates: pure functions measuring how far a policy or value is from optimal.
+
+Each function is independent of the solvers (solvers call them, never recompute them
+inline) and is tested against an independent computation in ``tests/test_certificates.py``.
+
+Conventions (stated once, used everywhere):
+
+* ``kl_to_optimum(pi, pi_star) = KL(pi_star || pi)`` — the optimum comes first, as in the
+  last-iterate analyses of mirror-descent methods (Nash-MP, arXiv 2505.19731 v1).
+* For a symmetric preference game, ``exploitability(pi) = max_pi' J_beta(pi', pi) - 1/2``
+  and ``duality_gap(pi) = max_pi' J_beta(pi', pi) - min_pi'' J_beta(pi, pi'')``; the
+  duality gap is exactly **2 x exploitability** (proof: ``proofs/duality_gap_proof.py``).
+* ``suboptimality`` is ``max_s (v* - v^pi)(s)`` (sup norm), or ``rho . (v* - v^pi)`` when a
+  start distribution is given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp, rel_entr
+
+__all__ = [
+    "bellman_residual",
+    "duality_gap",
+    "exploitability",
+    "kl",
+    "kl_to_optimum",
+    "span",
+    "suboptimality",
+]
+
+
+def kl(p, q, axis: int = -1) -> np.ndarray:
+    """``KL(p || q) = sum p log(p / q)`` along ``axis`` (``0 log 0 = 0``; ``+inf`` off support)."""
+    return rel_entr(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)).sum(axis=axis)
+
+
+def kl_to_optimum(pi, pi_star, weights=None) -> float:
+    """``KL(pi_star || pi)``; for per-state policies [S, A] the ``weights``-average over states.
+
+    Args:
+        pi: policy [K] or [S, A] (or [H, S, A]).
+        pi_star: optimum, same shape.
+        weights: state weights [S] (uniform if None); ignored for [K].
+    """
+    per_state = kl(pi_star, pi)
+    if np.ndim(per_state) == 0:
+        return float(per_state)
+    w = np.full(per_state.shape[-1], 1.0 / per_state.shape[-1]) if weights is None else np.asarray(weights)
+    return float(np.sum(per_state * w))
+
+
+def suboptimality(v_pi, v_star, rho=None) -> float:
+    """``max_s (v* - v^pi)(s)``, or ``rho . (v* - v^pi)`` when ``rho`` is given (>= 0 up to round-off)."""
+    gap = np.asarray(v_star, dtype=np.float64) - np.asarray(v_pi, dtype=np.float64)
+    if rho is None:
+        return float(np.max(gap))
+    return float(np.dot(np.asarray(rho, dtype=np.float64), gap.reshape(-1)))
+
+
+def span(v) -> float:
+    """Span seminorm ``sp(v) = max v - min v``."""
+    v = np.asarray(v, dtype=np.float64)
+    return float(v.max() - v.min())
+
+
+def bellman_residual(P_sa, r, gamma: float, v) -> float:
+    """``||T v - v||_inf`` for the Bellman optimality operator of a discounted MDP.
+
+    Args:
+        P_sa: kernel as an ``(S*A, S)`` dense or sparse matrix; r: rewards [S, A];
+        gamma: discount; v: value [S].
+    """
+    r = np.asarray(r, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    q = r + gamma * np.asarray(P_sa @ v).reshape(r.shape)
+    return float(np.max(np.abs(q.max(axis=1) - v)))
+
+
+def _game_terms(P, pi, mu, beta):
+    P = np.asarray(P, dtype=np.float64)
+    pi = np.asarray(pi, dtype=np.float64)
+    mu = np.full(P.shape[0], 1.0 / P.shape[0]) if mu is None else np.asarray(mu, dtype=np.float64)
+    return P, pi, mu
+
+
+def _best_response_value(payoff, mu, beta) -> float:
+    """``max_pi' pi'.payoff - beta KL(pi'||mu)`` (= max payoff when beta = 0)."""
+    if beta == 0.0:
+        return float(np.max(payoff))
+    return float(beta * logsumexp(payoff / beta, b=mu))
+
+
+def exploitability(P, pi, mu=None, beta: float = 0.0) -> float:
+    """``f_beta(pi) = max_pi' J_beta(pi', pi) - 1/2`` for the symmetric preference game.
+
+    .. math:: f_\\beta(\\pi) = \\beta \\log \\sum_y \\mu(y) e^{(P\\pi)(y)/\\beta}
+              + \\beta\\,\\mathrm{KL}(\\pi\\|\\mu) - 1/2
+
+    (``max_y (P pi)(y) - 1/2`` when ``beta = 0``). Zero exactly at the equilibrium.
+    """
+    P, pi, mu = _game_terms(P, pi, mu, beta)
+    reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
+    return _best_response_value(P @ pi, mu, beta) + reg - 0.5
+
+
+def duality_gap(P, pi, mu=None, beta: float = 0.0) -> float:
+    """Two-sided gap ``max_pi' J_beta(pi', pi) - min_pi'' J_beta(pi, pi'')`` of the strategy pair (pi, pi).
+
+    Computed from both best responses separately (not as ``2 f``), so that the identity
+    ``duality_gap = 2 exploitability`` is a checkable fact rather than a definition.
+    """
+    P, pi, mu = _game_terms(P, pi, mu, beta)
+    reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
+    # max player's best response against pi (the min player) ...
+    best_max = _best_response_value(P @ pi, mu, beta) + reg
+    # ... and the min player's best response: min_pi'' pi.P pi'' + beta KL(pi''||mu) - beta KL(pi||mu)
+    best_min = -_best_response_value(-(pi @ P), mu, beta) - reg
+    return best_max - best_min

@@ -1,0 +1,57 @@
+"""Exact solvers and oracles in float64.
+
+Public names (resolved lazily from the submodules, so importing one solver does not load
+the others):
+
+* evaluation: ``evaluate``, ``policy_value``, ``q_from_v``, ``Evaluation``
+* dynamic programming: ``value_iteration``, ``policy_iteration``,
+  ``modified_policy_iteration``, ``backward_induction``, ``solve_mdp``, ``greedy``
+* linear programming: ``linear_program``
+* average reward: ``gain_bias``, ``relative_value_iteration``, ``average_reward_lp``
+* regularized: ``soft_value_iteration``, ``gibbs_policy``, ``regularized_bandit_optimum``
+* games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
+  ``duality_gap``, ``best_response``
+* ``effective_horizon``
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "evaluation": ("evaluate", "policy_value", "q_from_v", "Evaluation"),
+    "dp": (
+        "value_iteration",
+        "policy_iteration",
+        "modified_policy_iteration",
+        "backward_induction",
+        "solve_mdp",
+        "greedy",
+    ),
+    "lp": ("linear_program",),
+    "average": ("gain_bias", "relative_value_iteration", "average_reward_lp"),
+    "soft": ("soft_value_iteration", "gibbs_policy", "regularized_bandit_optimum"),
+    "games": (
+        "nash",
+        "nash_lp",
+        "nash_is_unique",
+        "regularized_nash",
+        "exploitability",
+        "duality_gap",
+        "best_response",
+    ),
+    "horizon": ("effective_horizon",),
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,17 @@
+"""Problem classes (immutable, validated at construction), named instances and generators."""
+
+from .bandit import Bandit, ContextualBandit
+from .game import PreferenceGame
+from .linear_mixture import LinearMixtureMDP
+from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
+
+__all__ = [
+    "AVERAGE",
+    "DISCOUNTED",
+    "FINITE_HORIZON",
+    "Bandit",
+    "ContextualBandit",
+    "LinearMixtureMDP",
+    "PreferenceGame",
+    "TabularMDP",
+]

@@ -1,0 +1,120 @@
+"""The theorem registry and the generic checker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from ..result import SolveResult
+from ..testing.tolerances import ABS_SLACK, RATE_SLACK
+
+CONFIDENCE = ("paper", "derived", "recalled")
+
+
+class Verdict(NamedTuple):
+    """Outcome of :func:`check`.
+
+    ``holds``: the bound held at every iterate (within the named slack);
+    ``worst_ratio``: ``max_t certificate[t] / bound[t]`` (<= 1 when it holds; for checks
+    without a ratio, 0.0 or 1.0/inf); ``first_violation``: first iterate index where it
+    failed, or None.
+    """
+
+    holds: bool
+    worst_ratio: float
+    first_violation: int | None
+
+
+class Theorem(NamedTuple):
+    """A guarantee as data.
+
+    Attributes:
+        name: registry key, e.g. ``"vi.contraction"``.
+        statement: the claim in words and maths.
+        methods: ``solve`` methods it applies to.
+        certificate: the certificate it bounds (key of ``res.certificates``), or "" for
+            custom checks.
+        bound: ``bound(res, t) -> array`` of upper bounds for iterates ``t`` (int array), or
+            None when ``checker`` is given.
+        source: authors / book and title.
+        arxiv: arXiv id or None; equation: theorem/equation number when known.
+        confidence: ``paper`` | ``derived`` | ``recalled``.
+        checker: optional ``checker(res) -> Verdict`` for claims that are not a bound
+            (monotonicity, finite termination, containment).
+    """
+
+    name: str
+    statement: str
+    methods: tuple[str, ...]
+    certificate: str
+    bound: Callable[[SolveResult, np.ndarray], np.ndarray] | None
+    source: str
+    arxiv: str | None = None
+    equation: str | None = None
+    confidence: str = "paper"
+    checker: Callable[[SolveResult], Verdict] | None = None
+
+
+_THEOREMS: dict[str, Theorem] = {}
+
+
+def register(theorem: Theorem) -> Theorem:
+    if theorem.confidence not in CONFIDENCE:
+        raise ValueError(f"confidence must be one of {CONFIDENCE}, got {theorem.confidence!r}")
+    if theorem.bound is None and theorem.checker is None:
+        raise ValueError(f"theorem {theorem.name!r} needs a bound or a checker")
+    if theorem.name in _THEOREMS:
+        raise ValueError(f"theorem {theorem.name!r} is already registered")
+    _THEOREMS[theorem.name] = theorem
+    return theorem
+
+
+def theorems(method: str | None = None) -> list[Theorem]:
+    """Registered theorems, optionally only those for ``method``."""
+    out = list(_THEOREMS.values())
+    if method is not None:
+        out = [t for t in out if method in t.methods]
+    return sorted(out, key=lambda t: t.name)
+
+
+def get(name: str) -> Theorem:
+    if name not in _THEOREMS:
+        raise ValueError(f"unknown theorem {name!r}; registered: {', '.join(sorted(_THEOREMS))}")
+    return _THEOREMS[name]
+
+
+def bound_verdict(cert, bound, rel: float = RATE_SLACK, abs_: float = ABS_SLACK) -> Verdict:
+    """Verdict for ``cert[t] <= bound[t] (1 + rel) + abs_`` at every t."""
+    cert = np.asarray(cert, dtype=np.float64)
+    bound = np.asarray(bound, dtype=np.float64)
+    ok = cert <= bound * (1.0 + rel) + abs_
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(bound > 0, cert / bound, np.where(cert <= abs_, 0.0, np.inf))
+    worst = float(np.max(ratio)) if ratio.size else 0.0
+    bad = np.flatnonzero(~ok)
+    return Verdict(bool(ok.all()), worst, int(bad[0]) if bad.size else None)
+
+
+def check(res: SolveResult, name: str) -> Verdict:
+    """Check theorem ``name`` on every iterate of ``res``.
+
+    Raises:
+        ValueError: unknown theorem, or ``res`` comes from a method the theorem does not cover,
+            or lacks the certificate.
+    """
+    thm = get(name)
+    if res.method not in thm.methods:
+        raise ValueError(
+            f"theorem {name!r} covers methods {thm.methods}, but the result is from {res.method!r}"
+        )
+    if thm.checker is not None:
+        return thm.checker(res)
+    if thm.certificate not in res.certificates:
+        raise ValueError(
+            f"result has no certificate {thm.certificate!r}; it has {sorted(res.certificates)}"
+        )
+    cert = np.asarray(res.certificates[thm.certificate])
+    t = np.arange(cert.shape[0])
+    return bound_verdict(cert, thm.bound(res, t))
