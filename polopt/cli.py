@@ -1,0 +1,144 @@
+"""The ``polopt`` command: ``validate``, ``solve``, ``methods``, ``theorems``, ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.startswith("[") or text.startswith("{"):
+        return json.loads(text)
+    return text
+
+
+def _parse_kv(items: list[str], what: str) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"polopt: {what} must look like name=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = _parse_value(v)
+    return out
+
+
+def _build_problem(name: str, params: dict):
+    from .problems import catalogue
+
+    return catalogue.get(name, **params)
+
+
+def cmd_validate(args) -> int:
+    import validation
+
+    records = validation.run_all(args.out, quick=args.quick, only=args.only)
+    bad = [r for r in records if r.verdict != "holds"]
+    for r in records:
+        print(f"{r.verdict:<16} {r.experiment.name:<32} {r.seconds:6.1f} s  "
+              f"{r.error or r.outcome.measured}")
+    print(f"report: {args.out}/report.md  ({len(records) - len(bad)}/{len(records)} claims hold)")
+    errors = [r for r in records if r.error is not None]
+    return 1 if errors else 0
+
+
+def cmd_solve(args) -> int:
+    import polopt as po
+
+    problem = _build_problem(args.problem, _parse_kv(args.param, "--param"))
+    res = po.solve(problem, method=args.method, iters=args.iters, **_parse_kv(args.hparam, "--hparam"))
+    np.set_printoptions(precision=6, suppress=True)
+    print(f"problem : {problem!r}")
+    print(f"method  : {res.method}  status: {res.status}  iterations: {res.num_iter}")
+    print(f"policy  :\n{np.asarray(res.policy)}")
+    print(f"value   : {res.value}")
+    for k, v in res.certificates.items():
+        print(f"{k:<18}: final {float(np.asarray(v)[-1]):.3e}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    import polopt as po
+
+    if args.problem:
+        problem = _build_problem(args.problem, _parse_kv(args.param, "--param"))
+        for name, summary in po.describe(problem).items():
+            print(f"{name:<28} {summary}")
+    else:
+        print("\n".join(po.methods()))
+    return 0
+
+
+def cmd_theorems(args) -> int:
+    from . import theory
+
+    for t in theory.theorems(args.method):
+        ref = ", ".join(x for x in (t.arxiv and f"arXiv {t.arxiv}", t.equation) if x)
+        print(f"{t.name:<28} [{t.confidence}] {t.statement}\n{'':<28} {t.source}{'; ' + ref if ref else ''}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import importlib
+
+    suites = args.suite or ["mdp", "games"]
+    for suite in suites:
+        mod = importlib.import_module(f"bench.bench_{suite}")
+        argv = (["--quick"] if args.quick else []) + ["--out", f"{args.out}/bench_{suite}.json"]
+        mod.main(argv)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="polopt", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="run every validation experiment; write figures and report.md")
+    v.add_argument("--quick", action="store_true", help="small instances (under 2 minutes on 2 cores)")
+    v.add_argument("--out", default="report", help="output directory (default: report)")
+    v.add_argument("--only", nargs="*", help="run only these experiments")
+    v.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("solve", help="solve a catalogue instance")
+    s.add_argument("problem", help="catalogue name, e.g. puterman_two_state, perturbed_rps")
+    s.add_argument("--method", required=True)
+    s.add_argument("--iters", type=int, default=1000)
+    s.add_argument("--param", nargs="*", help="instance parameters, e.g. gamma=0.99 n=20")
+    s.add_argument("--hparam", nargs="*", help="method hyper-parameters, e.g. tol=1e-12")
+    s.set_defaults(fn=cmd_solve)
+
+    m = sub.add_parser("methods", help="list solve methods (for a catalogue instance)")
+    m.add_argument("--problem")
+    m.add_argument("--param", nargs="*")
+    m.set_defaults(fn=cmd_methods)
+
+    t = sub.add_parser("theorems", help="list registered guarantees")
+    t.add_argument("--method")
+    t.set_defaults(fn=cmd_theorems)
+
+    b = sub.add_parser("bench", help="benchmarks against QuantEcon, pymdptoolbox, nashpy, SciPy")
+    b.add_argument("--quick", action="store_true")
+    b.add_argument("--out", default="bench/results")
+    b.add_argument("--suite", nargs="*", choices=["mdp", "games"])
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, TypeError) as exc:
+        print(f"polopt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
