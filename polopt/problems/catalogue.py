@@ -29,7 +29,7 @@ RPS_PAYOFF = np.array([[0.0, -3.0, 3.0], [3.0, 0.0, -1.0], [-3.0, 1.0, 0.0]])
 #: Unregularized Nash equilibrium of perturbed RPS (unique).
 RPS_NASH = np.array([1.0, 3.0, 3.0]) / 7.0
 #: beta-regularized equilibria (uniform mu), from the MMD example's QRE and agreed by
-#: Newton to < 5e-9 (shared/papers/games.md §8 T1).
+#: Newton to < 5e-9 (MMD paper's perturbed RPS example, arXiv 2206.05825).
 RPS_REGULARIZED = {
     0.05: np.array([0.1517447, 0.46794775, 0.38030755]),
     0.1: np.array([0.17347803, 0.48630324, 0.34021873]),
@@ -145,7 +145,7 @@ def periodic_chain() -> TabularMDP:
 
     Average-reward criterion (``gamma = 1``): the chain has period 2 and gain 1/2 in both
     states; relative value iteration without the aperiodicity transform oscillates forever
-    (pymdptoolbox reports 0.0 here, shared/papers/mdp_anchors.md §2 item 5).
+    (pymdptoolbox's RelativeValueIteration reports 0.0 here).
     """
     P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     r = np.array([[1.0], [0.0]])
@@ -220,13 +220,16 @@ def linear_mixture_hard_optimal_actions(d: int = 5, H: int = 6, K: int = 10000, 
 CATALOGUE: dict[str, Entry] = {
     e.name: e
     for e in (
-        Entry("perturbed_rps", perturbed_rps, "ssokota/mmd examples/nfg/perturbed_rps.py; shared/papers/games.md §8 T1"),
+        Entry("perturbed_rps", perturbed_rps,
+              "Sokota et al., arXiv 2206.05825 (MMD), perturbed RPS example; equilibria by Newton"),
         Entry("puterman_two_state", puterman_two_state, "Puterman (1994) §3.1, Ex. 6.2.1"),
         Entry("river_swim", river_swim, "Strehl & Littman (2008), 'An analysis of model-based interval estimation'"),
         Entry("forest", forest, "pymdptoolbox example.forest (Cordwell et al.), doctest values"),
-        Entry("periodic_chain", periodic_chain, "Puterman (1994) §8.5.4: periodic chains need the aperiodicity transform"),
+        Entry("periodic_chain", periodic_chain,
+              "Puterman (1994) §8.5.4: periodic chains need the aperiodicity transform"),
         Entry("bernoulli_bandit", bernoulli_bandit, "textbook Bernoulli bandit (Lattimore & Szepesvari 2020, ch. 4)"),
-        Entry("linear_mixture_hard", linear_mixture_hard, "Zhou, Gu, Szepesvari arXiv 2012.08507 lower bound; uclaml/LDP-UCRL-VTR run.py"),
+        Entry("linear_mixture_hard", linear_mixture_hard,
+              "Zhou, Gu, Szepesvari, arXiv 2012.08507, lower-bound instance (HardToLearn)"),
     )
 }
 
