@@ -43,9 +43,6 @@ __all__ = [
 
 #: Generator kinds of :func:`random_intransitive` (EGPO ``simulations/utils.py`` types).
 INTRANSITIVE_KINDS = ("uniform", "tie", "lower_win")
-#: Above this fraction of ``S`` the Garnet successor sets are drawn by a full random
-#: permutation per row instead of rejection (duplicates would then be frequent).
-_GARNET_REJECTION_FRACTION = 0.25
 
 
 def _rng(seed) -> np.random.Generator:
@@ -121,20 +118,21 @@ def random_mdp(
 
 
 def _distinct_successors(rng: np.random.Generator, num_rows: int, S: int, b: int) -> np.ndarray:
-    """``[num_rows, b]`` int array; each row a uniformly random ``b``-subset of ``{0..S-1}``."""
-    if b > _GARNET_REJECTION_FRACTION * S:
-        # b is a sizeable fraction of S: random keys + argpartition is exact and cheap enough.
+    """``[num_rows, b]`` int array; each row a uniformly random ``b``-subset of ``{0..S-1}``.
+
+    Robert Floyd's sampling algorithm, vectorized over rows: for ``j = S-b .. S-1`` draw
+    ``t ~ U{0..j}`` and take ``t``, or ``j`` if ``t`` was already taken; every ``b``-subset is
+    equally likely. Cost ``O(num_rows b^2)``; when that exceeds ``O(num_rows S)`` we use random
+    keys + argpartition instead (also exactly uniform).
+    """
+    if b * b > 2 * S:
         keys = rng.random((num_rows, S))
         return np.argpartition(keys, b - 1, axis=1)[:, :b]
-    # Rejection: iid draws, redraw the rows with a repeat. Each row is accepted with
-    # probability >= 1 - b^2 / (2 S) >= 0.96 here, and an accepted row is a uniform subset.
-    out = rng.integers(0, S, size=(num_rows, b))
-    todo = np.arange(num_rows)
-    while todo.size:
-        rows = np.sort(out[todo], axis=1)
-        repeated = (np.diff(rows, axis=1) == 0).any(axis=1) if b > 1 else np.zeros(todo.size, bool)
-        todo = todo[repeated]
-        out[todo] = rng.integers(0, S, size=(todo.size, b))
+    out = np.empty((num_rows, b), dtype=np.int64)
+    for k, j in enumerate(range(S - b, S)):
+        t = rng.integers(0, j + 1, size=num_rows)
+        taken = (out[:, :k] == t[:, None]).any(axis=1)
+        out[:, k] = np.where(taken, j, t)
     return out
 
 

@@ -1,0 +1,171 @@
+"""Public hypothesis strategies that **build** valid polopt objects directly.
+
+No strategy filters with ``assume``: simplex points are normalised exponentials of bounded
+logits, stochastic rows the same (optionally with some entries masked to exact zeros, one
+entry per row always kept), preference matrices are built from their strictly-lower
+triangle. Every drawn problem is therefore valid by construction and passes the
+constructors' checks.
+
+Usage::
+
+    from hypothesis import given
+    from polopt.testing.strategies import SETTINGS, mdps
+
+    @SETTINGS
+    @given(mdps(max_states=4))
+    def test_something(mdp): ...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ..problems import Bandit, PreferenceGame, TabularMDP
+
+__all__ = [
+    "LOGIT_BOUND",
+    "SETTINGS",
+    "bandits",
+    "mdps",
+    "policies",
+    "preference_games",
+    "simplex",
+    "stochastic_matrices",
+]
+
+#: The project's one settings profile for property tests: reproducible, no deadline
+#: (first calls may compile / import), modest example count for CI.
+SETTINGS = settings(derandomize=True, deadline=None, max_examples=25)
+
+#: Logits are drawn from ``[-LOGIT_BOUND, LOGIT_BOUND]``: probabilities then lie in
+#: ``[e^{-20} / K, 1]``, strictly positive and far from float64 underflow.
+LOGIT_BOUND = 10.0
+
+_LOGIT = st.floats(-LOGIT_BOUND, LOGIT_BOUND, allow_nan=False, allow_infinity=False)
+
+
+def _softmax(logits: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Normalised exponentials along the last axis; entries with ``keep == False`` are exact zeros."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    w = np.exp(z)
+    if keep is not None:
+        w = np.where(keep, w, 0.0)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def _as_strategy(value):
+    """A fixed value becomes ``st.just(value)``; a strategy is returned as is."""
+    return value if isinstance(value, st.SearchStrategy) else st.just(value)
+
+
+@st.composite
+def _stochastic(draw, shape: tuple[int, ...], allow_zeros: bool) -> np.ndarray:
+    logits = draw(hnp.arrays(np.float64, shape, elements=_LOGIT))
+    if not allow_zeros:
+        return _softmax(logits)
+    keep = draw(hnp.arrays(np.bool_, shape))
+    # Keep one entry per row so that every row has mass: the index is drawn, not filtered.
+    anchor = draw(hnp.arrays(np.int64, shape[:-1], elements=st.integers(0, shape[-1] - 1)))
+    keep = keep | (np.arange(shape[-1]) == anchor[..., None])
+    return _softmax(logits, keep)
+
+
+def simplex(k: int) -> st.SearchStrategy[np.ndarray]:
+    """Points of the open simplex in R^k: ``softmax(logits)`` with logits in ``[-10, 10]``, shape [k]."""
+    return _stochastic((k,), False)
+
+
+def stochastic_matrices(shape, *, allow_zeros: bool = True) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of ``shape`` whose last axis lies on the simplex (e.g. ``(S, A, S)`` kernels).
+
+    With ``allow_zeros`` some entries are exact zeros (deterministic or sparse transitions);
+    one entry per row is always kept.
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _stochastic(shape, allow_zeros)
+
+
+def policies(num_states: int, num_actions: int) -> st.SearchStrategy[np.ndarray]:
+    """Strictly positive stochastic policies ``pi`` [S, A] (rows on the simplex)."""
+    return _stochastic((num_states, num_actions), False)
+
+
+@st.composite
+def mdps(
+    draw,
+    min_states: int = 1,
+    max_states: int = 6,
+    min_actions: int = 1,
+    max_actions: int = 4,
+    gamma=None,
+    horizon=None,
+    time_inhomogeneous: bool = False,
+    reward_bound: float = 1.0,
+) -> TabularMDP:
+    """Tabular MDPs with ``S in [min_states, max_states]``, ``A in [min_actions, max_actions]``.
+
+    Args:
+        gamma: float or strategy; default ``floats in [0, 0.95]``. Ignored with a horizon.
+        horizon: None (discounted / average), an int or a strategy of ints (finite horizon).
+        time_inhomogeneous: with a horizon, draw ``P`` [H, S, A, S] and ``r`` [H, S, A].
+        reward_bound: rewards lie in ``[-reward_bound, reward_bound]``.
+
+    Kernels may contain exact zeros; rewards are bounded floats; ``rho`` is drawn on the simplex.
+    """
+    S = draw(st.integers(min_states, max_states))
+    A = draw(st.integers(min_actions, max_actions))
+    H = draw(_as_strategy(horizon))
+    lead = (H,) if (H is not None and time_inhomogeneous) else ()
+    P = draw(stochastic_matrices(lead + (S, A, S)))
+    reward = st.floats(-reward_bound, reward_bound, allow_nan=False, allow_infinity=False)
+    r = draw(hnp.arrays(np.float64, lead + (S, A), elements=reward))
+    rho = draw(simplex(S))
+    if H is not None:
+        return TabularMDP(P, r, rho=rho, horizon=H)
+    g = draw(st.floats(0.0, 0.95) if gamma is None else _as_strategy(gamma))
+    return TabularMDP(P, r, gamma=g, rho=rho)
+
+
+@st.composite
+def bandits(
+    draw,
+    min_actions: int = 1,
+    max_actions: int = 8,
+    beta=0.0,
+    random_reference: bool = False,
+    reward_bound: float = 1.0,
+) -> Bandit:
+    """Bandits with rewards in ``[-reward_bound, reward_bound]``; ``beta`` a float or strategy.
+
+    ``random_reference=True`` draws ``mu`` from :func:`simplex`; otherwise ``mu`` is uniform.
+    """
+    K = draw(st.integers(min_actions, max_actions))
+    reward = st.floats(-reward_bound, reward_bound, allow_nan=False, allow_infinity=False)
+    r = draw(hnp.arrays(np.float64, (K,), elements=reward))
+    mu = draw(simplex(K)) if random_reference else None
+    return Bandit(r, reference=mu, beta=draw(_as_strategy(beta)))
+
+
+@st.composite
+def preference_games(
+    draw,
+    min_actions: int = 2,
+    max_actions: int = 8,
+    beta=0.0,
+    random_reference: bool = False,
+) -> PreferenceGame:
+    """Preference games: strictly-lower entries in ``[0, 1]``, ``P[j, i] = 1 - P[i, j]``, diagonal 1/2.
+
+    Entries are drawn from ``[0, 1]`` including the endpoints and 1/2, so tournaments and
+    ties occur. ``beta``: float or strategy; ``random_reference`` draws ``mu`` on the simplex.
+    """
+    K = draw(st.integers(min_actions, max_actions))
+    entry = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0))
+    lower = draw(hnp.arrays(np.float64, (K, K), elements=entry))
+    mask = np.tril(np.ones((K, K), dtype=bool), k=-1)
+    P = np.where(mask, lower, 0.0) + np.where(mask.T, 1.0 - lower.T, 0.0) + 0.5 * np.eye(K)
+    mu = draw(simplex(K)) if random_reference else None
+    return PreferenceGame(P, reference=mu, beta=draw(_as_strategy(beta)))
