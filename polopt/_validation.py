@@ -28,11 +28,14 @@ def as_float_array(name: str, value, *, ndim: int | tuple[int, ...] | None = Non
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
     try:
-        arr = np.array(value, dtype=np.float64, copy=True)
+        raw = np.asarray(value)
+        if np.iscomplexobj(raw):
+            raise TypeError(f"{name} must be real, got a complex array")
+        arr = np.array(raw, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
+        if "must be real" in str(exc):
+            raise
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}: {exc}") from None
-    if np.iscomplexobj(np.asarray(value)):
-        raise TypeError(f"{name} must be real, got a complex array")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed:

@@ -1,11 +1,14 @@
 """Problem classes (immutable, validated at construction), named instances and generators."""
 
+from . import catalogue, random
 from .bandit import Bandit, ContextualBandit
 from .game import PreferenceGame
 from .linear_mixture import LinearMixtureMDP
 from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
 
 __all__ = [
+    "catalogue",
+    "random",
     "AVERAGE",
     "DISCOUNTED",
     "FINITE_HORIZON",

@@ -57,7 +57,7 @@ class LinearMixtureMDP(Problem):
             P = phi @ theta
         P = np.where(np.abs(P) < 1e-15, 0.0, P)  # exact zeros for features that cancel
         try:
-            check_stochastic("P = phi @ theta", P, atol=STOCHASTIC_ATOL)
+            check_stochastic("(phi @ theta)", P, atol=STOCHASTIC_ATOL)
         except ValueError as exc:
             raise ValueError(f"the induced kernel is not a distribution: {exc}") from None
         P.setflags(write=False)

@@ -228,7 +228,7 @@ def random_tournament(num_actions: int, *, seed=None, beta: float = 0.0, referen
     """Random tournament: for ``i > j`` a fair coin decides whether ``i`` beats ``j``.
 
     ``P[i, j] in {0, 1}`` off the diagonal, ``P + P.T = 1``, diagonal 1/2. Tournaments are
-    the hardest instances for the step-size cliffs of shared/papers/games.md §8 T4 c.
+    the hardest instances for step-size conditions of last-iterate game dynamics.
     """
     K = as_positive_int("num_actions", num_actions)
     rng = _rng(seed)
@@ -253,7 +253,7 @@ def random_intransitive(
     Reference:
         R. Zhou, M. Fazel, S. S. Du, "Extragradient Preference Optimization (EGPO): Beyond
         Last-Iterate Convergence for Nash Learning from Human Feedback", arXiv 2503.08942,
-        ``simulations/utils.py`` (shared/papers/games.md §8 T2). EGPO draws with torch's RNG;
+        authors' ``simulations/utils.py``. EGPO draws with torch's RNG;
         we redraw with NumPy, so the matrices have the same law but not the same values.
     """
     K = as_positive_int("num_actions", num_actions)
