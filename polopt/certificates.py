@@ -32,7 +32,8 @@ __all__ = [
 
 def kl(p, q, axis: int = -1) -> np.ndarray:
     """``KL(p || q) = sum p log(p / q)`` along ``axis`` (``0 log 0 = 0``; ``+inf`` off support)."""
-    return rel_entr(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)).sum(axis=axis)
+    # the sum of non-negative-in-expectation terms can round to about -1e-16; KL >= 0 exactly
+    return np.maximum(rel_entr(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)).sum(axis=axis), 0.0)
 
 
 def kl_to_optimum(pi, pi_star, weights=None) -> float:

@@ -14,7 +14,7 @@ Example::
     po.theory.check(res, "vi.contraction")   # Verdict(holds=True, worst_ratio=..., ...)
 """
 
-from . import classical  # noqa: E402,F401  (registers the classical theorems)
+from . import classical, regularized  # noqa: E402,F401  (register the theorems)
 from .registry import CONFIDENCE, Theorem, Verdict, check, get, register, theorems
 
 __all__ = ["CONFIDENCE", "Theorem", "Verdict", "check", "get", "register", "theorems"]
