@@ -1,0 +1,1 @@
+"""Benchmarks of polopt against the anchors (QuantEcon, pymdptoolbox, nashpy, SciPy LP)."""

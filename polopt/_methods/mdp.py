@@ -1,0 +1,304 @@
+"""``solve`` adapters for the exact MDP solvers of :mod:`polopt.exact.dp` and :mod:`polopt.exact.lp`.
+
+Every method returns a :class:`~polopt.result.SolveResult` whose ``optimum`` comes from an
+*independent* exact method, so the certificates measure one algorithm against another:
+
+* ``"value_iteration"`` — discounted TabularMDP / LinearMixtureMDP (gamma < 1).
+  Hyper-parameter ``tol`` (span rule; default ``SOLVER_TOL``). ``init``: initial value
+  ``v0`` [S] (default 0) or a policy [S, A] whose value is ``v0``. Certificates [T+1]:
+  ``"value_error"`` ``||v_k - v*||_inf``, ``"bellman_residual"`` ``||T v_k - v_k||_inf``,
+  ``"suboptimality"`` of the greedy policy of ``v_k``. ``info``: ``"values"`` [T+1, S],
+  ``"v_lower"``, ``"v_upper"`` (certified bracket of ``v*``), ``"v"`` (midrange value).
+  Optimum: policy iteration.
+* ``"modified_policy_iteration"`` — as value iteration, hyper-parameters ``k`` (partial
+  evaluation sweeps, default 20) and ``tol``. Optimum: policy iteration.
+* ``"policy_iteration"`` — ``init``: policy [S, A] or int [S] (default myopic). Certificates
+  ``"suboptimality"`` [T+1] of the successive policies; ``info["values"]`` [T+1, S] their
+  values. Optimum: :func:`~polopt.exact.solve_mdp` (optimistic PI certified by MacQueen
+  bounds; it never solves an improvement loop to a fixed policy the way PI does).
+* ``"linear_program"`` — discounted (HiGHS primal LP, dual occupancy in
+  ``info["occupancy"]``; hyper-parameter ``solver`` in {"highs", "cvxpy"}; optimum: policy
+  iteration) or average reward (``average_reward_lp``; ``value`` = gain [S], ``bias``;
+  optimum: relative value iteration's policy evaluated exactly by ``gain_bias``). Iterates
+  ``[init, LP policy]``; certificate ``"suboptimality"`` [2].
+* ``"backward_induction"`` — finite-horizon TabularMDP / LinearMixtureMDP, and Bandit /
+  ContextualBandit with ``beta = 0`` (through ``to_mdp()``; a KL-regularized bandit's optimum
+  is the Gibbs policy, see :mod:`polopt.exact.soft`). Iterates ``[init, BI policy]``;
+  certificate ``"suboptimality"`` [2] at step 0 (sup over states). Optimum: BI's policy with
+  its value recomputed by exact policy evaluation (:func:`~polopt.exact.evaluate`); its
+  optimality is tested against enumeration of all deterministic policies.
+
+``iters`` is the iteration budget (``max_iter``); the run has status ``"max_iter"`` when it is
+exhausted before the stopping rule holds. Unknown hyper-parameters raise ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_float_array
+from ..certificates import bellman_residual, suboptimality
+from ..exact import dp as _dp
+from ..exact import evaluation as _ev
+from ..exact import lp as _lp
+from ..exact._ops import greedy, one_hot, q_from_v, uniform_policy
+from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
+from ..result import CONVERGED, MAX_ITER, Optimum, SolveResult
+from ..solve import register
+from ..testing.tolerances import SOLVER_TOL
+
+
+# ------------------------------------------------------------------ applicability
+def _tabular(problem):
+    return problem.as_tabular() if isinstance(problem, LinearMixtureMDP) else problem
+
+
+def _is_discounted(problem) -> bool:
+    return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"
+
+
+def _is_lp(problem) -> bool:
+    return _is_discounted(problem) or (isinstance(problem, TabularMDP) and problem.criterion == "average")
+
+
+def _is_finite(problem) -> bool:
+    if isinstance(problem, (Bandit, ContextualBandit)):
+        return problem.beta == 0.0
+    return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "finite_horizon"
+
+
+def _reject_unknown(method: str, hparams: dict, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(hparams) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{method} got unknown hyper-parameter(s) {', '.join(unknown)}; accepted: {', '.join(allowed) or 'none'}"
+        )
+
+
+# ------------------------------------------------------------------ shared pieces
+def _init_value(mdp, init) -> np.ndarray | None:
+    """``init`` as an initial value: v0 [S], or a policy [S, A] whose exact value is used."""
+    if init is None:
+        return None
+    arr = np.asarray(init)
+    S, A = mdp.num_states, mdp.num_actions
+    if arr.shape == (S, A):
+        return _ev.policy_value(mdp, arr)
+    v0 = as_float_array("init", init, ndim=1)
+    if v0.shape != (S,):
+        raise ValueError(f"init must be an initial value [{S}] or a policy [{S}, {A}], got shape {v0.shape}")
+    return v0
+
+
+def _init_policy(mdp, init):
+    """``init`` as a policy for policy iteration: stochastic [S, A] or int [S]; None = default."""
+    if init is None:
+        return None
+    arr = np.asarray(init)
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+        return arr
+    return as_float_array("init", init, ndim=2)
+
+
+class _PolicyValues:
+    """Exact values of greedy policies, cached (successive greedy policies often repeat)."""
+
+    def __init__(self, mdp):
+        self.mdp = mdp
+        self.cache: dict[bytes, np.ndarray] = {}
+
+    def __call__(self, sigma: np.ndarray) -> np.ndarray:
+        key = sigma.tobytes()
+        if key not in self.cache:
+            self.cache[key] = _dp._evaluate_sigma(self.mdp, sigma)
+        return self.cache[key]
+
+
+def _value_based(problem, method: str, values: np.ndarray, run_res, hparams: dict) -> SolveResult:
+    """Shared SolveResult for value iteration and modified policy iteration."""
+    mdp = _tabular(problem)
+    A = mdp.num_actions
+    star = _dp.policy_iteration(mdp)
+    v_star = star.v
+    sigmas = np.array([greedy(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v)) for v in values])
+    value_of = _PolicyValues(mdp)
+    certs = {
+        "value_error": np.array([float(np.max(np.abs(v - v_star))) for v in values]),
+        "bellman_residual": np.array([bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, v) for v in values]),
+        "suboptimality": np.array([suboptimality(value_of(s), v_star) for s in sigmas]),
+    }
+    policy = one_hot(run_res.policy, A)
+    return SolveResult(
+        policy=policy,
+        iterates=one_hot(sigmas, A),
+        value=value_of(np.asarray(run_res.policy)),
+        optimum=Optimum(one_hot(star.policy, A), v_star),
+        certificates=certs,
+        status=CONVERGED if run_res.converged else MAX_ITER,
+        method=method,
+        hparams=hparams,
+        num_iter=run_res.num_iter,
+        info={"values": values, "v_lower": run_res.v_lower, "v_upper": run_res.v_upper, "v": run_res.v},
+        problem=problem,
+    )
+
+
+# ------------------------------------------------------------------ methods
+@register(
+    "value_iteration",
+    applies=_is_discounted,
+    summary="value iteration with the span rule, midrange correction and certified bounds",
+)
+def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    _reject_unknown("value_iteration", hparams, ("tol",))
+    tol = hparams.get("tol", SOLVER_TOL)
+    mdp = _tabular(problem)
+    res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
+    return _value_based(problem, "value_iteration", res.values, res, {"tol": tol})
+
+
+@register(
+    "modified_policy_iteration",
+    applies=_is_discounted,
+    summary="modified policy iteration MPI(k) with the span rule and certified bounds",
+)
+def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    _reject_unknown("modified_policy_iteration", hparams, ("k", "tol"))
+    tol = hparams.get("tol", SOLVER_TOL)
+    k = hparams.get("k", 20)
+    mdp = _tabular(problem)
+    res = _dp.modified_policy_iteration(mdp, k=k, tol=tol, v0=_init_value(mdp, init), max_iter=iters, record=True)
+    return _value_based(problem, "modified_policy_iteration", res.values, res, {"k": k, "tol": tol})
+
+
+@register(
+    "policy_iteration",
+    applies=_is_discounted,
+    summary="Howard's policy iteration (exact evaluation, greedy improvement)",
+)
+def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    _reject_unknown("policy_iteration", hparams, ())
+    mdp = _tabular(problem)
+    A = mdp.num_actions
+    pi0 = _init_policy(mdp, init)
+    res = _dp.policy_iteration(mdp, pi0=pi0, max_iter=iters)
+    star = _dp.solve_mdp(mdp)
+    iterates = one_hot(res.policies, A)
+    if pi0 is not None and np.ndim(pi0) == 2:
+        iterates[0] = pi0
+    certs = {"suboptimality": np.array([suboptimality(v, star.v) for v in res.values])}
+    return SolveResult(
+        policy=one_hot(res.policy, A),
+        iterates=iterates,
+        value=res.v,
+        optimum=Optimum(one_hot(star.policy, A), star.v),
+        certificates=certs,
+        status=CONVERGED if res.converged else MAX_ITER,
+        method="policy_iteration",
+        hparams={},
+        num_iter=res.num_iter,
+        info={"values": res.values},
+        problem=problem,
+    )
+
+
+def _lp_average(problem, init, solver) -> SolveResult:
+    from ..exact import average as _avg
+
+    S, A = problem.num_states, problem.num_actions
+    res = _lp.linear_program(problem, solver=solver)
+    rvi = _avg.relative_value_iteration(problem)
+    g_star = _avg.gain_bias(problem, one_hot(rvi.policy, A)).gain
+    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    g0 = _avg.gain_bias(problem, pi0).gain
+    policy = one_hot(res.policy, A)
+    return SolveResult(
+        policy=policy,
+        iterates=np.stack([pi0, policy]),
+        value=res.gain,
+        optimum=Optimum(one_hot(rvi.policy, A), g_star),
+        certificates={"suboptimality": np.array([suboptimality(g0, g_star), suboptimality(res.gain, g_star)])},
+        status=CONVERGED,
+        method="linear_program",
+        hparams={"solver": solver},
+        num_iter=1,
+        bias=res.bias,
+        info={"occupancy": res.occupancy},
+        problem=problem,
+    )
+
+
+@register(
+    "linear_program",
+    applies=_is_lp,
+    summary="primal LP (HiGHS) with the occupancy measure as dual; average reward via average_reward_lp",
+)
+def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    _reject_unknown("linear_program", hparams, ("solver",))
+    solver = hparams.get("solver", "highs")
+    if problem.criterion == "average":
+        return _lp_average(problem, init, solver)
+    mdp = _tabular(problem)
+    S, A = mdp.num_states, mdp.num_actions
+    res = _lp.linear_program(mdp, solver=solver)
+    star = _dp.policy_iteration(mdp)
+    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    v0 = _ev.policy_value(mdp, pi0)
+    policy = one_hot(res.policy, A)
+    value = _dp._evaluate_sigma(mdp, res.policy)
+    return SolveResult(
+        policy=policy,
+        iterates=np.stack([pi0, policy]),
+        value=value,
+        optimum=Optimum(one_hot(star.policy, A), star.v),
+        certificates={"suboptimality": np.array([suboptimality(v0, star.v), suboptimality(value, star.v)])},
+        status=CONVERGED,
+        method="linear_program",
+        hparams={"solver": solver},
+        num_iter=1,
+        info={"occupancy": res.occupancy, "v": res.v, "weights": res.weights},
+        problem=problem,
+    )
+
+
+@register(
+    "backward_induction",
+    applies=_is_finite,
+    summary="backward induction for finite horizons (time-inhomogeneous P_h, r_h; bandits as H = 1)",
+)
+def _backward_induction(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    _reject_unknown("backward_induction", hparams, ())
+    bandit = isinstance(problem, (Bandit, ContextualBandit))
+    mdp = problem.to_mdp() if bandit else _tabular(problem)
+    H, S, A = mdp.horizon, mdp.num_states, mdp.num_actions
+    res = _dp.backward_induction(mdp)
+    policy = one_hot(res.policy, A)  # [H, S, A]
+    value = _ev.evaluate(mdp, policy).V  # independent recomputation of the value of the BI policy
+    if init is None:
+        pi0 = np.full((H, S, A), 1.0 / A)
+    else:
+        pi0 = np.asarray(init, dtype=np.float64)
+        if isinstance(problem, Bandit):
+            pi0 = pi0.reshape(1, 1, A) if pi0.shape == (A,) else pi0
+        elif pi0.shape == (S, A):
+            pi0 = np.broadcast_to(pi0, (H, S, A))
+    v0 = _ev.evaluate(mdp, pi0).V
+    certs = {"suboptimality": np.array([suboptimality(v0[0], value[0]), suboptimality(res.V[0], value[0])])}
+    out_policy, out_value, iterates = policy, value, np.stack([np.array(pi0), policy])
+    if isinstance(problem, Bandit):
+        out_policy, out_value, iterates = policy[0, 0], float(value[0, 0]), iterates[:, 0, 0]
+    elif isinstance(problem, ContextualBandit):
+        out_policy, out_value, iterates = policy[0], value[0], iterates[:, 0]
+    return SolveResult(
+        policy=out_policy,
+        iterates=iterates,
+        value=out_value,
+        optimum=Optimum(out_policy, out_value),
+        certificates=certs,
+        status=CONVERGED,
+        method="backward_induction",
+        hparams={},
+        num_iter=1,
+        info={"V": res.V, "Q": res.Q},
+        problem=problem,
+    )

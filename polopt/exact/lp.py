@@ -1,0 +1,128 @@
+"""Linear programming for discounted MDPs (primal values, dual occupancy measure).
+
+Primal (Puterman 1994, *Markov Decision Processes*, §6.9.1), with a strictly positive state
+weighting ``w``:
+
+.. math:: \\min_v \\; w^\\top v \\quad \\text{s.t.}\\quad
+          v(s) \\ge r(s, a) + \\gamma \\sum_{s'} P(s'|s, a) v(s') \\quad \\forall (s, a).
+
+Because ``w > 0`` the solution is ``v*`` at every state. The dual is the occupancy LP
+
+.. math:: \\max_{x \\ge 0} \\sum_{s,a} r(s,a) x(s,a) \\quad\\text{s.t.}\\quad
+          \\sum_a x(s', a) - \\gamma \\sum_{s,a} P(s'|s,a) x(s,a) = w(s'),
+
+whose solution is the (unnormalized) discounted occupancy of an optimal policy started from
+``w``; :class:`LPResult` returns it normalized, ``(1-gamma) x``, the same convention as
+:func:`polopt.exact.evaluate` (``tests/test_exact_mdp.py`` checks they agree).
+
+HiGHS (``scipy.optimize.linprog(method="highs")``) is the default: ``A_ub`` is sparse when the
+kernel is, and ``x`` is read from the inequality marginals. ``solver="cvxpy"`` solves the same
+primal with cvxpy, for cross-checks. Average-reward MDPs go to
+:func:`polopt.exact.average.average_reward_lp`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from ._ops import greedy, q_from_v
+from .evaluation import _as_tabular
+
+__all__ = ["LPResult", "linear_program"]
+
+SOLVERS = ("highs", "cvxpy")
+
+
+class LPResult(NamedTuple):
+    """``v`` [S] = v*, ``policy`` int [S] (greedy w.r.t. ``v``), ``occupancy`` [S, A] normalized
+    discounted occupancy (sums to 1) of an optimal policy started from ``weights`` [S]."""
+
+    v: np.ndarray
+    policy: np.ndarray
+    occupancy: np.ndarray
+    weights: np.ndarray
+
+
+def _constraint_matrix(mdp):
+    """``E - gamma P_sa`` of shape (S*A, S), where ``E[s*A + a, s] = 1``; sparse if the kernel is."""
+    S, A, gamma = mdp.num_states, mdp.num_actions, mdp.gamma
+    E = sp.csr_matrix((np.ones(S * A), (np.arange(S * A), np.repeat(np.arange(S), A))), shape=(S * A, S))
+    if mdp.is_sparse:
+        return (E - gamma * mdp.P_sparse).tocsr()
+    return E.toarray() - gamma * mdp.P_sa
+
+
+def _weights(mdp, rho) -> np.ndarray:
+    if rho is None:
+        rho_m = np.asarray(mdp.rho)
+        # a start distribution with zero entries would leave v undetermined there
+        return rho_m if np.all(rho_m > 0) else np.full(mdp.num_states, 1.0 / mdp.num_states)
+    w = np.array(rho, dtype=np.float64)
+    if w.shape != (mdp.num_states,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        bad = np.flatnonzero(~(np.isfinite(w) & (w > 0))) if w.shape == (mdp.num_states,) else []
+        where = f"; first bad entry rho[{bad[0]}] = {w[bad[0]]}" if len(bad) else ""
+        raise ValueError(
+            f"rho must be a strictly positive weighting of shape [{mdp.num_states}], got shape {w.shape}{where}"
+        )
+    return w / w.sum()
+
+
+def _highs(mdp, w):
+    M = _constraint_matrix(mdp)
+    res = linprog(
+        w, A_ub=-M, b_ub=-mdp.r.ravel(), bounds=[(None, None)] * mdp.num_states, method="highs"
+    )
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the discounted MDP LP: {res.message}")
+    return np.asarray(res.x), -np.asarray(res.ineqlin.marginals)
+
+
+def _cvxpy(mdp, w):
+    import cvxpy as cp
+
+    M = _constraint_matrix(mdp)
+    v = cp.Variable(mdp.num_states)
+    cons = [M @ v >= mdp.r.ravel()]
+    prob = cp.Problem(cp.Minimize(w @ v), cons)
+    prob.solve()
+    if prob.status != cp.OPTIMAL:
+        raise RuntimeError(f"cvxpy returned status {prob.status!r} on the discounted MDP LP")
+    return np.asarray(v.value), np.asarray(cons[0].dual_value)
+
+
+def linear_program(mdp, solver: str = "highs", rho=None):
+    """Solve a discounted MDP by its primal LP; dual = optimal occupancy measure.
+
+    Args:
+        mdp: discounted :class:`~polopt.problems.TabularMDP` (or LinearMixtureMDP); an
+            average-reward MDP is delegated to ``polopt.exact.average.average_reward_lp``
+            (its result type is returned).
+        solver: ``"highs"`` (scipy HiGHS, sparse constraints for sparse kernels) or ``"cvxpy"``.
+        rho: strictly positive state weighting ``w``; default ``mdp.rho`` when it is strictly
+            positive, else uniform.
+
+    Returns:
+        :class:`LPResult` ``(v [S], policy int [S], occupancy [S, A], weights [S])``.
+
+    Raises:
+        ValueError: unknown ``solver``, finite-horizon MDP, bad ``rho``.
+        RuntimeError: the LP solver did not reach optimality.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    mdp = _as_tabular(mdp)
+    if mdp.criterion == "average":
+        from .average import average_reward_lp
+
+        return average_reward_lp(mdp)
+    if mdp.criterion != "discounted":
+        raise ValueError(f"linear_program needs a discounted or average-reward MDP, got {mdp!r}")
+    w = _weights(mdp, rho)
+    v, x = (_highs if solver == "highs" else _cvxpy)(mdp, w)
+    x = np.clip(x, 0.0, None).reshape(mdp.num_states, mdp.num_actions)
+    policy = greedy(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v))
+    return LPResult(v, policy, (1.0 - mdp.gamma) * x, w)
