@@ -1,0 +1,115 @@
+"""Nash equilibria of random intransitive preference games: polopt vs SciPy HiGHS vs nashpy.
+
+Run ``python -m bench.bench_games [--quick] [--out FILE.json]``. For each K the instance is the
+EGPO generator (strictly-lower entries U(0, 1), upper = 1 - lower, diagonal 1/2; seed 0) and
+each solver reports its wall time and the certified duality gap ``2 max_y (P pi)(y) - 1`` of
+its answer (:func:`polopt.certificates.duality_gap`). nashpy (Lemke–Howson and support
+enumeration on the bimatrix game ``(P - 1/2, 1/2 - P)``) runs only for ``K <= 10`` (support
+enumeration for ``K <= 6``): Lemke–Howson did not finish in 300 s at K = 50
+(shared/PERFORMANCE.md). Compare ratios within one run, not absolute times across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from scipy.optimize import linprog
+
+from polopt import certificates
+from polopt.exact import games
+from polopt.problems import PreferenceGame
+
+FULL_SIZES = (10, 200, 500, 1000)
+QUICK_SIZES = (5, 10, 100, 200)
+NASHPY_MAX_K = 10
+#: nashpy support enumeration visits all support pairs: 69 s at K = 10 here, so only up to this K.
+SUPPORT_ENUM_MAX_K = 6
+
+
+def random_intransitive(K: int, seed: int = 0) -> PreferenceGame:
+    rng = np.random.default_rng(seed)
+    L = np.tril(rng.uniform(size=(K, K)), -1)
+    return PreferenceGame(L + np.triu(1.0 - L.T, 1) + 0.5 * np.eye(K))
+
+
+def _scipy_direct(P: np.ndarray) -> np.ndarray:
+    """The textbook LP ``max v s.t. P.T pi >= v, pi in simplex`` with SciPy's default HiGHS options."""
+    K = P.shape[0]
+    c = np.zeros(K + 1)
+    c[-1] = -1.0
+    res = linprog(
+        c, A_ub=np.hstack([-P.T, np.ones((K, 1))]), b_ub=np.zeros(K),
+        A_eq=np.concatenate([np.ones(K), [0.0]])[None, :], b_eq=[1.0],
+        bounds=[(0.0, None)] * K + [(None, None)], method="highs",
+    )
+    pi = np.clip(res.x[:K], 0.0, None)
+    return pi / pi.sum()
+
+
+def _nashpy(P: np.ndarray, algorithm: str) -> np.ndarray:
+    import nashpy
+
+    S = P - 0.5
+    game = nashpy.Game(S, -S)
+    if algorithm == "lemke_howson":
+        pi, _ = game.lemke_howson(initial_dropped_label=0)
+    else:
+        pi, _ = next(iter(game.support_enumeration()))
+    pi = np.clip(np.asarray(pi, dtype=np.float64), 0.0, None)
+    return pi / pi.sum()
+
+
+def _time(fn, repeat: int):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def run(sizes, repeat: int = 3) -> list[dict]:
+    rows = []
+    for K in sizes:
+        game = random_intransitive(K)
+        P = game.P
+        reps = repeat if K <= 500 else 1
+        solvers = {
+            "polopt_nash_auto": lambda g=game: games.nash(g).policy,
+            "polopt_nash_lp": lambda g=game: games.nash_lp(g).policy,
+            "scipy_highs_lp": lambda P=P: _scipy_direct(P),
+        }
+        if K <= NASHPY_MAX_K:
+            solvers["nashpy_lemke_howson"] = lambda P=P: _nashpy(P, "lemke_howson")
+        if K <= SUPPORT_ENUM_MAX_K:
+            solvers["nashpy_support_enumeration"] = lambda P=P: _nashpy(P, "support_enumeration")
+        row = {"K": K}
+        for name, fn in solvers.items():
+            seconds, pi = _time(fn, reps)
+            gap = certificates.duality_gap(P, pi)
+            row[name] = {"seconds": seconds, "duality_gap": gap, "support": int((pi > 0).sum())}
+        info = games.nash(game)
+        row["polopt_nash_auto"]["method"] = info.method
+        base = row["scipy_highs_lp"]["seconds"]
+        row["speedup_vs_scipy"] = {k: base / v["seconds"] for k, v in row.items() if isinstance(v, dict)}
+        rows.append(row)
+        print(json.dumps(row))
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
+    parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
+    args = parser.parse_args(argv)
+    rows = run(QUICK_SIZES if args.quick else FULL_SIZES)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"benchmark": "nash_symmetric_preference_game", "rows": rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""``solve`` adapters for the exact game solvers: "nash_lp" and "regularized_nash".
+
+* ``"nash_lp"`` — the unregularized equilibrium (von Neumann winner) of any
+  :class:`~polopt.problems.PreferenceGame`; the game's ``beta`` is not used and every
+  certificate is the ``beta = 0`` one. It runs :func:`polopt.exact.nash` (``solver="auto"``:
+  certified active set with LP fallback; ``solver="lp"``: HiGHS). ``optimum`` is an
+  independent :func:`polopt.exact.nash_lp` solution when ``K <= 200`` (cheap cross-check),
+  else the returned policy itself. ``iterates = [init, solution]``.
+* ``"regularized_nash"`` — ``pi*_beta`` of a game with ``beta > 0`` by Newton's method in
+  the log domain (``solver="newton"``, the default; ``iterates`` = every Newton iterate,
+  iterate 0 = init) or by cvxpy (``solver="cvxpy"``; ``iterates = [init, solution]``).
+
+Both report ``value = 1/2`` (the game value), ``optimum = Optimum(pi*, 0.5)`` and the
+certificates "exploitability", "duality_gap", "kl_to_optimum" (``KL(pi* || pi_t)``) per iterate.
+Unknown hyper-parameters raise TypeError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import certificates
+from .._validation import as_distribution, as_scalar
+from ..exact import games as _games
+from ..problems import PreferenceGame
+from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
+from ..solve import register
+
+#: Above this K the LP cross-check of "nash_lp" is skipped (HiGHS takes ~0.1 s at K = 200, ~12 s at 1000).
+LP_CROSS_CHECK_MAX_K = 200
+GAME_VALUE = 0.5
+
+
+def _check_hparams(method: str, hparams: dict, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(hparams) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{method} got unknown hyper-parameter(s) {', '.join(unknown)}; accepted: {', '.join(allowed) or 'none'}"
+        )
+
+
+def _init_policy(game: PreferenceGame, init) -> np.ndarray:
+    if init is None:
+        return np.array(game.mu, dtype=np.float64)
+    return np.array(as_distribution("init", init, (game.num_actions,)))
+
+
+def _certificates(game: PreferenceGame, iterates: np.ndarray, pi_star: np.ndarray, beta: float) -> dict:
+    return {
+        "exploitability": np.array([certificates.exploitability(game.P, p, game.mu, beta) for p in iterates]),
+        "duality_gap": np.array([certificates.duality_gap(game.P, p, game.mu, beta) for p in iterates]),
+        "kl_to_optimum": np.array([certificates.kl_to_optimum(p, pi_star) for p in iterates]),
+    }
+
+
+def _is_game(problem) -> bool:
+    return isinstance(problem, PreferenceGame)
+
+
+def _is_regularized_game(problem) -> bool:
+    return isinstance(problem, PreferenceGame) and problem.beta > 0
+
+
+@register(
+    "nash_lp",
+    applies=_is_game,
+    summary="unregularized Nash equilibrium (certified active set, HiGHS LP fallback); beta ignored",
+)
+def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """Unregularized equilibrium; hparams ``solver`` ("auto" | "lp") and ``tol`` (certified gap)."""
+    _check_hparams("nash_lp", hparams, ("solver", "tol"))
+    solver = hparams.get("solver", "auto")
+    if solver not in ("auto", "lp"):
+        raise ValueError(f"solver must be 'auto' or 'lp', got {solver!r}")
+    tol = as_scalar("tol", hparams.get("tol", _games.NASH_TOL), low=0.0, low_open=True)
+    pi0 = _init_policy(problem, init)
+    res = _games.nash(problem, method=solver, tol=tol)
+    if problem.num_actions <= LP_CROSS_CHECK_MAX_K and solver != "lp":
+        pi_star = _games.nash_lp(problem).policy
+    else:
+        pi_star = res.policy
+    iterates = np.stack([pi0, res.policy])
+    certs = _certificates(problem, iterates, pi_star, 0.0)
+    status = CONVERGED if res.duality_gap <= tol else MAX_ITER
+    return SolveResult(
+        policy=res.policy,
+        iterates=iterates,
+        value=GAME_VALUE,
+        optimum=Optimum(pi_star, GAME_VALUE),
+        certificates=certs,
+        status=status,
+        method="nash_lp",
+        hparams={"solver": solver, "tol": tol},
+        num_iter=1,
+        info={"solver": res.method, "support": res.support, "rounds": res.num_iter, "beta": 0.0},
+        problem=problem,
+    )
+
+
+@register(
+    "regularized_nash",
+    applies=_is_regularized_game,
+    summary="beta-regularized equilibrium pi ∝ mu exp(P pi / beta) by Newton (or cvxpy)",
+)
+def _regularized_nash(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """``pi*_beta``; hparams ``solver`` ("newton" | "cvxpy") and ``tol`` (Newton residual)."""
+    _check_hparams("regularized_nash", hparams, ("solver", "tol"))
+    solver = hparams.get("solver", "newton")
+    if solver not in ("newton", "cvxpy"):
+        raise ValueError(f"solver must be 'newton' or 'cvxpy', got {solver!r}")
+    tol = as_scalar("tol", hparams.get("tol", 1e-12), low=0.0, low_open=True)
+    beta = problem.beta
+    pi0 = _init_policy(problem, init)
+    if solver == "newton":
+        pi, residual, steps, path = _games._regularized_newton(problem.P, problem.mu, beta, tol, iters, start=pi0)
+        iterates = path
+        converged = residual <= tol * (1.0 + 1.0 / beta)
+        num_iter = steps
+    else:
+        pi, steps = _games._regularized_cvxpy(problem.P, problem.mu, beta)
+        residual = _games._fixed_point_residual(problem.P, problem.mu, beta, pi)
+        iterates = np.stack([pi0, pi])
+        converged = True
+        num_iter = 1
+    if not np.all(np.isfinite(iterates)):
+        status = NONFINITE
+    else:
+        status = CONVERGED if converged else MAX_ITER
+    certs = _certificates(problem, iterates, pi, beta)
+    return SolveResult(
+        policy=pi,
+        iterates=iterates,
+        value=GAME_VALUE,
+        optimum=Optimum(pi, GAME_VALUE),
+        certificates=certs,
+        status=status,
+        method="regularized_nash",
+        hparams={"solver": solver, "tol": tol},
+        num_iter=num_iter,
+        info={"residual": residual, "solver_iterations": steps},
+        problem=problem,
+    )
