@@ -32,6 +32,7 @@ from ..problems import TabularMDP
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register
 from ..testing.tolerances import SOLVER_TOL
+from . import reject_unknown
 
 
 def _is_average_mdp(problem) -> bool:
@@ -41,13 +42,6 @@ def _is_average_mdp(problem) -> bool:
 def _is_discounted_mdp(problem) -> bool:
     return isinstance(problem, TabularMDP) and problem.criterion == "discounted"
 
-
-def _reject_unknown(method: str, hparams: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        raise TypeError(
-            f"{method} got unknown hyper-parameter(s) {', '.join(unknown)}; accepted: {', '.join(allowed)}"
-        )
 
 
 def _rvi_h0(problem, init):
@@ -70,7 +64,7 @@ def _rvi_h0(problem, init):
 )
 def _relative_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     """Relative value iteration with the aperiodicity transform (average reward)."""
-    _reject_unknown("relative_value_iteration", hparams, ("tau", "tol", "ref_state"))
+    reject_unknown("relative_value_iteration", hparams, ("tau", "tol", "ref_state"))
     tau = hparams.get("tau", 0.5)
     tol = hparams.get("tol", SOLVER_TOL)
     ref_state = hparams.get("ref_state", 0)
@@ -132,7 +126,7 @@ def _soft_v0(problem, init, beta, mu):
 )
 def _soft_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     """KL-regularized (soft) value iteration; hparam beta > 0, optional reference."""
-    _reject_unknown("soft_value_iteration", hparams, ("beta", "reference", "tol"))
+    reject_unknown("soft_value_iteration", hparams, ("beta", "reference", "tol"))
     if "beta" not in hparams:
         raise TypeError("soft_value_iteration requires the hyper-parameter beta (KL coefficient > 0)")
     beta = as_scalar("beta", hparams["beta"], low=0.0, low_open=True)

@@ -25,18 +25,12 @@ from ..exact import games as _games
 from ..problems import PreferenceGame
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register
+from . import reject_unknown
 
 #: Above this K the LP cross-check of "nash_lp" is skipped (HiGHS takes ~0.1 s at K = 200, ~12 s at 1000).
 LP_CROSS_CHECK_MAX_K = 200
 GAME_VALUE = 0.5
 
-
-def _check_hparams(method: str, hparams: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        raise TypeError(
-            f"{method} got unknown hyper-parameter(s) {', '.join(unknown)}; accepted: {', '.join(allowed) or 'none'}"
-        )
 
 
 def _init_policy(game: PreferenceGame, init) -> np.ndarray:
@@ -68,7 +62,7 @@ def _is_regularized_game(problem) -> bool:
 )
 def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
     """Unregularized equilibrium; hparams ``solver`` ("auto" | "lp") and ``tol`` (certified gap)."""
-    _check_hparams("nash_lp", hparams, ("solver", "tol"))
+    reject_unknown("nash_lp", hparams, ("solver", "tol"))
     solver = hparams.get("solver", "auto")
     if solver not in ("auto", "lp"):
         raise ValueError(f"solver must be 'auto' or 'lp', got {solver!r}")
@@ -104,7 +98,7 @@ def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> S
 )
 def _regularized_nash(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
     """``pi*_beta``; hparams ``solver`` ("newton" | "cvxpy") and ``tol`` (Newton residual)."""
-    _check_hparams("regularized_nash", hparams, ("solver", "tol"))
+    reject_unknown("regularized_nash", hparams, ("solver", "tol"))
     solver = hparams.get("solver", "newton")
     if solver not in ("newton", "cvxpy"):
         raise ValueError(f"solver must be 'newton' or 'cvxpy', got {solver!r}")

@@ -46,6 +46,7 @@ from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import CONVERGED, MAX_ITER, Optimum, SolveResult
 from ..solve import register
 from ..testing.tolerances import SOLVER_TOL
+from . import reject_unknown
 
 
 # ------------------------------------------------------------------ applicability
@@ -66,13 +67,6 @@ def _is_finite(problem) -> bool:
         return problem.beta == 0.0
     return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "finite_horizon"
 
-
-def _reject_unknown(method: str, hparams: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(hparams) - set(allowed))
-    if unknown:
-        raise TypeError(
-            f"{method} got unknown hyper-parameter(s) {', '.join(unknown)}; accepted: {', '.join(allowed) or 'none'}"
-        )
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -150,7 +144,7 @@ def _value_based(problem, method: str, values: np.ndarray, run_res, hparams: dic
     summary="value iteration with the span rule, midrange correction and certified bounds",
 )
 def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
-    _reject_unknown("value_iteration", hparams, ("tol",))
+    reject_unknown("value_iteration", hparams, ("tol",))
     tol = hparams.get("tol", SOLVER_TOL)
     mdp = _tabular(problem)
     res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
@@ -163,7 +157,7 @@ def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     summary="modified policy iteration MPI(k) with the span rule and certified bounds",
 )
 def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
-    _reject_unknown("modified_policy_iteration", hparams, ("k", "tol"))
+    reject_unknown("modified_policy_iteration", hparams, ("k", "tol"))
     tol = hparams.get("tol", SOLVER_TOL)
     k = hparams.get("k", 20)
     mdp = _tabular(problem)
@@ -177,7 +171,7 @@ def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> Solv
     summary="Howard's policy iteration (exact evaluation, greedy improvement)",
 )
 def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
-    _reject_unknown("policy_iteration", hparams, ())
+    reject_unknown("policy_iteration", hparams, ())
     mdp = _tabular(problem)
     A = mdp.num_actions
     pi0 = _init_policy(mdp, init)
@@ -234,7 +228,7 @@ def _lp_average(problem, init, solver) -> SolveResult:
     summary="primal LP (HiGHS) with the occupancy measure as dual; average reward via average_reward_lp",
 )
 def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
-    _reject_unknown("linear_program", hparams, ("solver",))
+    reject_unknown("linear_program", hparams, ("solver",))
     solver = hparams.get("solver", "highs")
     if problem.criterion == "average":
         return _lp_average(problem, init, solver)
@@ -267,7 +261,7 @@ def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
     summary="backward induction for finite horizons (time-inhomogeneous P_h, r_h; bandits as H = 1)",
 )
 def _backward_induction(problem, *, iters, init, seed, **hparams) -> SolveResult:
-    _reject_unknown("backward_induction", hparams, ())
+    reject_unknown("backward_induction", hparams, ())
     bandit = isinstance(problem, (Bandit, ContextualBandit))
     mdp = problem.to_mdp() if bandit else _tabular(problem)
     H, S, A = mdp.horizon, mdp.num_states, mdp.num_actions

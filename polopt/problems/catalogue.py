@@ -172,8 +172,8 @@ def linear_mixture_hard(d: int = 5, H: int = 6, K: int = 10000, seed: int = 0) -
     ``P(next | x_i, a) = 1 - delta - <mu_h, a>`` and ``P(x_{H+2} | x_i, a) = delta + <mu_h, a>``.
     Features ``phi(next|x_i,a) = (alpha(1-delta), -beta_f a)``, ``phi(x_{H+2}|x_i,a) =
     (alpha delta, beta_f a)``, ``phi(x|x,a) = (alpha, 0)`` for absorbing x;
-    ``theta_h = (1/alpha, mu_h / beta_f)``. The optimal action at step h < H-1 is ``sign(mu_h)`` (at the last step all actions tie:
-    rewards depend only on the state).
+    ``theta_h = (1/alpha, mu_h / beta_f)``. The optimal action at step h < H-1 is
+    ``sign(mu_h)`` (at the last step all actions tie: rewards depend only on the state).
     The last chain state x_H moves to x_{H+1} on "continue". Rewards are paid in x_{H+2}.
     """
     if d < 2 or H < 1:
