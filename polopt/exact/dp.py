@@ -170,27 +170,41 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     mdp = _discounted_mdp(mdp, "value_iteration")
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    S, gamma, P_sa, r = mdp.num_states, mdp.gamma, mdp.P_sa, mdp.r
-    v = np.zeros(S) if v0 is None else _check_v("v0", v0, S).copy()
+    v = np.zeros(mdp.num_states) if v0 is None else _check_v("v0", v0, mdp.num_states).copy()
+    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0)
+
+
+def _span_iteration(mdp, v, tol: float, max_iter: int, record: bool, sweeps: int) -> VIResult:
+    """The loop shared by VI (``sweeps = 0``) and MPI(``sweeps``).
+
+    Each round: one backup ``T v`` and the span test on ``T v - v``; then ``v <- T v``
+    followed by ``sweeps`` partial evaluations ``v <- r_sigma + gamma P_sigma v`` of the
+    greedy ``sigma``. On exit, the midrange-corrected value and the MacQueen bracket.
+    """
+    gamma, P_sa, r = mdp.gamma, mdp.P_sa, mdp.r
     thr = _threshold(tol, gamma)
     values = [v] if record else None
     residuals = []
-    k = 0
+    it = 0
     while True:
         q = q_from_v(P_sa, r, gamma, v)
         Tv = q.max(axis=1)
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
         converged = float(d.max() - d.min()) < thr
-        if converged or k >= max_iter:
+        if converged or it >= max_iter:
             break
         v = Tv
-        k += 1
+        if sweeps > 0:
+            Psig, rsig = _sigma_kernel(mdp, _argmax(q))
+            for _ in range(sweeps):
+                v = rsig + gamma * (Psig @ v)
+        it += 1
         if record:
             values.append(v)
     v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
     return VIResult(
-        v_mid, _argmax(q), v_lower, v_upper, k, converged,
+        v_mid, _argmax(q), v_lower, v_upper, it, converged,
         np.array(values) if record else None, np.array(residuals),
     )
 
@@ -279,33 +293,9 @@ def modified_policy_iteration(
     k = as_positive_int("k", k, minimum=0)
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    S, gamma, P_sa, r = mdp.num_states, mdp.gamma, mdp.P_sa, mdp.r
+    S, gamma, r = mdp.num_states, mdp.gamma, mdp.r
     v = np.full(S, float(r.min()) / (1.0 - gamma)) if v0 is None else _check_v("v0", v0, S).copy()
-    thr = _threshold(tol, gamma)
-    values = [v] if record else None
-    residuals = []
-    it = 0
-    while True:
-        q = q_from_v(P_sa, r, gamma, v)
-        Tv = q.max(axis=1)
-        d = Tv - v
-        residuals.append(float(np.max(np.abs(d))))
-        converged = float(d.max() - d.min()) < thr
-        if converged or it >= max_iter:
-            break
-        sigma = _argmax(q)
-        Psig, rsig = _sigma_kernel(mdp, sigma)
-        v = Tv
-        for _ in range(k):
-            v = rsig + gamma * (Psig @ v)
-        it += 1
-        if record:
-            values.append(v)
-    v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
-    return VIResult(
-        v_mid, _argmax(q), v_lower, v_upper, it, converged,
-        np.array(values) if record else None, np.array(residuals),
-    )
+    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=k)
 
 
 # ------------------------------------------------------------------ finite horizon
