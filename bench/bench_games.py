@@ -6,7 +6,9 @@ each solver reports its wall time and the certified duality gap ``2 max_y (P pi)
 its answer (:func:`polopt.certificates.duality_gap`). nashpy (Lemke–Howson and support
 enumeration on the bimatrix game ``(P - 1/2, 1/2 - P)``) runs only for ``K <= 10`` (support
 enumeration for ``K <= 6``): Lemke–Howson did not finish in 300 s at K = 50
-(shared/PERFORMANCE.md). Compare ratios within one run, not absolute times across machines.
+(shared/PERFORMANCE.md). ``polopt_nash_auto`` is the interior point with crossover of
+:func:`polopt.exact.games.nash`; its ``method`` field says which path certified the answer.
+Compare ratios within one run, not absolute times across machines.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def run(sizes, repeat: int = 3) -> list[dict]:
             gap = certificates.duality_gap(P, pi)
             row[name] = {"seconds": seconds, "duality_gap": gap, "support": int((pi > 0).sum())}
         info = games.nash(game)
-        row["polopt_nash_auto"]["method"] = info.method
+        row["polopt_nash_auto"]["method"] = info.method  # which path certified: ipm_crossover, interior_point, lp
+        row["polopt_nash_auto"]["ipm_iterations"] = info.num_iter
         base = row["scipy_highs_lp"]["seconds"]
         row["speedup_vs_scipy"] = {k: base / v["seconds"] for k, v in row.items() if isinstance(v, dict)}
         rows.append(row)

@@ -116,17 +116,20 @@ def test_nash_matches_support_enumeration_when_unique(game):
 @pytest.mark.parametrize("method", ["auto", "lp"])
 def test_perturbed_rps_nash(method):
     res = games.nash(catalogue.perturbed_rps(), method=method)
-    assert res.method == {"auto": "active_set", "lp": "lp"}[method]  # the support solve, not the fallback
+    assert res.method == {"auto": "ipm_crossover", "lp": "lp"}[method]  # the support solve, not the fallback
     np.testing.assert_allclose(res.policy, catalogue.RPS_NASH, atol=EXACT_F64)
     assert res.duality_gap <= NASH_GAP
 
 
-@pytest.mark.parametrize("K", [5, 11, 25, 60])
+@pytest.mark.parametrize("K", [5, 11, 25, 60, 150])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nash_auto_matches_lp(K, seed):
     game = random_intransitive(K, seed)
     fast, lp = games.nash(game), games.nash_lp(game)
-    assert fast.duality_gap <= NASH_GAP
+    assert fast.method == "ipm_crossover"  # the interior point found the support; no fallback
+    assert fast.duality_gap <= NASH_GAP and lp.duality_gap <= NASH_GAP
+    assert games.nash_is_unique(game)  # generic game: the two policies must be the same point
+    np.testing.assert_array_equal(fast.support, np.flatnonzero(lp.policy > NASH_AGREEMENT))
     # the certificate is recomputed independently of the solver
     assert fast.duality_gap == pytest.approx(2 * np.max(game.P @ fast.policy) - 1, abs=CERT_ROUNDOFF)
     np.testing.assert_allclose(fast.policy, lp.policy, atol=NASH_AGREEMENT)
@@ -142,10 +145,34 @@ def test_tournaments(seed):
     np.testing.assert_allclose(fast.policy, lp.policy, atol=NASH_AGREEMENT)
 
 
+def test_nash_fallback_to_lp():
+    game = random_intransitive(9, 4)
+    res = games.nash(game, max_iter=0)  # no interior-point iteration allowed: the LP must answer
+    assert res.method == "lp (fallback)" and res.num_iter == 0
+    assert res.duality_gap <= NASH_GAP
+    np.testing.assert_allclose(res.policy, games.nash_lp(game).policy, atol=EXACT_F64)
+    # a tighter tolerance than the certificate the LP reaches is still answered, with its true gap
+    tight = games.nash(game, max_iter=0, tol=1e-300)
+    assert tight.method == "lp (fallback)" and tight.duality_gap == pytest.approx(res.duality_gap, abs=CERT_ROUNDOFF)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tournament_ipm(seed):
+    # 0/1 preferences: degenerate LP (many exact ties in S pi), unique equilibrium
+    game = tournament(31, seed)
+    res = games.nash(game)
+    assert res.method in ("ipm_crossover", "interior_point", "lp (fallback)")
+    assert res.duality_gap <= NASH_GAP
+    np.testing.assert_allclose(res.policy, games.nash_lp(game).policy, atol=NASH_AGREEMENT)
+
+
 def test_all_ties_game():
     game = PreferenceGame(np.full((4, 4), 0.5))
     res = games.nash(game)
     assert res.duality_gap <= NASH_GAP  # every policy is an equilibrium
+    # S = 0: the uniform starting point already certifies (no Newton step, no LP)
+    assert res.method == "interior_point" and res.num_iter == 0
+    np.testing.assert_allclose(res.policy, np.full(4, 0.25), atol=EXACT_F64)
     assert not games.nash_is_unique(game)
     assert not games.nash_is_unique(game, method="lp")
     lower, upper = games.nash_ranges(game)
@@ -260,6 +287,8 @@ def test_bad_input():
         games.best_response(game, [0.5, 0.5])
     with pytest.raises(ValueError, match="method"):
         games.nash(game, method="simplex")
+    with pytest.raises(ValueError, match="max_iter"):
+        games.nash(game, max_iter=-1)
     with pytest.raises(ValueError, match="P"):
         games.nash(np.array([[0.5, 0.7], [0.7, 0.5]]))
     with pytest.raises(TypeError, match="game"):

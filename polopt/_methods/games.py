@@ -3,7 +3,7 @@
 * ``"nash_lp"`` — the unregularized equilibrium (von Neumann winner) of any
   :class:`~polopt.problems.PreferenceGame`; the game's ``beta`` is not used and every
   certificate is the ``beta = 0`` one. It runs :func:`polopt.exact.nash` (``solver="auto"``:
-  certified active set with LP fallback; ``solver="lp"``: HiGHS). ``optimum`` is an
+  interior point with crossover to the exact support solve, LP fallback; ``solver="lp"``: HiGHS). ``optimum`` is an
   independent :func:`polopt.exact.nash_lp` solution when ``K <= 200`` (cheap cross-check),
   else the returned policy itself. ``iterates = [init, solution]``.
 * ``"regularized_nash"`` — ``pi*_beta`` of a game with ``beta > 0`` by Newton's method in
@@ -58,7 +58,7 @@ def _is_regularized_game(problem) -> bool:
 @register(
     "nash_lp",
     applies=_is_game,
-    summary="unregularized Nash equilibrium (certified active set, HiGHS LP fallback); beta ignored",
+    summary="unregularized Nash equilibrium (interior point + support crossover, certified; LP fallback); beta ignored",
 )
 def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
     """Unregularized equilibrium; hparams ``solver`` ("auto" | "lp") and ``tol`` (certified gap)."""
@@ -86,7 +86,7 @@ def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> S
         method="nash_lp",
         hparams={"solver": solver, "tol": tol},
         num_iter=1,
-        info={"solver": res.method, "support": res.support, "rounds": res.num_iter, "beta": 0.0},
+        info={"solver": res.method, "support": res.support, "ipm_iterations": res.num_iter, "beta": 0.0},
         problem=problem,
     )
 
