@@ -5,8 +5,8 @@ EGPO generator (strictly-lower entries U(0, 1), upper = 1 - lower, diagonal 1/2;
 each solver reports its wall time and the certified duality gap ``2 max_y (P pi)(y) - 1`` of
 its answer (:func:`polopt.certificates.duality_gap`). nashpy (Lemke–Howson and support
 enumeration on the bimatrix game ``(P - 1/2, 1/2 - P)``) runs only for ``K <= 10`` (support
-enumeration for ``K <= 6``): Lemke–Howson did not finish in 300 s at K = 50
-(shared/PERFORMANCE.md). ``polopt_nash_auto`` is the interior point with crossover of
+enumeration for ``K <= 6``): Lemke–Howson did not finish in 300 s at K = 50.
+``polopt_nash_auto`` is the interior point with crossover of
 :func:`polopt.exact.games.nash`; its ``method`` field says which path certified the answer.
 Compare ratios within one run, not absolute times across machines.
 """

@@ -22,7 +22,7 @@ Derivation (each step is a sympy computation below, K = 3 with generic symbols):
 
 This is the convention of :mod:`polopt.certificates` (``duality_gap = 2 exploitability``); the
 last test checks the code against it on random EGPO-type games.
-Reference: shared/papers/games.md §1 and §8 T4 h; Munos et al., arXiv 2312.00886, Sec. 4.
+Reference: Munos et al., arXiv 2312.00886, Sec. 4.
 """
 
 from __future__ import annotations

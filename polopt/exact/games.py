@@ -1,6 +1,6 @@
 """Exact equilibria of symmetric preference games (float64).
 
-Set-up (shared/papers/games.md §1): ``P[y, y'] = Pr(y > y')`` with ``P + P.T = 1``,
+Set-up: ``P[y, y'] = Pr(y > y')`` with ``P + P.T = 1``,
 ``S = P - 1/2`` skew-symmetric, reference ``mu``, KL coefficient ``beta >= 0``.
 
 * **Unregularized game** (``beta = 0``). ``pi`` is a (symmetric) Nash equilibrium iff
@@ -215,7 +215,7 @@ def nash_lp(game) -> NashResult:
 
     The optimal ``v`` is 1/2 because ``P + P.T = 1``. The returned policy is clipped to the
     simplex and its duality gap is certified by :func:`polopt.certificates.duality_gap`
-    (``beta = 0``). Cost: a dense LP, ~12 s at K = 1000 (shared/PERFORMANCE.md); use
+    (``beta = 0``). Cost: a dense LP, ~12 s at K = 1000 on 2 cores; use
     :func:`nash` for large K. Reference: von Neumann's minimax theorem; Dantzig (1951),
     "A proof of the equivalence of the programming problem and the game problem".
     """
@@ -619,7 +619,7 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
     Raises:
         ValueError: ``beta <= 0`` (the unregularized game: use :func:`nash`), unknown method.
 
-    Reference: Munos et al., arXiv 2312.00886 (§4, uniqueness); shared/papers/games.md §1–2.
+    Reference: Munos et al., arXiv 2312.00886 (§4, uniqueness).
     Checked against ``catalogue.RPS_REGULARIZED`` in ``tests/test_games.py``.
     """
     game = _as_game(game)

@@ -1,6 +1,6 @@
 """The effective horizon of a finite-horizon MDP (Laidlaw, Russell, Dragan 2023).
 
-Definitions (arXiv 2304.09853, as restated in shared/papers/mdp_anchors.md §5 and in the
+Definitions (arXiv 2304.09853, as restated in the
 authors' reference implementation, ``compute_simple_effective_horizon`` /
 ``calculate_minimum_k``), for a horizon-``T`` MDP with ``A`` actions, time-indexed
 ``Q_t(s, a)`` for ``t = 0..T-1`` and ``Q_T = 0``:
