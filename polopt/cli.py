@@ -88,7 +88,10 @@ def cmd_theorems(args) -> int:
 def cmd_bench(args) -> int:
     import importlib
 
+    from pathlib import Path
+
     suites = args.suite or ["mdp", "games"]
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     for suite in suites:
         mod = importlib.import_module(f"bench.bench_{suite}")
         argv = (["--quick"] if args.quick else []) + ["--out", f"{args.out}/bench_{suite}.json"]

@@ -55,3 +55,10 @@ def test_validate_unknown_experiment(tmp_path, capsys):
 def test_bad_param_syntax():
     with pytest.raises(SystemExit):
         main(["solve", "forest", "--method", "policy_iteration", "--param", "gamma"])
+
+
+def test_bench_quick_games_writes_json(tmp_path, capsys):
+    out = tmp_path / "new" / "dir"
+    assert main(["bench", "--quick", "--suite", "games", "--out", str(out)]) == 0
+    data = json.loads((out / "bench_games.json").read_text())
+    assert data  # the suite wrote its results
