@@ -87,7 +87,6 @@ def cmd_theorems(args) -> int:
 
 def cmd_bench(args) -> int:
     import importlib
-
     from pathlib import Path
 
     suites = args.suite or ["mdp", "games"]
