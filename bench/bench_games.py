@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 from scipy.optimize import linprog
 
+from bench import best_time
 from polopt import certificates
 from polopt.exact import games
 from polopt.problems import PreferenceGame
@@ -64,13 +64,6 @@ def _nashpy(P: np.ndarray, algorithm: str) -> np.ndarray:
     return pi / pi.sum()
 
 
-def _time(fn, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def run(sizes, repeat: int = 3) -> list[dict]:
@@ -90,7 +83,7 @@ def run(sizes, repeat: int = 3) -> list[dict]:
             solvers["nashpy_support_enumeration"] = lambda P=P: _nashpy(P, "support_enumeration")
         row = {"K": K}
         for name, fn in solvers.items():
-            seconds, pi = _time(fn, reps)
+            seconds, pi = best_time(fn, reps)
             gap = certificates.duality_gap(P, pi)
             row[name] = {"seconds": seconds, "duality_gap": gap, "support": int((pi > 0).sum())}
         info = games.nash(game)

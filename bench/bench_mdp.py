@@ -27,12 +27,13 @@ import argparse
 import json
 import os
 import platform
-import time
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+from bench import best_time
 
 #: Accuracy every solver is asked for, and the bar for counting a run as accurate.
 TARGET = 1e-8
@@ -91,15 +92,6 @@ def reference_value(mdp) -> np.ndarray:
 SLOW_S = 2.0
 
 
-def _time(fn, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-        if best > SLOW_S:
-            break
-    return best, out
 
 
 def solvers(mdp, ddp, dense: bool, quick: bool):
@@ -172,7 +164,7 @@ def run(quick: bool, repeat: int):
         for solver, fn in fns.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t, (v, k) = _time(fn, repeat)
+                t, (v, k) = best_time(fn, repeat, SLOW_S)
             err = float(np.max(np.abs(np.asarray(v) - v_ref)))
             table[solver] = {"time_s": t, "error": err, "num_iter": int(k), "accurate": err <= TARGET}
             print(f"{name:32s} {solver:34s} {t * 1e3:10.2f} ms  err {err:9.2e}  iters {k}", flush=True)

@@ -61,4 +61,6 @@ def test_bench_quick_games_writes_json(tmp_path, capsys):
     out = tmp_path / "new" / "dir"
     assert main(["bench", "--quick", "--suite", "games", "--out", str(out)]) == 0
     data = json.loads((out / "bench_games.json").read_text())
-    assert data  # the suite wrote its results
+    assert [row["K"] for row in data["rows"]] == [5, 10, 100, 200]
+    for row in data["rows"]:
+        assert row["polopt_nash_auto"]["duality_gap"] <= 1e-9  # certified, like the library default
