@@ -87,15 +87,19 @@ def as_distribution(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def as_scalar(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
-    """A real scalar in the interval given by ``low``/``high`` (closed unless ``*_open``)."""
+def as_scalar(name: str, value, *, low=None, high=None, low_open=False, high_open=False,
+              allow_inf: bool = False) -> float:
+    """A real scalar in the interval given by ``low``/``high`` (closed unless ``*_open``).
+
+    ``allow_inf`` admits ``+inf`` (e.g. a step size whose limit the rule defines); nan never passes.
+    """
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
         else:
             raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     x = float(value)
-    if not np.isfinite(x):
+    if not (np.isfinite(x) or (allow_inf and x == np.inf)):
         raise ValueError(f"{name} must be finite, got {x}")
     lo_bad = low is not None and (x <= low if low_open else x < low)
     hi_bad = high is not None and (x >= high if high_open else x > high)

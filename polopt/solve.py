@@ -33,7 +33,15 @@ class Method(NamedTuple):
 
 _REGISTRY: dict[str, Method] = {}
 # Modules whose import registers methods; loaded lazily so ``import polopt`` stays light.
-_METHOD_MODULES = ("polopt._methods.mdp", "polopt._methods.average", "polopt._methods.games")
+# A module not (yet) present is skipped; an import error inside a present module is raised.
+_METHOD_MODULES = (
+    "polopt._methods.mdp",
+    "polopt._methods.average",
+    "polopt._methods.games",
+    "polopt._methods.nlhf",
+    "polopt._methods.pg",
+    "polopt._methods.llm",
+)
 _loaded = False
 
 

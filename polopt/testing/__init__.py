@@ -7,9 +7,10 @@ from . import tolerances
 def __getattr__(name):
     # strategies imports hypothesis, which only the ``test`` extra installs: load it on demand
     if name == "strategies":
-        from . import strategies
+        import importlib
 
-        return strategies
+        # import_module, not ``from . import``: the latter re-enters this __getattr__ and recurses
+        return importlib.import_module(f"{__name__}.strategies")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

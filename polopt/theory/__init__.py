@@ -14,7 +14,14 @@ Example::
     po.theory.check(res, "vi.contraction")   # Verdict(holds=True, worst_ratio=..., ...)
 """
 
-from . import classical, regularized  # noqa: E402,F401  (register the theorems)
+import importlib as _importlib
+import pkgutil as _pkgutil
+
 from .registry import CONFIDENCE, Theorem, Verdict, check, get, register, theorems
+
+# Every public module of this package registers its theorems on import.
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if not _info.name.startswith("_") and _info.name != "registry":
+        _importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["CONFIDENCE", "Theorem", "Verdict", "check", "get", "register", "theorems"]
