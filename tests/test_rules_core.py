@@ -113,3 +113,18 @@ def test_numpy_and_jax_agree(fn):
     np.testing.assert_allclose(np.asarray(out), ref, atol=BACKEND)
     batched = jax.vmap(f)(jnp.asarray(la), jnp.asarray(b), jnp.asarray(lb))
     np.testing.assert_allclose(np.asarray(batched), ref, atol=BACKEND)
+
+
+def test_sample_categorical_frequencies_and_zero_mass():
+    from polopt.rules._sampling import as_generator, sample_categorical
+
+    pi = np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]])
+    n = 40_000
+    draws = sample_categorical(as_generator(0), pi, n)
+    assert draws.shape == (2, n)
+    freq = np.stack([np.bincount(d, minlength=3) / n for d in draws])
+    # 5 binomial standard errors at the worst cell (p = 1/2): 5 * sqrt(0.25 / n)
+    np.testing.assert_allclose(freq, pi, atol=5 * np.sqrt(0.25 / n))
+    assert freq[0, 2] == 0.0  # a zero-probability action is never drawn
+    again = sample_categorical(as_generator(0), pi, n)
+    np.testing.assert_array_equal(draws, again)
