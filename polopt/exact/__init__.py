@@ -12,6 +12,9 @@ the others):
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
   ``duality_gap``, ``best_response``
 * ``effective_horizon``
+* policy-gradient estimators: ``estimator_moments``, ``contextual_estimator_moments``,
+  ``EstimatorMoments``, ``baseline_variance``, ``optimal_constant_baseline``,
+  ``expected_objective_after_step``, ``softmax_gradient``, ``objective_hessian``, ``softmax_smoothness``
 """
 
 from __future__ import annotations
@@ -41,6 +44,17 @@ _EXPORTS = {
         "best_response",
     ),
     "horizon": ("effective_horizon",),
+    "estimators": (
+        "estimator_moments",
+        "contextual_estimator_moments",
+        "EstimatorMoments",
+        "baseline_variance",
+        "optimal_constant_baseline",
+        "expected_objective_after_step",
+        "softmax_gradient",
+        "objective_hessian",
+        "softmax_smoothness",
+    ),
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

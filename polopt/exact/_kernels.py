@@ -2,8 +2,9 @@
 
 Pruned backup (action elimination, MacQueen 1967; Puterman 1994 §6.7.2): since
 ``sum_s' P(s'|s, a) v(s') <= max v`` for every row on the simplex,
-``q(s, a) <= r(s, a) + gamma max v``. Once some action reaches ``best``, every action with
-``r(s, a) + gamma (max v + slack) < best`` cannot attain the maximum and its row of ``P`` is
+``q(s, a) <= r(s, a) + gamma max v``; and from one backup to the next
+``q_v(s, a) <= q_{v_old}(s, a) + gamma max(v - v_old)``. Once some action reaches ``best``,
+every action whose bound is below ``best`` cannot attain the maximum and its row of ``P`` is
 never read. The result ``(T v)(s) = max_a q(s, a)`` is exact (not an approximation): only
 provably dominated rows are skipped. ``slack`` covers rows summing to ``1 +- 1e-9``
 (the validation tolerance) and round-off.
@@ -29,10 +30,15 @@ def _dot(x, y):
 
 
 @njit(cache=True)
-def backup_dense(P2, r, gamma, v, hint, slack):
+def backup_dense(P2, r, gamma, v, hint, slack, U, shift):
     """Pruned exact backup on a dense ``(S*A, S)`` kernel: returns ``(Tv [S], sigma [S], reads)``.
 
     ``hint[s]`` is evaluated first (ties keep it); ``reads`` counts the rows of ``P`` read.
+    ``U`` [S, A] holds upper bounds on ``q_{v_old}(s, a)`` from the previous backup (``+inf``
+    when there is none) and ``shift >= max(v - v_old)`` (plus slack): since
+    ``q_v = q_{v_old} + gamma P (v - v_old)``, ``U + gamma shift`` bounds ``q_v`` and prunes
+    rows once ``v`` moves little between rounds. ``U`` is overwritten with bounds on ``q_v``
+    (exact values for the rows read).
     """
     S, A = r.shape
     ub = np.max(v) + slack
@@ -42,12 +48,18 @@ def backup_dense(P2, r, gamma, v, hint, slack):
     for s in range(S):
         a0 = hint[s]
         best = r[s, a0] + gamma * _dot(P2[s * A + a0], v)
+        U[s, a0] = best
         arg = a0
         n = 1
         for a in range(A):
-            if a == a0 or r[s, a] + gamma * ub < best:
+            if a == a0:
+                continue
+            bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
+            if bound < best:
+                U[s, a] = bound
                 continue
             q = r[s, a] + gamma * _dot(P2[s * A + a], v)
+            U[s, a] = q
             n += 1
             if q > best:
                 best = q
@@ -67,8 +79,9 @@ def _row_dot(indptr, indices, data, row, v):
 
 
 @njit(cache=True)
-def backup_csr(indptr, indices, data, r, gamma, v, hint, slack):
-    """Pruned exact backup on a CSR ``(S*A, S)`` kernel; same contract as :func:`backup_dense`."""
+def backup_csr(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
+    """Pruned exact backup on a CSR ``(S*A, S)`` kernel; same contract as :func:`backup_dense`.
+    """
     S, A = r.shape
     ub = np.max(v) + slack
     Tv = np.empty(S)
@@ -77,12 +90,18 @@ def backup_csr(indptr, indices, data, r, gamma, v, hint, slack):
     for s in range(S):
         a0 = hint[s]
         best = r[s, a0] + gamma * _row_dot(indptr, indices, data, s * A + a0, v)
+        U[s, a0] = best
         arg = a0
         n = 1
         for a in range(A):
-            if a == a0 or r[s, a] + gamma * ub < best:
+            if a == a0:
+                continue
+            bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
+            if bound < best:
+                U[s, a] = bound
                 continue
             q = r[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, v)
+            U[s, a] = q
             n += 1
             if q > best:
                 best = q
@@ -117,3 +136,46 @@ def gauss_seidel_csr(indptr, indices, data, r, gamma, v, forward, sweeps):
                     best = q
             v[s] = best
     return v
+
+
+@njit(cache=True)
+def span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, thr, max_sweeps):
+    """Evaluate the deterministic policy ``sigma`` on a CSR ``(S*A, S)`` kernel.
+
+    The rows ``s*A + sigma[s]`` are first gathered into a compact CSR ``P_sigma`` (they lie
+    scattered over the whole kernel; sweeping them in place costs a cache miss per row per
+    sweep). Sweeps ``w <- r_sigma + gamma P_sigma w`` stop when ``sp(w - v) < thr`` and return
+    the midrange-corrected ``w + gamma/(1-gamma) (lo + hi)/2`` with ``True``, or
+    ``(v, False)`` after ``max_sweeps``.
+    """
+    S, A = r.shape
+    ptr = np.empty(S + 1, dtype=np.int64)
+    ptr[0] = 0
+    for s in range(S):
+        row = s * A + sigma[s]
+        ptr[s + 1] = ptr[s] + indptr[row + 1] - indptr[row]
+    idx = np.empty(ptr[S], dtype=indices.dtype)
+    val = np.empty(ptr[S])
+    rs = np.empty(S)
+    for s in range(S):
+        row = s * A + sigma[s]
+        k0 = indptr[row]
+        for k in range(ptr[s + 1] - ptr[s]):
+            idx[ptr[s] + k] = indices[k0 + k]
+            val[ptr[s] + k] = data[k0 + k]
+        rs[s] = r[s, sigma[s]]
+    c = gamma / (1.0 - gamma)
+    w = np.empty(S)
+    for _ in range(max_sweeps):
+        lo = np.inf
+        hi = -np.inf
+        for s in range(S):
+            x = rs[s] + gamma * _row_dot(ptr, idx, val, s, v)
+            d = x - v[s]
+            lo = min(lo, d)
+            hi = max(hi, d)
+            w[s] = x
+        if hi - lo < thr:
+            return w + c * 0.5 * (lo + hi), True
+        v, w = w, v
+    return v, False

@@ -325,6 +325,8 @@ def backward_induction(mdp) -> BIResult:
 _EVAL_SWEEPS = 60
 #: Gauss-Seidel sweeps per round for sparse kernels (a forward and a backward pass).
 _GS_SWEEPS = 2
+#: Evaluation accuracy of a round, as a fraction of the previous round's Bellman residual span.
+_EVAL_FRACTION = 1e-3
 
 
 def _slack(v: np.ndarray) -> float:
@@ -373,27 +375,51 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     r = np.ascontiguousarray(mdp.r)
     thr = _threshold(tol, gamma)
     method = "optimistic_policy_iteration"
+    # upper bounds on q from the previous backup: late rounds move v little and skip most rows
+    U = np.full(r.shape, np.inf)
+    v_old = None
     if mdp.is_sparse:
         P = mdp.P_sparse
 
-        def backup(v, hint):
-            return _kernels.backup_csr(P.indptr, P.indices, P.data, r, gamma, v, hint, _slack(v))[:2]
+        def kernel(v, hint, U, shift):
+            return _kernels.backup_csr(P.indptr, P.indices, P.data, r, gamma, v, hint, _slack(v), U, shift)
     else:
         P2 = np.ascontiguousarray(mdp.P_sa)
 
-        def backup(v, hint):
-            return _kernels.backup_dense(P2, r, gamma, v, hint, _slack(v))[:2]
+        def kernel(v, hint, U, shift):
+            return _kernels.backup_dense(P2, r, gamma, v, hint, _slack(v), U, shift)
+
+    def backup(v, hint):
+        nonlocal v_old
+        # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
+        shift = 0.0 if v_old is None else float(np.max(v - v_old)) + _slack(v - v_old)
+        Tv, new, _ = kernel(v, hint, U, shift)
+        v_old = v.copy()
+        return Tv, new
 
     sigma = _argmax(r)
     v = None
     prev_span = np.inf
+    # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
+    # fraction of the last Bellman residual span (never below the final threshold).
+    width = float(np.ptp(r)) if r.size else 0.0
     for it in range(max_iter + 1):
-        Psig, rsig = _sigma_kernel(mdp, sigma)
+        eval_thr = max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
+        rsig = r[np.arange(mdp.num_states), sigma]
         v0 = rsig / (1.0 - gamma) if v is None else v
-        w = _span_evaluate(Psig, rsig, gamma, v0, min(thr, 1.0) * 0.1) if gamma > 0 else rsig
+        if gamma == 0:
+            w = rsig
+        elif mdp.is_sparse:  # sweep the CSR rows of sigma in numba: no P_sigma extraction
+            w, ok = _kernels.span_evaluate_csr(
+                P.indptr, P.indices, P.data, r, gamma, sigma, v0.copy(), eval_thr, _EVAL_SWEEPS
+            )
+            w = w if ok else None
+        else:
+            Psig = _sigma_kernel(mdp, sigma)[0]
+            w = _span_evaluate(Psig, rsig, gamma, v0, eval_thr)
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
-        v = solve_discounted(Psig, rsig, gamma, krylov=False) if w is None else w
+        v = solve_discounted(_sigma_kernel(mdp, sigma)[0], rsig, gamma, krylov=False) if w is None else w
         if mdp.is_sparse and w is None:
             # slow mixing: let Gauss-Seidel carry the improvement along the chain
             v = _kernels.gauss_seidel_csr(P.indptr, P.indices, P.data, r, gamma, v.copy(), True, _GS_SWEEPS)
