@@ -85,15 +85,29 @@ def cmd_theorems(args) -> int:
     return 0
 
 
+def bench_suites() -> list[str]:
+    """Names of the benchmark suites: every ``bench/bench_<name>.py`` module."""
+    import pkgutil
+
+    import bench
+
+    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+
+
 def cmd_bench(args) -> int:
     import importlib
     from pathlib import Path
 
-    suites = args.suite or ["mdp", "games"]
+    available = bench_suites()
+    suites = args.suite or available
+    unknown = [s for s in suites if s not in available]
+    if unknown:
+        raise SystemExit(f"unknown bench suite(s) {', '.join(unknown)}; available: {', '.join(available)}")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for suite in suites:
         mod = importlib.import_module(f"bench.bench_{suite}")
-        argv = (["--quick"] if args.quick else []) + ["--out", f"{args.out}/bench_{suite}.json"]
+        # the same file name as the committed results (bench/results/<suite>.json)
+        argv = (["--quick"] if args.quick else []) + ["--out", f"{args.out}/{suite}.json"]
         mod.main(argv)
     return 0
 
@@ -128,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks against QuantEcon, pymdptoolbox, nashpy, SciPy")
     b.add_argument("--quick", action="store_true")
     b.add_argument("--out", default="bench/results")
-    b.add_argument("--suite", nargs="*", choices=["mdp", "games"])
+    b.add_argument("--suite", nargs="*", help="suites to run (default: all bench/bench_*.py)")
     b.set_defaults(fn=cmd_bench)
     return p
 

@@ -60,7 +60,18 @@ def test_bad_param_syntax():
 def test_bench_quick_games_writes_json(tmp_path, capsys):
     out = tmp_path / "new" / "dir"
     assert main(["bench", "--quick", "--suite", "games", "--out", str(out)]) == 0
-    data = json.loads((out / "bench_games.json").read_text())
+    data = json.loads((out / "games.json").read_text())
     assert [row["K"] for row in data["rows"]] == [5, 10, 100, 200]
     for row in data["rows"]:
         assert row["polopt_nash_auto"]["duality_gap"] <= 1e-9  # certified, like the library default
+
+
+def test_bench_rejects_unknown_suite(tmp_path):
+    with pytest.raises(SystemExit, match="unknown bench suite"):
+        main(["bench", "--suite", "nope", "--out", str(tmp_path)])
+
+
+def test_bench_suites_are_discovered():
+    from polopt.cli import bench_suites
+
+    assert {"mdp", "games"} <= set(bench_suites())
