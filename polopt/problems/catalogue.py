@@ -218,6 +218,45 @@ def linear_mixture_hard_optimal_actions(d: int = 5, H: int = 6, K: int = 10000, 
     return bits @ weights
 
 
+def softmax_pg_hard_chain(n: int = 6, gamma: float = 0.9, quit_fraction: float = 0.9) -> TabularMDP:
+    """Chain on which exact softmax policy gradient plateaus, in the shape of Li, Wei, Chi, Gu, Chen's
+    lower-bound instance (arXiv 2102.11270: a chain MDP with 3 actions; their exact rewards and buffer
+    states were not consulted, so this is a same-mechanism instance, not theirs).
+
+    States ``0..n-1`` form a chain, state ``n`` is absorbing with reward 0. In chain state ``s``:
+    action 0 ("advance") moves to ``s + 1`` with reward 0, or from ``s = n-1`` to the absorbing state with
+    reward 1; action 1 ("quit") pays ``quit_fraction * gamma^(n-1-s)`` and ends; action 2 pays 0 and ends.
+    Start state 0. Optimal policy: advance everywhere, ``v*(s) = gamma^(n-1-s)`` (closed form,
+    :func:`softmax_pg_hard_chain_value`). The quit action is almost as good at every state, so softmax PG
+    first learns it in the late states and the advance signal reaching the early states is damped: the
+    iteration count to reach a fixed sub-optimality grows quickly with ``n``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not 0.0 < gamma < 1.0:
+        raise ValueError(f"gamma must lie in (0, 1), got {gamma}")
+    if not 0.0 <= quit_fraction < 1.0:
+        raise ValueError(f"quit_fraction must lie in [0, 1), got {quit_fraction}")
+    S = n + 1
+    P = np.zeros((S, 3, S))
+    r = np.zeros((S, 3))
+    for s in range(n):
+        P[s, 0, s + 1] = 1.0
+        P[s, 1, n] = 1.0
+        P[s, 2, n] = 1.0
+        r[s, 1] = quit_fraction * gamma ** (n - 1 - s)
+    r[n - 1, 0] = 1.0
+    P[n, :, n] = 1.0
+    rho = np.zeros(S)
+    rho[0] = 1.0
+    return TabularMDP(P, r, gamma=gamma, rho=rho)
+
+
+def softmax_pg_hard_chain_value(n: int = 6, gamma: float = 0.9) -> np.ndarray:
+    """``v*`` of :func:`softmax_pg_hard_chain`: ``gamma^(n-1-s)`` on the chain, 0 in the absorbing state."""
+    return np.append(gamma ** (n - 1 - np.arange(n, dtype=float)), 0.0)
+
+
 CATALOGUE: dict[str, Entry] = {
     e.name: e
     for e in (
@@ -229,6 +268,8 @@ CATALOGUE: dict[str, Entry] = {
         Entry("periodic_chain", periodic_chain,
               "Puterman (1994) §8.5.4: periodic chains need the aperiodicity transform"),
         Entry("bernoulli_bandit", bernoulli_bandit, "textbook Bernoulli bandit (Lattimore & Szepesvari 2020, ch. 4)"),
+        Entry("softmax_pg_hard_chain", softmax_pg_hard_chain,
+              "after Li, Wei, Chi, Gu, Chen, arXiv 2102.11270 (3-action chain; same mechanism, own rewards)"),
         Entry("linear_mixture_hard", linear_mixture_hard,
               "Zhou, Gu, Szepesvari, arXiv 2012.08507, lower-bound instance (HardToLearn)"),
     )

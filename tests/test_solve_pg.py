@@ -1,0 +1,115 @@
+"""solve() for the policy-gradient family: certificates, optimum, bandits, tol, and bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import polopt as po
+from polopt.problems import random as prand
+from polopt.result import NotConvergedWarning
+from polopt.rules import pg
+from polopt.testing.tolerances import EXACT_F64, IDENTITY_F64
+
+METHODS = ["softmax_pg", "log_barrier_pg", "projected_pg", "npg", "entropy_npg", "policy_mirror_descent", "mdpo",
+           "trpo", "ppo", "bounded_ratio", "brrl", "bpo"]
+HP = {"entropy_npg": {"tau": 0.1}}
+
+
+def run(problem, method, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotConvergedWarning)
+        return po.solve(problem, method=method, **kw)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_on_an_mdp(method):
+    mdp = prand.random_mdp(3, 2, gamma=0.8, seed=0)
+    res = run(mdp, method, iters=5, **HP.get(method, {}))
+    assert method in po.methods(mdp)
+    assert res.iterates.shape == (6, 3, 2) and res.status == "max_iter" and res.num_iter == 5
+    np.testing.assert_allclose(res.iterates[0], np.full((3, 2), 0.5), atol=IDENTITY_F64)
+    star = po.exact.policy_iteration(mdp)
+    np.testing.assert_allclose(res.certificates["suboptimality"],
+                               [mdp.rho @ (star.v - po.exact.policy_value(mdp, p)) for p in res.iterates],
+                               atol=EXACT_F64)
+    np.testing.assert_allclose(res.info["values"][-1], res.value, atol=IDENTITY_F64)
+
+
+def test_iterates_follow_the_rule():
+    mdp = prand.random_mdp(3, 2, gamma=0.8, seed=1)
+    res = run(mdp, "npg", iters=3, eta=0.7)
+    s = pg.npg_init(np.full((3, 2), 0.5))
+    for t in range(3):
+        s = pg.npg_update(s, pg.evaluate(mdp.dense_P(), mdp.r, 0.8, np.exp(s.log_pi), mdp.rho), eta=0.7, gamma=0.8)
+        np.testing.assert_allclose(res.iterates[t + 1], np.exp(s.log_pi), atol=IDENTITY_F64)
+
+
+def test_entropy_run_has_regularized_certificates():
+    mdp = prand.random_mdp(3, 3, gamma=0.8, seed=2)
+    res = run(mdp, "entropy_npg", iters=80, tau=0.2)
+    assert res.certificates["suboptimality_regularized"][-1] <= EXACT_F64
+    assert res.certificates["kl_to_optimum"][-1] <= EXACT_F64
+    np.testing.assert_allclose(res.policy, res.optimum.policy, atol=1e-6)
+    assert res.hparams["eta"] == pytest.approx(0.2 / 0.2)
+
+
+def test_tol_stops_with_converged():
+    mdp = prand.random_mdp(3, 2, gamma=0.8, seed=3)
+    res = po.solve(mdp, method="policy_mirror_descent", iters=200, schedule="geometric", tol=1e-9)
+    assert res.status == "converged" and res.certificates["suboptimality"][-1] <= 1e-9
+    assert res.iterates.shape[0] == res.num_iter + 1 < 201
+
+
+def test_bandit_and_contextual_bandit():
+    b = po.Bandit([0.2, 0.5, 0.7])
+    res = run(b, "npg", iters=30, eta=2.0)
+    assert res.policy.shape == (3,) and res.iterates.shape == (31, 3)
+    np.testing.assert_allclose(res.optimum.policy, [0, 0, 1], atol=IDENTITY_F64)
+    assert isinstance(res.value, float) and abs(res.value - res.policy @ b.r) <= IDENTITY_F64
+    cb = po.ContextualBandit([[0.2, 0.5], [1.0, 0.0]], contexts=[0.3, 0.7])
+    res = run(cb, "ppo", iters=40, eps=0.3)
+    assert res.policy.shape == (2, 2)
+    np.testing.assert_allclose(res.info["values"][0], [0.35, 0.5], atol=IDENTITY_F64)
+    assert res.certificates["suboptimality"][-1] <= EXACT_F64
+    assert "npg" not in po.methods(po.Bandit([0.0, 1.0], beta=0.5))
+
+
+# --------------------------------------------------------------------------- bad input
+MDP = prand.random_mdp(2, 2, gamma=0.8, seed=4)
+
+
+@pytest.mark.parametrize(("method", "kw", "match"), [
+    ("npg", {"eta": 0.0}, r"eta must lie in \(0, inf\], got 0"),
+    ("softmax_pg", {"eta": -1.0}, r"eta must lie in \(0, inf\], got -1"),
+    ("softmax_pg", {"eta": np.inf}, "eta must be finite"),
+    ("ppo", {"eps": 1.5}, r"eps must lie in \(0, 1\), got 1.5"),
+    ("bounded_ratio", {"eps": 0.0}, r"eps must lie in \(0, 1\), got 0"),
+    ("bounded_ratio", {"lo": 1.0, "hi": 2.0}, r"lo must lie in \[0, 1\), got 1"),
+    ("bpo", {"lo": 0.5, "hi": 0.9}, r"hi must lie in \(1, inf\], got 0.9"),
+    ("brrl", {"tie": "mean"}, "tie must be one of 'median', 'fractional', got 'mean'"),
+    ("policy_mirror_descent", {"schedule": "cosine"}, "schedule must be one of"),
+    ("policy_mirror_descent", {"bregman": "l1"}, "bregman must be one of"),
+    ("entropy_npg", {"tau": 0.1, "eta": 5.0}, r"eta must lie in \(0, \(1 - gamma\)/tau\]"),
+    ("trpo", {"delta": 0.0}, r"delta must lie in \(0, inf\], got 0"),
+])
+def test_bad_hyper_parameters(method, kw, match):
+    with pytest.raises(ValueError, match=match):
+        po.solve(MDP, method=method, iters=2, **kw)
+
+
+def test_bad_init_and_unknown_hparams():
+    with pytest.raises(ValueError, match=r"init\[1, :\] sums to 0.9"):
+        po.solve(MDP, method="npg", init=[[0.5, 0.5], [0.5, 0.4]])
+    with pytest.raises(ValueError, match=r"init\[0, 1\] is -0.1, expected a probability >= 0"):
+        po.solve(MDP, method="npg", init=[[1.1, -0.1], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"init must have shape \(2, 2\)"):
+        po.solve(MDP, method="npg", init=[0.5, 0.5])
+    with pytest.raises(TypeError, match="unknown hyper-parameter.*beta"):
+        po.solve(MDP, method="npg", beta=1.0)
+    with pytest.raises(TypeError, match="tau is required"):
+        po.solve(MDP, method="entropy_npg")
+    caller = np.array([[0.5, 0.5], [0.25, 0.75]])
+    copy = caller.copy()
+    run(MDP, "bpo", iters=2, init=caller)
+    np.testing.assert_array_equal(caller, copy)
