@@ -9,7 +9,14 @@ Quick start::
 """
 
 from . import certificates, exact, problems, theory
-from .problems import Bandit, ContextualBandit, LinearMixtureMDP, PreferenceGame, TabularMDP
+from .problems import (
+    Bandit,
+    ContextualBandit,
+    ContextualPreferenceGame,
+    LinearMixtureMDP,
+    PreferenceGame,
+    TabularMDP,
+)
 from .result import NotConvergedWarning, Optimum, SolveResult
 from .solve import describe, methods, solve
 
@@ -18,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bandit",
     "ContextualBandit",
+    "ContextualPreferenceGame",
     "LinearMixtureMDP",
     "NotConvergedWarning",
     "Optimum",

@@ -18,10 +18,17 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ._validation import as_positive_int
-from .problems import Bandit, ContextualBandit, LinearMixtureMDP, PreferenceGame, TabularMDP
+from .problems import (
+    Bandit,
+    ContextualBandit,
+    ContextualPreferenceGame,
+    LinearMixtureMDP,
+    PreferenceGame,
+    TabularMDP,
+)
 from .result import MAX_ITER, NONFINITE, NotConvergedWarning, SolveResult
 
-PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame)
+PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame, ContextualPreferenceGame)
 
 
 class Method(NamedTuple):

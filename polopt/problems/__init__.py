@@ -2,7 +2,7 @@
 
 from . import catalogue, random
 from .bandit import Bandit, ContextualBandit
-from .game import PreferenceGame
+from .game import ContextualPreferenceGame, PreferenceGame
 from .linear_mixture import LinearMixtureMDP
 from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
 
@@ -14,6 +14,7 @@ __all__ = [
     "FINITE_HORIZON",
     "Bandit",
     "ContextualBandit",
+    "ContextualPreferenceGame",
     "LinearMixtureMDP",
     "PreferenceGame",
     "TabularMDP",

@@ -21,6 +21,29 @@ from ._base import Problem
 SKEW_ATOL = 1e-9
 
 
+def check_preference_matrix(name: str, P: np.ndarray) -> None:
+    """Entries in [0, 1] and ``P + P^T = 1`` (within :data:`SKEW_ATOL`) for ``P`` [..., K, K].
+
+    Raises ValueError naming ``name``, the first offending index and the value found, e.g.
+    ``"P[2, 0] + P[0, 2] = 1.1, expected 1 (tolerance 1e-09)"`` (leading indices first for a stack).
+    """
+    check_nonnegative(name, P, atol=0.0)
+    above = P > 1.0
+    if above.any():
+        idx = tuple(int(i) for i in np.argwhere(above)[0])
+        raise ValueError(f"{name}[{', '.join(map(str, idx))}] is {P[idx]:.6g}, expected a probability <= 1")
+    PT = np.swapaxes(P, -1, -2)
+    dev = np.abs(P + PT - 1.0)
+    if (dev > SKEW_ATOL).any():
+        idx = tuple(int(i) for i in np.argwhere(dev > SKEW_ATOL)[0])
+        *lead, i, j = idx
+        pre = "".join(f"{x}, " for x in lead)
+        raise ValueError(
+            f"{name}[{pre}{i}, {j}] + {name}[{pre}{j}, {i}] = {P[idx] + PT[idx]:.12g}, expected 1 "
+            f"(tolerance {SKEW_ATOL:g}); a preference matrix satisfies P + P.T = 1"
+        )
+
+
 class PreferenceGame(Problem):
     """Preference game ``(P, mu, beta)``.
 
@@ -41,18 +64,7 @@ class PreferenceGame(Problem):
         K = P.shape[0]
         if P.shape != (K, K) or K < 1:
             raise ValueError(f"P must be a square [K, K] matrix, got shape {P.shape}")
-        check_nonnegative("P", P, atol=0.0)
-        above = P > 1.0
-        if above.any():
-            i, j = np.argwhere(above)[0]
-            raise ValueError(f"P[{i}, {j}] is {P[i, j]:.6g}, expected a probability <= 1")
-        dev = np.abs(P + P.T - 1.0)
-        if (dev > SKEW_ATOL).any():
-            i, j = np.argwhere(dev > SKEW_ATOL)[0]
-            raise ValueError(
-                f"P[{i}, {j}] + P[{j}, {i}] = {P[i, j] + P[j, i]:.12g}, expected 1 "
-                f"(tolerance {SKEW_ATOL:g}); a preference matrix satisfies P + P.T = 1"
-            )
+        check_preference_matrix("P", P)
         mu = np.full(K, 1.0 / K) if reference is None else as_distribution("reference", reference, (K,)).copy()
         mu.setflags(write=False)
         self.P = P
@@ -75,3 +87,72 @@ class PreferenceGame(Problem):
 
     def __repr__(self) -> str:
         return f"PreferenceGame(K={self.num_actions}, beta={self.beta:g})"
+
+
+class ContextualPreferenceGame(Problem):
+    """A prompt distribution times per-prompt preference games: ``x ~ rho``, game ``(P[x], mu[x], beta)``.
+
+    The objective of a policy ``pi`` [X, K] is the ``rho``-average of the per-context games;
+    they decouple, so the equilibrium is ``pi*[x]`` = the equilibrium of context ``x``, and every
+    certificate (exploitability, duality gap, KL to the optimum) is the ``rho``-weighted average
+    of the per-context ones.
+
+    Args:
+        P: preference matrices [X, K, K], each with entries in [0, 1] and ``P[x] + P[x].T == 1``.
+        contexts: context distribution ``rho`` [X]; uniform if None.
+        reference: reference policy, [K] (shared by every context) or [X, K]; uniform if None.
+        beta: KL coefficient ``>= 0``.
+
+    Raises:
+        ValueError: as :class:`PreferenceGame`, with the context index first
+            ("P[1, 2, 0] + P[1, 0, 2] = 1.1, expected 1 ..."), or on a bad ``contexts``/``reference``.
+    """
+
+    __slots__ = ("P", "rho", "mu", "beta", "num_contexts", "num_actions")
+
+    def __init__(self, P, contexts=None, reference=None, beta: float = 0.0):
+        P = as_float_array("P", P, ndim=3)
+        X, K, K2 = P.shape
+        if K != K2 or X < 1 or K < 1:
+            raise ValueError(f"P must have shape [X, K, K] with X, K >= 1, got shape {P.shape}")
+        check_preference_matrix("P", P)
+        rho = np.full(X, 1.0 / X) if contexts is None else as_distribution("contexts", contexts, (X,)).copy()
+        if reference is None:
+            mu = np.full((X, K), 1.0 / K)
+        elif np.ndim(reference) == 1:
+            mu = np.broadcast_to(as_distribution("reference", reference, (K,)), (X, K)).copy()
+        else:
+            mu = as_distribution("reference", reference, (X, K)).copy()
+        rho.setflags(write=False)
+        mu.setflags(write=False)
+        self.P = P
+        self.rho = rho
+        self.mu = mu
+        self.beta = as_scalar("beta", beta, low=0.0)
+        self.num_contexts = X
+        self.num_actions = K
+        self._freeze()
+
+    @property
+    def contexts(self) -> np.ndarray:
+        return self.rho
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self.mu
+
+    def game(self, x: int) -> PreferenceGame:
+        """The preference game of context ``x``."""
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or not 0 <= x < self.num_contexts:
+            raise ValueError(f"x must be a context index in [0, {self.num_contexts}), got {x!r}")
+        return PreferenceGame(self.P[x], self.mu[x], self.beta)
+
+    def games(self) -> list[PreferenceGame]:
+        """The per-context games, in context order."""
+        return [self.game(x) for x in range(self.num_contexts)]
+
+    def with_beta(self, beta: float) -> ContextualPreferenceGame:
+        return ContextualPreferenceGame(self.P, self.rho, self.mu, beta)
+
+    def __repr__(self) -> str:
+        return f"ContextualPreferenceGame(X={self.num_contexts}, K={self.num_actions}, beta={self.beta:g})"

@@ -23,12 +23,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..problems import Bandit, PreferenceGame, TabularMDP
+from ..problems import Bandit, ContextualPreferenceGame, PreferenceGame, TabularMDP
 
 __all__ = [
     "LOGIT_BOUND",
     "SETTINGS",
     "bandits",
+    "contextual_preference_games",
     "mdps",
     "policies",
     "preference_games",
@@ -169,3 +170,27 @@ def preference_games(
     P = np.where(mask, lower, 0.0) + np.where(mask.T, 1.0 - lower.T, 0.0) + 0.5 * np.eye(K)
     mu = draw(simplex(K)) if random_reference else None
     return PreferenceGame(P, reference=mu, beta=draw(_as_strategy(beta)))
+
+
+@st.composite
+def contextual_preference_games(
+    draw,
+    min_contexts: int = 1,
+    max_contexts: int = 3,
+    min_actions: int = 2,
+    max_actions: int = 5,
+    beta=0.0,
+    random_reference: bool = False,
+    random_contexts: bool = False,
+) -> ContextualPreferenceGame:
+    """Contextual preference games: one :func:`preference_games` matrix per context (same K).
+
+    ``random_reference`` draws a per-context ``mu`` [X, K]; ``random_contexts`` draws ``rho``
+    on the simplex (else uniform). ``beta``: float or strategy.
+    """
+    X = draw(st.integers(min_contexts, max_contexts))
+    K = draw(st.integers(min_actions, max_actions))
+    Ps = [draw(preference_games(min_actions=K, max_actions=K)).P for _ in range(X)]
+    mu = np.stack([draw(simplex(K)) for _ in range(X)]) if random_reference else None
+    rho = draw(simplex(X)) if random_contexts else None
+    return ContextualPreferenceGame(np.stack(Ps), contexts=rho, reference=mu, beta=draw(_as_strategy(beta)))

@@ -1,0 +1,737 @@
+"""Nash learning from human feedback: the update rules on a preference game, in log space.
+
+Set-up (the README "Notation" has the glossary). ``P[..., y, y']
+= Pr(y preferred to y')`` with ``P + P^T = 1``, reference ``mu``, KL coefficient ``beta``.
+The beta-regularized game ``J_beta(pi, pi') = pi^T P pi' - beta KL(pi||mu) + beta KL(pi'||mu)``
+is symmetric, constant-sum (value 1/2), with the unique equilibrium ``pi*_beta ∝ mu exp(P
+pi*_beta / beta)``. The **exact preference oracle** is ``pref(P, pi) = P @ pi`` (batched:
+``einsum('...ij,...j->...i')``), i.e. ``(P pi)(y) = Pr(y > pi)``.
+
+Every rule is a pair ``<rule>_init(log_pi0, ...) -> State`` and
+``<rule>_update(state, P, log_mu, *, eta, beta, ...) -> State`` on a NamedTuple state, written
+once against the array namespace of its inputs (NumPy float64 or ``jax.numpy`` under
+``jit``/``vmap`` over ``(state, P, log_mu)``; ``eta``/``beta`` may be traced scalars). Policies
+are log-probabilities on the last axis; leading axes (contexts ``X``, batch) are carried
+through. Every KL step is :func:`polopt.rules._core.kl_prox`. Step sizes follow one convention
+everywhere: **``eta`` is the step size** (bigger = more aggressive), also for INPO and DNO whose
+papers write the inverse ``1/eta``.
+
+Exact rules (oracle calls per update in brackets; :data:`ORACLE_CALLS`):
+
+===============  =====================  ============================================================
+rule             State (fields)         one update
+===============  =====================  ============================================================
+mirror_prox [2]  MirrorProxState        ``h = prox(pi, P pi)``, ``pi' = prox(pi, P h)``,
+                 (log_pi, log_half, t)  ``prox(x, g) = kl_prox(log x, g, eta, log_mu, beta)``
+extragradient[2] ExtragradientState     the same with ``eta_MP = eta / (1 - eta beta)`` (EGPO's
+                 (log_pi, log_half, t)  ``pi^{1-eta beta} mu^{eta beta} exp(eta P .)``; needs eta beta < 1)
+nash_md [1]      NashMDState            ``m ∝ pi^{1-eta beta} mu^{eta beta}``, ``pi' ∝ m exp(eta P m)``;
+                 (log_pi, t)            schedule "decaying": ``eta_t = 2 / (beta (t + 2))``
+nash_ema [1]     NashEMAState           ``pi' = kl_prox(pi, P pibar, eta, mu, beta)``, opponent logits
+                 (log_pi, log_opp, t)   ``log_opp' = (1-alpha) log_opp + alpha log pi'`` (normalised)
+sppo [1]         SPPOState              ``pi' ∝ pi exp(eta P pi)`` (MWU/Hedge; beta unused);
+                 (log_pi, log_avg, t)   ``log_avg`` = log of the mean of ``pi_0..pi_t``
+dno [1]          DNOState (= SPPOState) the same MWU (DNO's ``exp(r/eta)`` with our ``eta`` = its 1/eta)
+inpo [1]         INPOState              OMD: ``pi' ∝ pi^{1-eta beta} mu^{eta beta} exp(eta P pi)``
+                 (log_pi, log_avg, t)   (= ``kl_prox`` with ``eta / (1 - eta beta)``; needs eta beta < 1)
+mmd [1]          MMDState               ``pi' = kl_prox(pi, P pi, eta, rho, beta)``; magnet
+                 (log_pi, log_magnet,t) ``rho' ∝ pi'^lam rho^{1-lam}``, ``lam = magnet_eta`` (0 = fixed)
+online_ipo [1]   OnlineIPOState         one SGD step (lr ``eta``) on the online IPO loss with
+                 (log_pi, t)            ``y, y' ~ sg(pi)``: ``theta' = theta - eta grad``
+ipo_md [1]       OnlineIPOState         the same loss with ``y, y' ~ m ∝ pi^{1-b} mu^b`` (``b = mixture``)
+===============  =====================  ============================================================
+
+Further forms (same states):
+
+* :func:`extragradient_ipo_loss_update` — EGPO as its authors run it: two SGD steps of
+  learning rate ``eta`` on the "online IPO 1" loss (uniform pairs), equal to the tabular
+  EGPO step with ``s = 4 eta / (beta K)`` (:func:`egpo_step_size`; games.md T4f).
+* :func:`sppo_squared_loss_update` — SPPO's regression form: minimise
+  ``E_{y~pi_t}[(log pi(y)/pi_t(y) - eta (P(y > pi_t) - 1/2))^2]`` over the simplex by
+  ``inner_steps`` diagonal Gauss-Newton steps; the first step is exactly the MWU step.
+* :func:`mirror_prox_approx_update` — approximate Nash-MP: each prox step replaced by
+  ``inner_steps`` softmax policy-gradient steps (exact gradient, or REINFORCE with
+  ``num_samples`` sampled comparisons) on its KL-regularized bandit.
+* ``<rule>_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples, ...)`` for every
+  exact rule: the oracle ``P @ pi`` is replaced by :func:`sampled_pref`, which estimates each
+  ``Pr(y > pi)`` from ``num_samples`` Bernoulli comparisons against ``y'' ~ pi`` (``K *
+  num_samples`` comparisons per oracle call and context). NumPy only; reproducible from the
+  Generator.
+
+References: Tiapkin et al., "Accelerating Nash Learning from Human Feedback via Mirror Prox",
+arXiv 2505.19731 v1 (Nash-MP); Zhou, Fazel, Du, arXiv 2503.08942 (EGPO); Munos et al.,
+arXiv 2312.00886 (Nash-MD, Nash-EMA); Wu et al., arXiv 2405.00675 (SPPO); Rosset et al.,
+arXiv 2404.03715 (DNO); Zhang et al., arXiv 2407.00617 (INPO); Sokota et al., arXiv
+2206.05825 (MMD); Calandriello et al., arXiv 2403.08635 (online IPO, IPO-MD).
+Tests: ``tests/test_rules_nlhf.py`` (hand-derived steps, fixed points, NumPy = JAX, the
+identities Nash-MP(eta) = EGPO(eta / (1 + eta beta)) and MMD(eta) = OMD(eta / (1 + eta beta))).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._core import array_namespace, kl_prox, log_normalize, softmax
+from ._sampling import sample_categorical, sample_preferences
+
+__all__ = [
+    "ORACLE_CALLS",
+    "DNOState",
+    "ExtragradientState",
+    "INPOState",
+    "MMDState",
+    "MirrorProxState",
+    "NashEMAState",
+    "NashMDState",
+    "OnlineIPOState",
+    "SPPOState",
+    "dno_init",
+    "dno_update",
+    "dno_update_sampled",
+    "egpo_step_size",
+    "extragradient_init",
+    "extragradient_ipo_loss_update",
+    "extragradient_update",
+    "extragradient_update_sampled",
+    "geometric_mixture",
+    "inpo_init",
+    "inpo_update",
+    "inpo_update_sampled",
+    "ipo_loss_gradient",
+    "ipo_md_init",
+    "ipo_md_update",
+    "ipo_md_update_sampled",
+    "mirror_prox_approx_update",
+    "mirror_prox_init",
+    "mirror_prox_update",
+    "mirror_prox_update_sampled",
+    "mmd_init",
+    "mmd_update",
+    "mmd_update_sampled",
+    "nash_ema_init",
+    "nash_ema_update",
+    "nash_ema_update_sampled",
+    "nash_md_init",
+    "nash_md_step_size",
+    "nash_md_update",
+    "nash_md_update_sampled",
+    "omd_prox_eta",
+    "online_ipo_gradient",
+    "online_ipo_init",
+    "online_ipo_update",
+    "online_ipo_update_sampled",
+    "pref",
+    "sampled_pref",
+    "sppo_init",
+    "sppo_squared_loss_update",
+    "sppo_update",
+    "sppo_update_sampled",
+]
+
+#: Preference-oracle calls (products ``P @ pi``) one exact update makes.
+ORACLE_CALLS = {
+    "mirror_prox": 2,
+    "extragradient": 2,
+    "nash_md": 1,
+    "nash_ema": 1,
+    "sppo": 1,
+    "dno": 1,
+    "inpo": 1,
+    "mmd": 1,
+    "online_ipo": 1,
+    "ipo_md": 1,
+}
+
+
+# --------------------------------------------------------------------------- shared pieces
+def pref(P, pi):
+    """The exact preference oracle ``(P pi)(y) = Pr(y > pi)``: ``[..., K, K] x [..., K] -> [..., K]``."""
+    xp = array_namespace(P, pi)
+    return xp.einsum("...ij,...j->...i", P, pi)
+
+
+def _times(xp, w, x):
+    """``w * x`` with ``0 * (-inf) = 0`` (a zero weight on a forbidden action leaves it out)."""
+    return w * xp.where(xp.isneginf(x) & (w == 0), 0.0, x)
+
+
+def geometric_mixture(log_p, log_q, a):
+    """``log m``, ``m ∝ p^{1-a} q^a`` along the last axis (Nash-MD's mixture; ``0 * log 0 = 0``).
+
+    ``a`` in [0, 1]: ``a = 0`` gives ``p``, ``a = 1`` gives ``q``.
+    """
+    xp = array_namespace(log_p, log_q)
+    return log_normalize(_times(xp, 1.0 - a, log_p) + _times(xp, a, log_q))
+
+
+def _log_mean_update(log_avg, log_pi, t):
+    """``log`` of the running mean ``(t+1)/(t+2) avg + 1/(t+2) pi`` (``t`` = updates so far)."""
+    xp = array_namespace(log_avg, log_pi)
+    t = xp.asarray(t)[..., None]
+    return xp.logaddexp(log_avg + xp.log((t + 1.0) / (t + 2.0)), log_pi - xp.log(t + 2.0))
+
+
+def omd_prox_eta(eta, beta):
+    """The ``kl_prox`` step ``eta / (1 - eta beta)`` that gives the OMD/EGPO step ``eta``.
+
+    OMD writes ``theta' = (1 - eta beta) theta + eta beta log mu + eta g``; ``kl_prox`` with step
+    ``e`` writes ``(theta + e beta log mu + e g) / (1 + e beta)``: they agree iff
+    ``e = eta / (1 - eta beta)`` (requires ``eta beta < 1``). Inverse map: ``eta = e / (1 + e beta)``.
+    """
+    return eta / (1.0 - eta * beta)
+
+
+def _prox(log_pi, g, eta, log_mu, beta):
+    return kl_prox(log_pi, g, eta, log_mu, beta)
+
+
+def _exact_oracle(P):
+    return lambda pi: pref(P, pi)
+
+
+def sampled_pref(rng: np.random.Generator, P, pi, num_samples: int) -> np.ndarray:
+    """Unbiased estimate of ``P @ pi`` from ``num_samples`` comparisons per action (NumPy only).
+
+    For each ``y`` draw ``y''_1..y''_m ~ pi`` and Bernoulli outcomes ``1[y > y''_j]`` with
+    probability ``P[y, y''_j]``; return their means ``[..., K]``. Costs ``K * m`` comparisons per
+    context (leading index). Uses :func:`polopt.rules._sampling.sample_categorical` /
+    :func:`~polopt.rules._sampling.sample_preferences`.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    pi = np.asarray(pi, dtype=np.float64)
+    K = P.shape[-1]
+    lead = pi.shape[:-1]
+    Pf = P.reshape(-1, K, K) if P.ndim > 2 else np.broadcast_to(P, (int(np.prod(lead, dtype=int)), K, K))
+    pif = pi.reshape(-1, K)
+    opp = sample_categorical(rng, pif, (K, num_samples))  # [N, K, m]
+    y = np.broadcast_to(np.arange(K)[:, None], (K, num_samples))
+    wins = np.stack([sample_preferences(rng, Pf[n], y, opp[n]) for n in range(pif.shape[0])])
+    return wins.mean(axis=-1).reshape(lead + (K,))
+
+
+def _sampled_oracle(rng, P, num_samples):
+    return lambda pi: sampled_pref(rng, P, pi, num_samples)
+
+
+# --------------------------------------------------------------------------- Nash Mirror Prox
+class MirrorProxState(NamedTuple):
+    """``log_pi`` [..., K] = ``log pi_k``; ``log_half`` = ``log pi_{k-1/2}`` (the last leading point;
+    ``log_pi0`` at init); ``t`` [...] = updates made."""
+
+    log_pi: object
+    log_half: object
+    t: object
+
+
+def mirror_prox_init(log_pi0) -> MirrorProxState:
+    """Start Nash-MP at ``log_pi0`` [..., K] (the paper starts at ``mu``)."""
+    xp = array_namespace(log_pi0)
+    log_pi0 = log_normalize(log_pi0)
+    return MirrorProxState(log_pi0, log_pi0, xp.zeros(log_pi0.shape[:-1]))
+
+
+def _mirror_prox_step(state, oracle, log_mu, eta, beta):
+    half = _prox(state.log_pi, oracle(softmax(state.log_pi)), eta, log_mu, beta)
+    new = _prox(state.log_pi, oracle(softmax(half)), eta, log_mu, beta)
+    return state._replace(log_pi=new, log_half=half, t=state.t + 1.0)
+
+
+def mirror_prox_update(state: MirrorProxState, P, log_mu, *, eta, beta) -> MirrorProxState:
+    """One Nash Mirror Prox iteration (two oracle calls: ``P pi_k`` then ``P pi_{k+1/2}``).
+
+    .. math::
+        \\pi_{k+1/2} = \\arg\\max_\\pi \\eta[\\pi^\\top P\\pi_k - \\beta KL(\\pi\\|\\mu)] - KL(\\pi\\|\\pi_k),\\qquad
+        \\pi_{k+1} = \\arg\\max_\\pi \\eta[\\pi^\\top P\\pi_{k+1/2} - \\beta KL(\\pi\\|\\mu)] - KL(\\pi\\|\\pi_k),
+
+    closed form ``pi_{k+1/2} ∝ [pi_k mu^{eta beta} exp(eta P pi_k)]^{1/(1+eta beta)}``.
+    Guarantee (working statement, games.md §3): ``eta = 2`` (= 1/L, ``L = 1/2``) and ``pi_0 = mu``
+    give ``KL(pi*_beta || pi_k) <= (1 + 2 beta)^{-k} KL(pi*_beta || mu)``.
+    Reference: Tiapkin et al., arXiv 2505.19731 v1.
+    """
+    return _mirror_prox_step(state, _exact_oracle(P), log_mu, eta, beta)
+
+
+def mirror_prox_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
+    """:func:`mirror_prox_update` with both oracle calls estimated by :func:`sampled_pref`."""
+    return _mirror_prox_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta)
+
+
+def _prox_by_pg(log_start, g, log_anchor, c, inner_steps, inner_eta, sampler):
+    """``inner_steps`` softmax PG steps on ``F(theta) = <pi_theta, g> - c KL(pi_theta || anchor)``.
+
+    Exact gradient ``pi ⊙ (A - E_pi A)`` with ``A = g - c (log pi - log anchor)``. With a
+    ``sampler`` the preference part ``pi ⊙ (g - E_pi g)`` is replaced by the REINFORCE estimate
+    ``mean_j (o_j - 1/2) (e_{y_j} - pi)``, ``y_j ~ pi_theta``, ``o_j ~ Bernoulli(Pr(y_j > opp))``.
+    """
+    theta = log_start
+    xp = array_namespace(theta)
+    for _ in range(inner_steps):
+        pi = softmax(theta)
+        log_pi = log_normalize(theta)
+        reg = -c * xp.where(pi > 0, log_pi - log_anchor, 0.0)
+        grad = pi * (reg - xp.sum(pi * reg, axis=-1, keepdims=True))
+        if sampler is None:
+            grad = grad + pi * (g - xp.sum(pi * g, axis=-1, keepdims=True))
+        else:
+            grad = grad + sampler(pi)
+        theta = log_normalize(theta + inner_eta * grad)
+    return theta
+
+
+def _reinforce_sampler(rng, P, pi_opp, num_samples):
+    """Sampled preference part of the softmax PG: ``mean_j (o_j - 1/2)(e_{y_j} - pi)`` per context."""
+    P = np.asarray(P, dtype=np.float64)
+    K = P.shape[-1]
+
+    def sample(pi):
+        lead = pi.shape[:-1]
+        pif = pi.reshape(-1, K)
+        Pf = P.reshape(-1, K, K) if P.ndim > 2 else np.broadcast_to(P, (pif.shape[0], K, K))
+        oppf = np.asarray(pi_opp).reshape(-1, K)
+        ys = sample_categorical(rng, pif, num_samples)  # [N, m]
+        zs = sample_categorical(rng, oppf, num_samples)
+        out = np.empty_like(pif)
+        for n in range(pif.shape[0]):
+            o = sample_preferences(rng, Pf[n], ys[n], zs[n]) - 0.5
+            counts = np.bincount(ys[n], weights=o, minlength=K)
+            out[n] = (counts - o.sum() * pif[n]) / num_samples
+        return out.reshape(lead + (K,))
+
+    return sample
+
+
+def mirror_prox_approx_update(state: MirrorProxState, P, log_mu, rng=None, *, eta, beta, inner_steps,
+                              inner_eta=None, num_samples=None) -> MirrorProxState:
+    """Approximate Nash-MP: each prox step solved by ``inner_steps`` softmax policy-gradient steps.
+
+    Each prox step of :func:`mirror_prox_update` is the KL-regularized bandit (games.md §3 [der])
+    ``argmax_pi <pi, P pi_opp> - c KL(pi || anchor)``, ``c = beta + 1/eta``,
+    ``anchor ∝ pi_k^{1/(1+eta beta)} mu^{eta beta/(1+eta beta)}`` (Nash-MD's mixture). It is
+    solved approximately by gradient ascent on the logits started at ``log pi_k``, step
+    ``inner_eta`` (default ``1/c``, below the inverse smoothness ``c`` of the KL term).
+    ``num_samples=None``: exact gradient (2 oracle calls per update); else REINFORCE with
+    ``num_samples`` sampled comparisons per inner step (``2 inner_steps num_samples`` per update
+    and context; needs ``rng``). As ``inner_steps -> inf`` the update tends to the exact prox.
+    Reference: Tiapkin et al., arXiv 2505.19731 v1 (approximate Nash-MP; inner details [rec]).
+    """
+    xp = array_namespace(state.log_pi, P)
+    c = beta + 1.0 / eta
+    log_anchor = geometric_mixture(state.log_pi, log_mu, eta * beta / (1.0 + eta * beta))
+    step = 1.0 / c if inner_eta is None else inner_eta
+
+    def prox(pi_opp):
+        if num_samples is None:
+            g, sampler = pref(P, pi_opp), None
+        else:
+            g, sampler = xp.zeros_like(pi_opp), _reinforce_sampler(rng, P, pi_opp, num_samples)
+        return _prox_by_pg(state.log_pi, g, log_anchor, c, inner_steps, step, sampler)
+
+    half = prox(softmax(state.log_pi))
+    new = prox(softmax(half))
+    return state._replace(log_pi=new, log_half=half, t=state.t + 1.0)
+
+
+# --------------------------------------------------------------------------- EGPO
+class ExtragradientState(NamedTuple):
+    """Same fields as :class:`MirrorProxState`: ``log_pi``, ``log_half`` (``pi_{t+1/2}``), ``t``."""
+
+    log_pi: object
+    log_half: object
+    t: object
+
+
+def extragradient_init(log_pi0) -> ExtragradientState:
+    """Start EGPO at ``log_pi0`` [..., K] (the authors start at the reference)."""
+    return ExtragradientState(*mirror_prox_init(log_pi0))
+
+
+def extragradient_update(state: ExtragradientState, P, log_mu, *, eta, beta) -> ExtragradientState:
+    """One tabular EGPO step (two oracle calls), valid for ``eta beta < 1``.
+
+    .. math::
+        \\pi_{t+1/2} \\propto \\pi_t^{1-\\eta\\beta}\\mu^{\\eta\\beta} e^{\\eta P\\pi_t},\\qquad
+        \\pi_{t+1} \\propto \\pi_t^{1-\\eta\\beta}\\mu^{\\eta\\beta} e^{\\eta P\\pi_{t+1/2}}
+
+    = Nash-MP with step ``eta / (1 - eta beta)`` (:func:`omd_prox_eta`); so Nash-MP(eta) =
+    EGPO(eta / (1 + eta beta)). Guarantee [rec]: linear last-iterate convergence
+    ``KL(pi*||pi_t) <= (1 - eta beta)^t KL_0`` for ``eta <= 1/(beta + 2)``-type steps.
+    Reference: Zhou, Fazel, Du, arXiv 2503.08942.
+    """
+    return ExtragradientState(*_mirror_prox_step(state, _exact_oracle(P), log_mu, omd_prox_eta(eta, beta), beta))
+
+
+def extragradient_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
+    """:func:`extragradient_update` with sampled oracles (:func:`sampled_pref`)."""
+    return ExtragradientState(
+        *_mirror_prox_step(state, _sampled_oracle(rng, P, num_samples), log_mu, omd_prox_eta(eta, beta), beta)
+    )
+
+
+def egpo_step_size(eta, beta, num_actions):
+    """Tabular EGPO/OMD step ``s = 4 eta / (beta K)`` of one SGD step of lr ``eta`` on the IPO-1 loss."""
+    return 4.0 * eta / (beta * num_actions)
+
+
+def ipo_loss_gradient(log_pi, log_mu, target, beta):
+    """Gradient in the logits of EGPO's "online IPO 1" loss (uniform pairs, target detached).
+
+    .. math::
+        L(\\theta) = K^{-2} \\sum_{y, y'} \\big[(d(y) - d(y')) - (r(y) - r(y'))/\\beta\\big]^2,
+        \\quad d = \\log\\pi_\\theta - \\log\\mu,\\; r = \\text{target}
+
+    Computed from the pairwise residuals ``e(y) - e(y')`` (``e = d - r / beta``), then through
+    ``d log softmax``. Shapes ``[..., K]``. Reference: EGPO authors' ``simulations/loss_funcs.py``.
+    """
+    xp = array_namespace(log_pi, log_mu, target)
+    K = log_pi.shape[-1]
+    e = log_pi - log_mu - target / beta
+    D = e[..., :, None] - e[..., None, :]  # residual of pair (y, y')
+    grad_d = 2.0 / K**2 * (xp.sum(D, axis=-1) - xp.sum(D, axis=-2))
+    pi = xp.exp(log_pi)
+    return grad_d - pi * xp.sum(grad_d, axis=-1, keepdims=True)
+
+
+def extragradient_ipo_loss_update(state: ExtragradientState, P, log_mu, rng=None, *, eta, beta,
+                                  num_samples=None) -> ExtragradientState:
+    """EGPO in its authors' loss form: SGD with learning rate ``eta`` on the IPO-1 loss (2 oracle calls).
+
+    ``theta_{t+1/2} = theta_t - eta grad L(theta_t; r = P pi_t)``,
+    ``theta_{t+1} = theta_t - eta grad L(theta_t; r = P pi_{t+1/2})`` (:func:`ipo_loss_gradient`).
+    Exactly :func:`extragradient_update` with step ``egpo_step_size(eta, beta, K) = 4 eta / (beta K)``
+    (games.md T4f; ``tests/test_rules_nlhf.py``). ``num_samples``: targets from :func:`sampled_pref`.
+    Needs ``mu > 0`` (the loss takes ``log mu``).
+    """
+    oracle = _exact_oracle(P) if num_samples is None else _sampled_oracle(rng, P, num_samples)
+
+    def sgd(target):
+        return log_normalize(state.log_pi - eta * ipo_loss_gradient(state.log_pi, log_mu, target, beta))
+
+    half = sgd(oracle(softmax(state.log_pi)))
+    new = sgd(oracle(softmax(half)))
+    return state._replace(log_pi=new, log_half=half, t=state.t + 1.0)
+
+
+# --------------------------------------------------------------------------- Nash-MD
+class NashMDState(NamedTuple):
+    """``log_pi`` [..., K]; ``t`` [...] = updates made (drives the decaying step)."""
+
+    log_pi: object
+    t: object
+
+
+def nash_md_init(log_pi0) -> NashMDState:
+    xp = array_namespace(log_pi0)
+    log_pi0 = log_normalize(log_pi0)
+    return NashMDState(log_pi0, xp.zeros(log_pi0.shape[:-1]))
+
+
+def nash_md_step_size(t, beta):
+    """Theorem 1's decaying step ``eta_t = 2 / (beta (t + 2))`` (``t = 0, 1, ...``)."""
+    return 2.0 / (beta * (t + 2.0))
+
+
+def _nash_md_step(state, oracle, log_mu, eta, beta, schedule):
+    xp = array_namespace(state.log_pi)
+    if schedule == "decaying":
+        eta = nash_md_step_size(xp.asarray(state.t), beta)[..., None]
+    elif schedule != "constant":
+        raise ValueError(f"schedule must be 'constant' or 'decaying', got {schedule!r}")
+    eta = xp.asarray(eta)
+    mix = geometric_mixture(state.log_pi, log_mu, eta * beta)
+    new = kl_prox(mix, oracle(softmax(mix)), eta)
+    return state._replace(log_pi=new, t=state.t + 1.0)
+
+
+def nash_md_update(state: NashMDState, P, log_mu, *, eta=None, beta, schedule="constant") -> NashMDState:
+    """One Nash-MD step (one oracle call, against the mixture), ``eta beta <= 1``.
+
+    .. math::
+        \\pi^\\mu_t \\propto \\pi_t^{1-\\eta\\beta}\\mu^{\\eta\\beta},\\qquad
+        \\pi_{t+1} \\propto \\pi^\\mu_t\\, e^{\\eta P \\pi^\\mu_t}
+
+    ``schedule="decaying"`` uses ``eta_t = 2/(beta (t+2))`` (``eta`` is ignored) and then
+    ``KL(pi*_beta||pi_T) <= 8/(beta^2 (T+1))`` (Theorem 1 [rec]); a constant step has an O(eta)
+    bias: its fixed point solves ``pi ∝ mu exp(P pi^mu / beta)``, not the equilibrium equation.
+    Reference: Munos et al., arXiv 2312.00886, §6.
+    """
+    return _nash_md_step(state, _exact_oracle(P), log_mu, eta, beta, schedule)
+
+
+def nash_md_update_sampled(state, P, log_mu, rng, *, eta=None, beta, num_samples, schedule="constant"):
+    """:func:`nash_md_update` with the oracle estimated by :func:`sampled_pref`."""
+    return _nash_md_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, schedule)
+
+
+# --------------------------------------------------------------------------- Nash-EMA
+class NashEMAState(NamedTuple):
+    """``log_pi`` [..., K]; ``log_opp`` = normalised EMA of past log-policies (the opponent); ``t``."""
+
+    log_pi: object
+    log_opp: object
+    t: object
+
+
+def nash_ema_init(log_pi0) -> NashEMAState:
+    xp = array_namespace(log_pi0)
+    log_pi0 = log_normalize(log_pi0)
+    return NashEMAState(log_pi0, log_pi0, xp.zeros(log_pi0.shape[:-1]))
+
+
+def _nash_ema_step(state, oracle, log_mu, eta, beta, alpha):
+    xp = array_namespace(state.log_pi)
+    new = _prox(state.log_pi, oracle(softmax(state.log_opp)), eta, log_mu, beta)
+    opp = log_normalize(_times(xp, 1.0 - alpha, state.log_opp) + _times(xp, alpha, new))
+    return state._replace(log_pi=new, log_opp=opp, t=state.t + 1.0)
+
+
+def nash_ema_update(state: NashEMAState, P, log_mu, *, eta, beta, alpha) -> NashEMAState:
+    """One Nash-EMA step (one oracle call): mirror ascent on ``J_beta(., pibar_t)`` against an EMA opponent.
+
+    ``pi_{t+1} = kl_prox(pi_t, P pibar_t, eta, mu, beta)``,
+    ``log pibar_{t+1} = lognorm((1 - alpha) log pibar_t + alpha log pi_{t+1})`` (the EMA of the
+    policy *parameters*, here the logits; ``alpha`` in (0, 1]). A fictitious-play-like heuristic
+    with no last-iterate guarantee. Reference: Munos et al., arXiv 2312.00886 (Nash-EMA [rec];
+    tabular instantiation ours, games.md §5).
+    """
+    return _nash_ema_step(state, _exact_oracle(P), log_mu, eta, beta, alpha)
+
+
+def nash_ema_update_sampled(state, P, log_mu, rng, *, eta, beta, alpha, num_samples):
+    """:func:`nash_ema_update` with the oracle estimated by :func:`sampled_pref`."""
+    return _nash_ema_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, alpha)
+
+
+# --------------------------------------------------------------------------- SPPO / DNO (MWU)
+class SPPOState(NamedTuple):
+    """``log_pi`` [..., K]; ``log_avg`` = log of the uniform mean of ``pi_0, ..., pi_t``; ``t``."""
+
+    log_pi: object
+    log_avg: object
+    t: object
+
+
+DNOState = SPPOState
+
+
+def sppo_init(log_pi0) -> SPPOState:
+    """Start MWU at ``log_pi0`` (SPPO's theory: uniform)."""
+    xp = array_namespace(log_pi0)
+    log_pi0 = log_normalize(log_pi0)
+    return SPPOState(log_pi0, log_pi0, xp.zeros(log_pi0.shape[:-1]))
+
+
+def _with_average(state, new):
+    return state._replace(log_pi=new, log_avg=_log_mean_update(state.log_avg, new, state.t), t=state.t + 1.0)
+
+
+def _mwu_step(state, oracle, eta):
+    return _with_average(state, kl_prox(state.log_pi, oracle(softmax(state.log_pi)), eta))
+
+
+def sppo_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0) -> SPPOState:
+    """One SPPO step = multiplicative weights (one oracle call); ``log_mu``/``beta`` are unused.
+
+    ``pi_{t+1}(y) ∝ pi_t(y) exp(eta P(y > pi_t))``. Guarantee (Hedge with rewards in [0, 1], [der]):
+    the average of ``T`` iterates has ``DG_0 <= 2 (ln K / (eta T) + eta / 8)``, ``= sqrt(2 ln K / T)``
+    at ``eta = sqrt(8 ln K / T)``; the last iterate does not converge (it cycles).
+    Reference: Wu et al., arXiv 2405.00675 (Thm 4.1 [rec]).
+    """
+    return _mwu_step(state, _exact_oracle(P), eta)
+
+
+def sppo_update_sampled(state, P, log_mu, rng, *, eta, beta=0.0, num_samples):
+    """:func:`sppo_update` with ``Pr(y > pi_t)`` estimated by :func:`sampled_pref`."""
+    return _mwu_step(state, _sampled_oracle(rng, P, num_samples), eta)
+
+
+def sppo_squared_loss_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0, inner_steps=20) -> SPPOState:
+    """SPPO's squared-loss form (one oracle call): the regression step with ``log Z_t ≈ eta / 2``.
+
+    .. math::
+        \\pi_{t+1} = \\arg\\min_{\\pi\\in\\Delta} \\sum_y \\pi_t(y)\\Big(\\log\\frac{\\pi(y)}{\\pi_t(y)}
+                     - \\eta\\big(P(y \\succ \\pi_t) - \\tfrac12\\big)\\Big)^2
+
+    solved in the logits by ``inner_steps`` diagonal Gauss-Newton steps
+    ``theta <- theta - grad / (2 pi_t)`` from ``theta = log pi_t``. The first step is exactly the
+    MWU step of :func:`sppo_update` (the ``pi_t``-mean of the target is 0); the further steps
+    move to the least-squares minimiser, which differs from MWU by ``O(eta^2)``.
+    Reference: Wu et al., arXiv 2405.00675 (loss [rec]; MNPO, arXiv 2509.23102, Table 1 [sec]).
+    """
+    xp = array_namespace(state.log_pi, P)
+    w = softmax(state.log_pi)
+    b = state.log_pi + eta * (pref(P, w) - 0.5)
+    theta = state.log_pi
+    safe_w = xp.where(w > 0, w, 1.0)
+    for _ in range(inner_steps):
+        u = log_normalize(theta)
+        g = 2.0 * w * xp.where(w > 0, u - b, 0.0)  # d loss / d log pi
+        grad = g - xp.exp(u) * xp.sum(g, axis=-1, keepdims=True)
+        theta = log_normalize(theta - xp.where(w > 0, grad / (2.0 * safe_w), 0.0))
+    return _with_average(state, theta)
+
+
+def dno_init(log_pi0) -> DNOState:
+    """Start DNO's tabular prototype at ``log_pi0``."""
+    return sppo_init(log_pi0)
+
+
+def dno_update(state: DNOState, P, log_mu=None, *, eta, beta=0.0) -> DNOState:
+    """DNO's tabular prototype (one oracle call): ``r_t(y) = P(y > pi_t)``, ``pi_{t+1} ∝ pi_t exp(eta r_t)``.
+
+    The paper writes ``exp(r_t / eta)``; our ``eta`` is its ``1/eta``. Its realisation by the
+    logistic regression on pairs has this step as its optimum [der], so the exact tabular rule
+    is MWU (= :func:`sppo_update`). Guarantee [rec]: average-iterate ``O(1/sqrt T)``.
+    Reference: Rosset et al., arXiv 2404.03715.
+    """
+    return _mwu_step(state, _exact_oracle(P), eta)
+
+
+def dno_update_sampled(state, P, log_mu, rng, *, eta, beta=0.0, num_samples):
+    """:func:`dno_update` with ``r_t`` estimated by :func:`sampled_pref`."""
+    return _mwu_step(state, _sampled_oracle(rng, P, num_samples), eta)
+
+
+# --------------------------------------------------------------------------- INPO / OMD
+class INPOState(NamedTuple):
+    """``log_pi`` [..., K]; ``log_avg`` = log mean of ``pi_0..pi_t``; ``t``."""
+
+    log_pi: object
+    log_avg: object
+    t: object
+
+
+def inpo_init(log_pi0) -> INPOState:
+    return INPOState(*sppo_init(log_pi0))
+
+
+def _omd_step(state, oracle, log_mu, eta, beta):
+    new = _prox(state.log_pi, oracle(softmax(state.log_pi)), omd_prox_eta(eta, beta), log_mu, beta)
+    return _with_average(state, new)
+
+
+def inpo_update(state: INPOState, P, log_mu, *, eta, beta) -> INPOState:
+    """One INPO / online-mirror-descent step (one oracle call), ``eta beta < 1``.
+
+    ``pi_{t+1} ∝ pi_t^{1 - eta beta} mu^{eta beta} exp(eta P pi_t)`` (INPO writes the inverse step:
+    ``tau / eta`` there is ``eta beta`` here). Last-iterate convergence to ``pi*_beta`` needs
+    ``eta ≲ beta / L^2``; MMD(eta) = OMD(eta / (1 + eta beta)).
+    Reference: Zhang et al., arXiv 2407.00617 (MNPO, arXiv 2509.23102, Table 1 [sec]).
+    """
+    return _omd_step(state, _exact_oracle(P), log_mu, eta, beta)
+
+
+def inpo_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
+    """:func:`inpo_update` with the oracle estimated by :func:`sampled_pref`."""
+    return _omd_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta)
+
+
+# --------------------------------------------------------------------------- MMD
+class MMDState(NamedTuple):
+    """``log_pi`` [..., K]; ``log_magnet`` = ``log rho`` (``log mu`` at init); ``t``."""
+
+    log_pi: object
+    log_magnet: object
+    t: object
+
+
+def mmd_init(log_pi0, log_mu) -> MMDState:
+    """Start MMD at ``log_pi0`` with magnet ``rho = mu``."""
+    xp = array_namespace(log_pi0, log_mu)
+    log_pi0 = log_normalize(log_pi0)
+    return MMDState(log_pi0, log_normalize(log_mu), xp.zeros(log_pi0.shape[:-1]))
+
+
+def _mmd_step(state, oracle, eta, beta, magnet_eta):
+    new = _prox(state.log_pi, oracle(softmax(state.log_pi)), eta, state.log_magnet, beta)
+    magnet = geometric_mixture(state.log_magnet, new, magnet_eta)
+    return state._replace(log_pi=new, log_magnet=magnet, t=state.t + 1.0)
+
+
+def mmd_update(state: MMDState, P, log_mu=None, *, eta, beta, magnet_eta=0.0) -> MMDState:
+    """One magnetic-mirror-descent step in self-play (one oracle call).
+
+    ``pi_{t+1} ∝ [pi_t rho^{eta beta} exp(eta P pi_t)]^{1/(1 + eta beta)}`` (= :func:`kl_prox`);
+    magnet ``rho_{t+1} ∝ pi_{t+1}^lam rho_t^{1-lam}`` with ``lam = magnet_eta`` (0: fixed magnet
+    ``mu``; ``> 0`` targets the unregularized equilibrium). ``log_mu`` is unused (the magnet
+    lives in the state, set by :func:`mmd_init`). Guarantee [rec]: for ``eta <= beta / L^2 = 4 beta``
+    ``KL(pi*||pi_{t+1}) <= KL(pi*||pi_t) / (1 + eta beta)``.
+    Reference: Sokota et al., arXiv 2206.05825 (authors' ``mmd/nfg/learners.py``).
+    """
+    return _mmd_step(state, _exact_oracle(P), eta, beta, magnet_eta)
+
+
+def mmd_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples, magnet_eta=0.0):
+    """:func:`mmd_update` with the oracle estimated by :func:`sampled_pref`."""
+    return _mmd_step(state, _sampled_oracle(rng, P, num_samples), eta, beta, magnet_eta)
+
+
+# --------------------------------------------------------------------------- online IPO / IPO-MD
+class OnlineIPOState(NamedTuple):
+    """``log_pi`` [..., K] (the logits, normalised); ``t``."""
+
+    log_pi: object
+    t: object
+
+
+def online_ipo_init(log_pi0) -> OnlineIPOState:
+    return OnlineIPOState(*nash_md_init(log_pi0))
+
+
+ipo_md_init = online_ipo_init
+
+
+def online_ipo_gradient(log_pi, log_mu, log_w, Pw, beta):
+    """Logit gradient of the online IPO loss with pairs ``y, y' ~ sg(w)``.
+
+    .. math::
+        L(\\theta) = \\sum_{y,y'} w(y) w(y') \\Big[d(y) - d(y') - \\frac{P[y,y'] - 1/2}{\\beta}\\Big]^2,
+        \\quad d = \\log\\pi_\\theta - \\log\\mu
+
+    ``dL/dd = 4 w ⊙ (d - E_w d - (P w - 1/2) / beta)`` (antisymmetry of ``P - 1/2``), then through
+    ``d log softmax``: ``grad = G - pi sum(G)``. With ``w = pi`` (online IPO) ``sum(G) = 0`` and
+    the gradient vanishes iff ``log pi - log mu - P pi / beta`` is constant: the stationary point
+    is ``pi*_beta`` (games.md T4g). ``Pw = P @ w`` is the oracle output.
+    """
+    xp = array_namespace(log_pi, log_mu, log_w, Pw)
+    w = xp.exp(log_w)
+    d = xp.where(w > 0, log_pi - log_mu, 0.0)
+    G = 4.0 * w * (d - xp.sum(w * d, axis=-1, keepdims=True) - (Pw - 0.5) / beta)
+    return G - xp.exp(log_pi) * xp.sum(G, axis=-1, keepdims=True)
+
+
+def _ipo_step(state, oracle, log_mu, eta, beta, mixture):
+    log_w = state.log_pi if mixture is None else geometric_mixture(state.log_pi, log_mu, mixture)
+    grad = online_ipo_gradient(state.log_pi, log_mu, log_w, oracle(softmax(log_w)), beta)
+    return state._replace(log_pi=log_normalize(state.log_pi - eta * grad), t=state.t + 1.0)
+
+
+def online_ipo_update(state: OnlineIPOState, P, log_mu, *, eta, beta) -> OnlineIPOState:
+    """One SGD step (learning rate ``eta``) on the online IPO loss (one oracle call), ``beta > 0``, ``mu > 0``.
+
+    ``theta' = theta - 4 eta pi ⊙ (d - E_pi d - (P pi - 1/2) / beta)``, ``d = log(pi / mu)``
+    (:func:`online_ipo_gradient`): a ``pi``-preconditioned OMD step, stable only for small ``eta``
+    (per-action OMD step ``4 eta pi(y) / beta``). Its stationary point is ``pi*_beta``.
+    Reference: Calandriello et al., arXiv 2403.08635; Azar et al., arXiv 2310.12036 (IPO).
+    """
+    return _ipo_step(state, _exact_oracle(P), log_mu, eta, beta, None)
+
+
+def online_ipo_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
+    """:func:`online_ipo_update` with ``P pi`` estimated by :func:`sampled_pref`."""
+    return _ipo_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, None)
+
+
+def ipo_md_update(state: OnlineIPOState, P, log_mu, *, eta, beta, mixture) -> OnlineIPOState:
+    """IPO-MD: the online IPO SGD step with pairs drawn from ``m ∝ pi^{1-b} mu^b``, ``b = mixture`` in [0, 1].
+
+    One oracle call (``P m``). ``mixture = 0`` is :func:`online_ipo_update`.
+    Reference: Calandriello et al., arXiv 2403.08635 (IPO-MD).
+    """
+    return _ipo_step(state, _exact_oracle(P), log_mu, eta, beta, mixture)
+
+
+def ipo_md_update_sampled(state, P, log_mu, rng, *, eta, beta, mixture, num_samples):
+    """:func:`ipo_md_update` with ``P m`` estimated by :func:`sampled_pref`."""
+    return _ipo_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, mixture)
