@@ -331,3 +331,16 @@ def test_solve_regularized_nash():
         po.solve(catalogue.perturbed_rps(), method="regularized_nash")  # beta = 0: does not apply
     with pytest.raises(TypeError, match="tau"):
         po.solve(game, method="regularized_nash", tau=1.0)
+
+
+def test_regularized_nash_with_zero_reference_mass_is_the_restricted_game():
+    """mu(y) = 0 forces pi*(y) = 0; on supp(mu) pi* is the restricted game's equilibrium."""
+    P = catalogue.perturbed_rps().P
+    full = po.PreferenceGame(P, reference=[0.5, 0.5, 0.0], beta=0.1)
+    restricted = po.PreferenceGame(P[:2, :2], reference=[0.5, 0.5], beta=0.1)
+    got = po.exact.regularized_nash(full, method="both")
+    want = po.exact.regularized_nash(restricted).policy
+    assert got.policy[2] == 0.0
+    np.testing.assert_allclose(got.policy[:2], want, atol=EXACT_F64)
+    assert got.residual <= 1e-12 * (1 + 1 / 0.1)
+    assert abs(got.exploitability) <= EXACT_F64

@@ -561,6 +561,21 @@ def _regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
     ``max_iter``: Newton steps per level. Returns ``(pi, residual, steps, path)`` where ``path``
     [T+1, K] holds the start and every Newton iterate.
     """
+    on = mu > 0
+    if not on.all():
+        # pi*(y) ∝ mu(y) exp(...) vanishes off supp(mu), and (P pi)(y) on supp(mu) only reads
+        # P[supp, supp]: the equilibrium is the restricted game's, extended by zeros
+        T = np.flatnonzero(on)
+        sub_start = None if start is None else np.asarray(start)[T] / max(float(np.asarray(start)[T].sum()), 1e-300)
+        pi_T, res, steps, path_T = _regularized_newton(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta, tol, max_iter,
+                                                       sub_start)
+        pi = np.zeros(mu.size)
+        pi[T] = pi_T
+        path = np.zeros((path_T.shape[0], mu.size))
+        path[:, T] = path_T
+        if start is not None:
+            path[0] = start
+        return pi, res, steps, path
     log_mu = np.log(mu)
     levels = [beta]
     while levels[-1] < 1.0:
@@ -584,6 +599,13 @@ def _regularized_cvxpy(P, mu, beta):
     """
     import cvxpy as cp
 
+    on = mu > 0
+    if not on.all():  # zero reference mass forces pi(y) = 0 (see _regularized_newton)
+        T = np.flatnonzero(on)
+        pi_T, iters = _regularized_cvxpy(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta)
+        pi = np.zeros(mu.size)
+        pi[T] = pi_T
+        return pi, iters
     K = P.shape[0]
     pi = cp.Variable(K, nonneg=True)
     obj = beta * cp.log_sum_exp(P @ pi / beta + np.log(mu)) + beta * cp.sum(cp.kl_div(pi, mu))
@@ -645,6 +667,11 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
 
 
 def _fixed_point_residual(P, mu, beta, pi) -> float:
-    """``||log pi - log_softmax(log mu + P pi / beta)||_inf`` (inf if some ``pi(y) = 0``)."""
+    """``||log pi - log_softmax(log mu + P pi / beta)||_inf`` over ``supp(mu)`` (inf if ``pi`` leaves it
+    or vanishes on it)."""
+    on = mu > 0
+    if np.any(pi[~on] > 0):
+        return float("inf")
     with np.errstate(divide="ignore"):
-        return float(np.max(np.abs(np.log(pi) - log_softmax(np.log(mu) + (P @ pi) / beta))))
+        z = log_softmax(np.log(mu[on]) + (P[on] @ pi) / beta)
+        return float(np.max(np.abs(np.log(pi[on]) - z)))
