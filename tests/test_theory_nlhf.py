@@ -1,0 +1,250 @@
+"""The NLHF guarantees of polopt.theory.nlhf as property tests over generated preference games.
+
+Games: random tournaments (P in {0, 1} off the diagonal, the hardest case for step-size
+conditions), EGPO's random intransitive matrices, and hypothesis-drawn matrices with ties
+(``pst.preference_games``); ``n`` up to 50, ``beta`` in [1e-3, 1], uniform or random reference.
+Each theorem is checked with ``po.theory.check`` on the certificates of ``po.solve``. Bounds that
+break are kept as counterexample tests (``test_finding_*``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import polopt as po
+from polopt import certificates
+from polopt.problems import ContextualPreferenceGame, catalogue
+from polopt.problems.random import random_intransitive, random_tournament
+from polopt.rules import nlhf
+from polopt.testing import strategies as pst
+from polopt.testing.tolerances import ABS_SLACK, RATE_SLACK
+from polopt.theory import nlhf as tn
+from polopt.theory.registry import bound_verdict
+
+SETTINGS = settings(derandomize=True, max_examples=8, deadline=None)
+#: Iterations per property run: enough for every bound to be tested well past its transient at
+#: beta >= 0.05 and for 40+ steps of the contraction at beta = 1e-3, while the file stays fast.
+ITERS = 60
+BETAS = st.floats(1e-3, 1.0)
+
+
+@st.composite
+def games(draw, betas=BETAS, max_actions: int = 50):
+    """A tournament, an EGPO random game, or a hypothesis matrix with ties; beta and reference drawn."""
+    beta = draw(betas)
+    kind = draw(st.sampled_from(["tournament", "intransitive", "drawn"]))
+    if kind == "drawn":
+        return draw(pst.preference_games(2, min(max_actions, 8), beta=beta, random_reference=draw(st.booleans())))
+    n = draw(st.integers(2, max_actions))
+    seed = draw(st.integers(0, 2**16))
+    ref = draw(st.sampled_from([None, "random"]))
+    gen = random_tournament if kind == "tournament" else random_intransitive
+    return gen(n, seed=seed, beta=beta, reference=ref)
+
+
+def solve(game, method, **kw):
+    """Fixed-budget run; the NotConvergedWarning of a fixed budget is expected here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        return po.solve(game, method=method, **kw)
+
+
+def assert_holds(res, name):
+    verdict = po.theory.check(res, name)
+    assert verdict.holds, f"{name} fails on {res.problem!r}: {verdict}"
+
+
+# --------------------------------------------------------------------------- Nash-MP
+@SETTINGS
+@given(game=games(), eta=st.floats(0.1, tn.NASH_MP_MAX_ETA))
+def test_nash_mp_kl_rate(game, eta):
+    res = solve(game, "mirror_prox", eta=eta, iters=ITERS)
+    assert_holds(res, "nash_mp.kl")
+
+
+@SETTINGS
+@given(game=games())
+def test_nash_mp_exploitability_rate_with_measured_constant(game):
+    res = solve(game, "nash_mp", eta=2.0, iters=ITERS)
+    assert_holds(res, "nash_mp.exploitability")
+
+
+@SETTINGS
+@given(game=games())
+def test_nash_mp_log_span_rate_with_measured_constant(game):
+    res = solve(game, "mirror_prox", eta=2.0, iters=ITERS)
+    assert_holds(res, "nash_mp.log_span")
+
+
+@settings(derandomize=True, max_examples=6, deadline=None)
+@given(game=games(max_actions=20), eta=st.floats(0.05, 8.0))
+def test_nash_mp_is_egpo_with_mapped_step(game, eta):
+    res = solve(game, "mirror_prox", eta=eta, iters=20)
+    assert_holds(res, "nash_mp.egpo_identity")
+
+
+# --------------------------------------------------------------------------- EGPO
+@SETTINGS
+@given(game=games(), frac=st.floats(0.05, 1.0))
+def test_egpo_linear_rate(game, frac):
+    s = frac * tn.egpo_max_step(game.beta)
+    res = solve(game, "egpo", eta=s, iters=ITERS)
+    assert_holds(res, "egpo.linear_rate")
+
+
+def test_egpo_bound_equals_nash_mp_bound_under_the_map():
+    beta, eta, t = 0.07, 1.3, np.arange(50)
+    s = eta / (1 + eta * beta)
+    np.testing.assert_allclose(tn.egpo_kl_bound(2.0, beta, s, t), tn.nash_mp_kl_bound(2.0, beta, eta, t),
+                               rtol=RATE_SLACK)
+    assert tn.egpo_max_step(beta) == pytest.approx(2 / (1 + 2 * beta), rel=RATE_SLACK)
+
+
+# --------------------------------------------------------------------------- Nash-MD
+@SETTINGS
+@given(game=games())
+def test_nash_md_decaying_rate(game):
+    res = solve(game, "nash_md", schedule="decaying", iters=ITERS)
+    assert_holds(res, "nash_md.rate")
+
+
+@SETTINGS
+@given(game=games(), frac=st.floats(0.01, 1.0))
+def test_nash_md_constant_step_bias_bound(game, frac):
+    res = solve(game, "nash_md", schedule="constant", eta=frac / game.beta, iters=ITERS)
+    assert_holds(res, "nash_md.bias")
+
+
+def test_nash_md_constant_step_is_biased_and_decaying_step_is_not():
+    """Constant eta stalls at a positive KL that shrinks with eta; the decaying step keeps decreasing."""
+    game = catalogue.perturbed_rps(beta=0.1)
+    pi_star = po.exact.regularized_nash(game).policy
+    log_mu = np.log(game.mu)
+    stall = []
+    for eta in (1.0, 0.1):
+        state = nlhf.nash_md_init(log_mu)
+        for _ in range(3000):
+            previous = state.log_pi
+            state = nlhf.nash_md_update(state, game.P, log_mu, eta=eta, beta=game.beta)
+        # a fixed point is reached (the last step moves by round-off only), yet KL(pi* || pi) > 0
+        assert np.max(np.abs(state.log_pi - previous)) <= ABS_SLACK
+        stall.append(certificates.kl_to_optimum(np.exp(state.log_pi), pi_star))
+    assert stall[0] > stall[1] > ABS_SLACK
+    state = nlhf.nash_md_init(log_mu)
+    for _ in range(3000):
+        state = nlhf.nash_md_update(state, game.P, log_mu, beta=game.beta, schedule="decaying")
+    assert certificates.kl_to_optimum(np.exp(state.log_pi), pi_star) < stall[1]
+
+
+# --------------------------------------------------------------------------- SPPO / MWU
+@SETTINGS
+@given(game=games(betas=st.just(0.0)), T=st.integers(20, 200))
+def test_sppo_average_duality_gap(game, T):
+    res = solve(game, "sppo", iters=T)  # default eta = sqrt(8 ln n / T)
+    assert_holds(res, "sppo.average_duality_gap")
+    n = game.num_actions
+    if n > 1:  # at m = T the bound is sqrt(2 ln n / T) for the uniform start
+        bound = tn.sppo_average_gap_bound(res.hparams["eta"], T - 1, np.log(n))
+        assert bound == pytest.approx(np.sqrt(2 * np.log(n) / T), rel=RATE_SLACK)
+
+
+def test_sppo_last_iterate_does_not_converge():
+    """MWU on perturbed RPS (interior Nash): KL(pi* || pi_t) never decreases and the last-iterate gap stays
+    far above the average's."""
+    game = catalogue.perturbed_rps()
+    res = solve(game, "multiplicative_weights", eta=0.1, iters=2000)
+    kl = res.certificates["kl_to_optimum"]
+    assert np.all(np.diff(kl) >= -ABS_SLACK)
+    last = res.certificates["duality_gap_unregularized"][-200:]
+    avg = res.certificates["duality_gap_unregularized_average"][-1]
+    assert np.min(last) > 10 * avg
+    assert po.theory.check(res, "sppo.average_duality_gap").holds
+
+
+# --------------------------------------------------------------------------- MMD / OMD
+@SETTINGS
+@given(game=games(), frac=st.floats(0.05, 1.0))
+def test_mmd_rate(game, frac):
+    res = solve(game, "mmd", eta=frac * tn.mmd_max_step(game.beta), iters=ITERS)
+    assert_holds(res, "mmd.rate")
+
+
+@settings(derandomize=True, max_examples=6, deadline=None)
+@given(game=games(max_actions=20), frac=st.floats(0.05, 20.0))
+def test_mmd_is_omd_with_mapped_step(game, frac):
+    res = solve(game, "mmd", eta=frac * game.beta, iters=20)
+    assert_holds(res, "mmd.omd_identity")
+
+
+# --------------------------------------------------------------------------- contextual games
+def test_rates_hold_on_a_contextual_game():
+    P = np.stack([random_tournament(6, seed=s).P for s in range(3)] + [random_intransitive(6, seed=9).P])
+    game = ContextualPreferenceGame(P, contexts=[0.1, 0.2, 0.3, 0.4], beta=0.05)
+    for method, name, kw in (("mirror_prox", "nash_mp.kl", {}), ("egpo", "egpo.linear_rate", {}),
+                             ("mmd", "mmd.rate", {}), ("nash_md", "nash_md.rate", {})):
+        assert_holds(solve(game, method, iters=ITERS, **kw), name)
+    assert_holds(solve(game.__class__(P, contexts=[0.1, 0.2, 0.3, 0.4]), "sppo", iters=100),
+                 "sppo.average_duality_gap")
+
+
+# --------------------------------------------------------------------------- where theorems do not apply
+def test_theorems_refuse_results_outside_their_conditions():
+    game = random_tournament(6, seed=1, beta=0.01)
+    with pytest.raises(ValueError, match="eta <= 1/L"):
+        po.theory.check(solve(game, "mirror_prox", eta=4.0, iters=5), "nash_mp.kl")
+    with pytest.raises(ValueError, match="exact rule"):
+        po.theory.check(solve(game, "mirror_prox", num_samples=10, seed=0, iters=5), "nash_mp.kl")
+    with pytest.raises(ValueError, match="decaying"):
+        po.theory.check(solve(game, "nash_md", schedule="constant", eta=1.0, iters=5), "nash_md.rate")
+    with pytest.raises(ValueError, match="4 beta"):
+        po.theory.check(solve(game, "mmd", eta=1.0, iters=5), "mmd.rate")
+    with pytest.raises(ValueError, match="2 / \\(1 \\+ 2 beta\\)"):
+        po.theory.check(solve(game, "egpo", eta=10.0, iters=5), "egpo.linear_rate")
+    with pytest.raises(ValueError, match="covers methods"):
+        po.theory.check(solve(game, "sppo", iters=5), "nash_mp.kl")
+
+
+def test_log_span_undefined_when_pi_star_underflows():
+    # at beta = 2e-4 entries of pi*_beta of size exp(-(P pi*)-gap / beta) underflow to 0
+    game = random_tournament(10, seed=0, beta=2e-4)
+    res = solve(game, "mirror_prox", iters=3)
+    assert np.min(res.optimum.policy) == 0.0
+    with pytest.raises(ValueError, match="undefined"):
+        po.theory.check(res, "nash_mp.log_span")
+
+
+# --------------------------------------------------------------------------- findings (counterexamples)
+#: Nash-MP at eta = 4 on this tournament at beta = 0.01 first violates (1 + eta beta)^{-k} KL_0 at k = 67.
+CEX_FIRST_VIOLATION = 67
+CEX_NASH_MP = {"n": 6, "seed": 1, "beta": 0.01, "eta": 4.0, "iters": 150}
+
+
+def test_finding_nash_mp_bound_fails_beyond_eta_2_on_a_tournament():
+    c = CEX_NASH_MP
+    game = random_tournament(c["n"], seed=c["seed"], beta=c["beta"])
+    res = solve(game, "mirror_prox", eta=c["eta"], iters=c["iters"])
+    kl = res.certificates["kl_to_optimum"]
+    t = np.arange(kl.shape[0])
+    verdict = bound_verdict(kl, tn.nash_mp_kl_bound(kl[0], c["beta"], c["eta"], t))
+    assert not verdict.holds and verdict.first_violation == CEX_FIRST_VIOLATION
+    assert verdict.worst_ratio > 10.0  # far outside any round-off slack
+    # the same instance at eta = 2 obeys the bound: the cliff is the step size, not the instance
+    assert po.theory.check(solve(game, "mirror_prox", eta=2.0, iters=c["iters"]), "nash_mp.kl").holds
+
+
+#: An earlier sweep reported f_beta(pi_k) <= 0.73 (1 + 2 beta)^{-k} KL_0; at beta = 1 already
+#: f(mu) / KL(pi*||mu) ~ beta, so that constant fails at k = 0.
+EARLIER_EXPLOITABILITY_C = 0.73
+
+
+def test_finding_reported_exploitability_constant_fails_at_large_beta():
+    game = random_intransitive(5, seed=1, beta=1.0)
+    res = solve(game, "mirror_prox", eta=2.0, iters=5)
+    c = res.certificates
+    assert c["exploitability"][0] > EARLIER_EXPLOITABILITY_C * c["kl_to_optimum"][0]
+    assert po.theory.check(res, "nash_mp.exploitability").holds  # the registered constant covers it
