@@ -344,3 +344,17 @@ def test_regularized_nash_with_zero_reference_mass_is_the_restricted_game():
     np.testing.assert_allclose(got.policy[:2], want, atol=EXACT_F64)
     assert got.residual <= 1e-12 * (1 + 1 / 0.1)
     assert abs(got.exploitability) <= EXACT_F64
+
+
+def test_regularized_newton_recovers_where_coarse_continuation_fails():
+    """random_intransitive(5, seed=6, beta=0.01, reference="random"): the x4 continuation stalls
+    (residual 11.7, exploitability 0.049); the finer continuation reaches the fixed point."""
+    from polopt.problems.random import random_intransitive
+
+    game = random_intransitive(5, seed=6, beta=0.01, reference="random")
+    res = po.exact.regularized_nash(game, method="both")
+    assert res.residual <= 1e-12 * (1 + 1 / 0.01)
+    assert abs(res.exploitability) <= EXACT_F64
+    coarse = games._newton_level(game.P, np.log(game.mu), 0.01,
+                                 np.log(games._regularized_newton(game.P, game.mu, 0.04)[0]), 1e-12, 100, [])
+    assert coarse[1] > 1.0  # the x4 step from beta = 0.04 to 0.01 is outside Newton's region (kept as evidence)
