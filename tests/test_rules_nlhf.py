@@ -205,6 +205,40 @@ def test_nash_mp_is_egpo_and_mmd_is_omd(game, beta, eta, init):
     assert nlhf.omd_prox_eta(s, beta) == pytest.approx(eta, rel=IDENTITY_F64)
 
 
+@SETTINGS
+@given(game=pst.preference_games(min_actions=2, max_actions=6, random_reference=True),
+       beta=st.floats(1e-3, 1.0), frac=st.floats(0.05, 0.95), init=st.integers(0, 2**31 - 1))
+def test_rules_follow_the_papers_literal_logit_recursions(game, beta, frac, init):
+    """Independent of kl_prox: EGPO, INPO/OMD, MMD and Nash-MP written as the papers' logit updates
+    (games.md §1 table), with s = frac / beta so that s beta < 1."""
+    mu = np.clip(game.mu, 1e-3, None)
+    log_mu = np.log(mu / mu.sum())
+    theta0 = log_softmax(np.random.default_rng(init).standard_normal(game.num_actions))
+    P, s = game.P, frac / beta
+    eta = s / (1 - s * beta)  # the Nash-MP / MMD step with the same dynamics
+
+    def sm(th):
+        e = np.exp(th - th.max())
+        return e / e.sum()
+
+    th_eg = th_omd = th_mmd = th_mp = theta0
+    eg, om = nlhf.extragradient_init(theta0), nlhf.inpo_init(theta0)
+    mm, mp = nlhf.mmd_init(theta0, log_mu), nlhf.mirror_prox_init(theta0)
+    for _ in range(4):
+        h = (1 - s * beta) * th_eg + s * beta * log_mu + s * P @ sm(th_eg)
+        th_eg = (1 - s * beta) * th_eg + s * beta * log_mu + s * P @ sm(h)
+        th_omd = (1 - s * beta) * th_omd + s * beta * log_mu + s * P @ sm(th_omd)
+        th_mmd = (th_mmd + eta * beta * log_mu + eta * P @ sm(th_mmd)) / (1 + eta * beta)
+        h = (th_mp + eta * beta * log_mu + eta * P @ sm(th_mp)) / (1 + eta * beta)
+        th_mp = (th_mp + eta * beta * log_mu + eta * P @ sm(h)) / (1 + eta * beta)
+        eg = nlhf.extragradient_update(eg, P, log_mu, eta=s, beta=beta)
+        om = nlhf.inpo_update(om, P, log_mu, eta=s, beta=beta)
+        mm = nlhf.mmd_update(mm, P, log_mu, eta=eta, beta=beta)
+        mp = nlhf.mirror_prox_update(mp, P, log_mu, eta=eta, beta=beta)
+    for th, st_ in ((th_eg, eg), (th_omd, om), (th_mmd, mm), (th_mp, mp)):
+        np.testing.assert_allclose(np.exp(st_.log_pi), sm(th), atol=STEPS_AGREE)
+
+
 # --------------------------------------------------------------------------- fixed points
 def _fixed_point_rules(log_mu, beta):
     return {
