@@ -14,6 +14,7 @@ from .problems import (
     ContextualBandit,
     ContextualPreferenceGame,
     LinearMixtureMDP,
+    PreferenceDataset,
     PreferenceGame,
     TabularMDP,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "LinearMixtureMDP",
     "NotConvergedWarning",
     "Optimum",
+    "PreferenceDataset",
     "PreferenceGame",
     "SolveResult",
     "TabularMDP",

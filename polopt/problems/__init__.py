@@ -2,6 +2,7 @@
 
 from . import catalogue, random
 from .bandit import Bandit, ContextualBandit
+from .dataset import PreferenceDataset
 from .game import ContextualPreferenceGame, PreferenceGame
 from .linear_mixture import LinearMixtureMDP
 from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
@@ -16,6 +17,7 @@ __all__ = [
     "ContextualBandit",
     "ContextualPreferenceGame",
     "LinearMixtureMDP",
+    "PreferenceDataset",
     "PreferenceGame",
     "TabularMDP",
 ]
