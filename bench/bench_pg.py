@@ -1,0 +1,135 @@
+"""NPG on a batch of random MDPs: JAX (jit + vmap, float64) vs a NumPy loop over instances.
+
+Usage::
+
+    python -m bench.bench_pg [--quick] [--out FILE.json] [--repeat N] [--numpy-instances M]
+
+Workload: ``B = 100`` random MDPs (``polopt.problems.random.random_mdp(S=100, A=10, gamma=0.9,
+seed=i)``), ``T = 1000`` NPG iterations each (``polopt.rules.pg.npg_update`` with the exact oracle
+``polopt.rules.pg.evaluate``, eta = 1, uniform start). The same rule code runs on both backends:
+
+* ``jax``: one ``jax.jit(jax.vmap(run))`` over the batch, the T steps inside ``lax.fori_loop``;
+  compile time is reported separately and excluded from the timing (best of ``--repeat``).
+* ``numpy``: a Python loop over instances and iterations (float64). It is timed on the first
+  ``--numpy-instances`` MDPs (default all); the per-instance time is multiplied by B when fewer are
+  run, and the JSON says so (``numpy_extrapolated``).
+
+Correctness: the final policies of both backends agree to ``BACKEND`` (1e-10) on the instances
+run by both; the JSON records the max difference. ``--quick`` uses B = 8, S = 20, A = 4, T = 100.
+Output: ``bench/results/pg.json`` by default (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import best_time
+
+#: NumPy vs JAX x64 running the same rule (different op ordering): polopt.testing.tolerances.BACKEND.
+from polopt.testing.tolerances import BACKEND
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "pg.json"
+
+
+def instances(B: int, S: int, A: int, gamma: float):
+    from polopt.problems.random import random_mdp
+
+    mdps = [random_mdp(S, A, gamma=gamma, seed=i) for i in range(B)]
+    P = np.stack([m.dense_P() for m in mdps])
+    r = np.stack([m.r for m in mdps])
+    rho = np.stack([m.rho for m in mdps])
+    return P, r, rho
+
+
+def numpy_run(P, r, rho, gamma: float, eta: float, T: int) -> np.ndarray:
+    from polopt.rules import pg
+
+    state = pg.npg_init(np.full(r.shape, 1.0 / r.shape[-1]))
+    for _ in range(T):
+        oracle = pg.evaluate(P, r, gamma, np.exp(state.log_pi), rho)
+        state = pg.npg_update(state, oracle, eta=eta, gamma=gamma)
+    return np.exp(state.log_pi)
+
+
+def jax_runner(gamma: float, eta: float, T: int):
+    import jax
+    import jax.numpy as jnp
+
+    from polopt.rules import pg
+
+    def run(P, r, rho):
+        state = pg.npg_init(jnp.full(r.shape, 1.0 / r.shape[-1]))
+
+        def body(_, st):
+            oracle = pg.evaluate(P, r, gamma, jnp.exp(st.log_pi), rho)
+            return pg.npg_update(st, oracle, eta=eta, gamma=gamma)
+
+        return jnp.exp(jax.lax.fori_loop(0, T, body, state).log_pi)
+
+    return jax.jit(jax.vmap(run))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="B=8, S=20, A=4, T=100 (seconds)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output file")
+    parser.add_argument("--repeat", type=int, default=3, help="timed JAX runs (best is kept)")
+    parser.add_argument("--numpy-instances", type=int, default=None, help="instances timed in NumPy (default all)")
+    args = parser.parse_args(argv)
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    B, S, A, T = (8, 20, 4, 100) if args.quick else (100, 100, 10, 1000)
+    gamma, eta = 0.9, 1.0
+    P, r, rho = instances(B, S, A, gamma)
+    m = B if args.numpy_instances is None else max(1, min(B, args.numpy_instances))
+
+    run = jax_runner(gamma, eta, T)
+    Pj, rj, rhoj = jnp.asarray(P), jnp.asarray(r), jnp.asarray(rho)
+    t0 = time.perf_counter()
+    run(Pj, rj, rhoj).block_until_ready()
+    compile_s = time.perf_counter() - t0
+    jax_s, pi_jax = best_time(lambda: run(Pj, rj, rhoj).block_until_ready(), args.repeat)
+    pi_jax = np.asarray(pi_jax)
+
+    t0 = time.perf_counter()
+    pi_np = np.stack([numpy_run(P[i], r[i], rho[i], gamma, eta, T) for i in range(m)])
+    numpy_s = (time.perf_counter() - t0) * (B / m)
+    diff = float(np.max(np.abs(pi_np - pi_jax[:m])))
+
+    report = {
+        "workload": {"batch": B, "num_states": S, "num_actions": A, "iterations": T, "gamma": gamma, "eta": eta,
+                     "rule": "polopt.rules.pg.npg_update + pg.evaluate (exact oracle)", "quick": args.quick},
+        "jax_vmap_s": jax_s,
+        "jax_compile_s": compile_s,
+        "numpy_loop_s": numpy_s,
+        "numpy_instances_timed": m,
+        "numpy_extrapolated": m < B,
+        "speedup_numpy_over_jax": numpy_s / jax_s,
+        "max_abs_policy_diff": diff,
+        "agree": diff <= BACKEND,
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(), "numpy": np.__version__, "jax": jax.__version__,
+                    "jax_backend": jax.default_backend()},
+    }
+    print(f"B={B} S={S} A={A} T={T}: jax vmap {jax_s:.3f} s (compile {compile_s:.1f} s), numpy loop "
+          f"{numpy_s:.3f} s{f' (extrapolated from {m})' if m < B else ''}, speedup {numpy_s / jax_s:.1f}x, "
+          f"max |pi_np - pi_jax| = {diff:.2e}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
