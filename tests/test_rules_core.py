@@ -128,3 +128,11 @@ def test_sample_categorical_frequencies_and_zero_mass():
     assert freq[0, 2] == 0.0  # a zero-probability action is never drawn
     again = sample_categorical(as_generator(0), pi, n)
     np.testing.assert_array_equal(draws, again)
+
+
+def test_project_simplex_huge_inputs():
+    """Steps near the cap (1e100 x advantage) must still land on the simplex, at the greedy vertex."""
+    np.testing.assert_allclose(project_simplex(np.array([1e100, 1e100, 0.0])), [0.5, 0.5, 0.0])
+    x = np.array([0.3, 0.3, 0.4]) + 1e100 * np.array([0.5, 0.0, -0.5])
+    np.testing.assert_allclose(project_simplex(x), [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(project_simplex(np.array([-1e300, -1e300])), [0.5, 0.5])

@@ -113,3 +113,15 @@ def test_bad_init_and_unknown_hparams():
     copy = caller.copy()
     run(MDP, "bpo", iters=2, init=caller)
     np.testing.assert_array_equal(caller, copy)
+
+
+@pytest.mark.parametrize("bregman", ["kl", "euclidean"])
+@pytest.mark.parametrize("schedule", ["geometric", "adaptive"])
+def test_pmd_increasing_steps_at_gamma_zero(bregman, schedule):
+    """gamma = 0: the geometric growth 1/gamma is capped (ETA_CAP); the step is then greedy, on the simplex."""
+    mdp = po.TabularMDP(np.ones((1, 3, 1)), np.array([[1.0, 0.5, 0.0]]), gamma=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        res = po.solve(mdp, method="policy_mirror_descent", schedule=schedule, bregman=bregman, eta=0.1, iters=3)
+    np.testing.assert_allclose(res.policy, [[1.0, 0.0, 0.0]], atol=EXACT_F64)
+    assert res.certificates["suboptimality"][-1] <= EXACT_F64

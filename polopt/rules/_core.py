@@ -122,6 +122,9 @@ def project_simplex(x):
     """
     xp = array_namespace(x)
     k = x.shape[-1]
+    # the projection commutes with x -> x + c 1; shifting the max to 0 keeps ``cumsum - 1`` exact for
+    # huge inputs (a step of 1e100 times an advantage) where the unshifted threshold loses the 1
+    x = x - xp.max(x, axis=-1, keepdims=True)
     u = -xp.sort(-x, axis=-1)  # descending
     css = xp.cumsum(u, axis=-1) - 1.0
     idx = xp.arange(1, k + 1, dtype=x.dtype)
