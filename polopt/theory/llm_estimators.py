@@ -6,8 +6,12 @@ the group outcomes). Confidence follows the digest's tags: ``paper`` for the cla
 whose statements were read (unbiasedness with a sample-independent baseline), ``derived`` for
 the facts derived and checked here (the ``(G-1)/G`` scaling, the RLOO variance as a
 U-statistic, the binary-reward direction of GRPO, the SNR step's ascent), ``recalled`` for
-Mei et al.'s smoothness constant. The derivations are in the docstrings of
-:mod:`polopt.exact.estimators` and :mod:`polopt.rules.estimators`; the property tests in
+Mei et al.'s smoothness constant. The sympy proofs of the derived facts are
+``proofs/group_mean_baseline_proof.py`` (unbiasedness with leave-one-out baselines, the
+``(G-1)/G`` scaling, the closed-form covariances, GRPO's binary-reward direction),
+``proofs/optimal_baseline_proof.py`` (the gradient-weighted baseline, the SNR step's ascent
+bound given the descent lemma) and ``proofs/kl_estimators_proof.py`` (k1 / k3 means and their
+expected gradients); the property tests in
 ``tests/test_exact_estimators.py`` and ``tests/test_solve_estimators.py`` check them on
 generated bandits.
 """
