@@ -1,4 +1,4 @@
-"""Where the linear KL bounds stop holding: Nash-MP's (1 + eta beta)^{-k} beyond eta = 2 and MMD's beyond 4 beta.
+"""Where the linear KL bounds stop holding: Nash-MP's (1 + eta beta)^{-k} beyond eta = 2, MMD's well beyond 4 beta.
 
 Runs the exact rules of :mod:`polopt.rules.nlhf` directly (no per-iterate certificates but the
 KL) on random tournaments at beta = 0.01 (the hard case, games digest §3/§7 and T4c) and reports,
@@ -70,8 +70,9 @@ def run(quick: bool) -> Outcome:
     text = (f"Nash-MP: holds for eta in {held_mp}, fails for eta in {fails_mp} (worst ratio "
             f"{max(mp.values()):.3g}); MMD: holds for eta/beta in {held_mmd}, fails for {fails_mmd} (worst "
             f"{max(mmd.values()):.3g}); inside the stated conditions: {'holds' if inside_ok else 'FAILS'}")
-    # the claim is that the bound's form holds for every step tried: it does not (a finding)
-    holds = not fails_mp and not fails_mmd
+    # the claim has two halves, each able to fail: the bound holds inside the stated step-size
+    # conditions, and the conditions are needed (some larger step breaks it, the finding)
+    holds = inside_ok and bool(fails_mp) and bool(fails_mmd)
     data = {"nash_mp_worst_ratio": mp, "mmd_worst_ratio": {c * BETA: v for c, v in mmd.items()},
             "inside_conditions_hold": inside_ok}
     return Outcome(text, holds, fig, data)
@@ -79,8 +80,9 @@ def run(quick: bool) -> Outcome:
 
 EXPERIMENT = Experiment(
     name="nlhf_step_size_sweep",
-    claim="The linear KL bound KL_t <= (1 + eta beta)^{-t} KL_0 of Nash-MP and MMD holds for every step eta, not "
-    "only inside eta <= 2 (Nash-MP) / eta <= 4 beta (MMD) — expected to FAIL beyond (tournaments, beta = 0.01)",
+    claim="The linear KL bound KL_t <= (1 + eta beta)^{-t} KL_0 of Nash-MP and MMD holds inside eta <= 2 "
+    "(Nash-MP) / eta <= 4 beta (MMD), and the conditions are needed: larger steps break it on random "
+    "tournaments at beta = 0.01 (finding: Nash-MP fails from eta = 4, MMD only from about 32 beta)",
     source="Tiapkin et al. arXiv 2505.19731 v1; Sokota et al. arXiv 2206.05825 (conditions recalled)",
     confidence="recalled",
     run=run,

@@ -163,6 +163,11 @@ def _scatter(pi, c):
     return np.diag(pc) - np.outer(pc, pi) - np.outer(pi, pc) + pc.sum() * np.outer(pi, pi)
 
 
+def _score_sq_norms(pi) -> np.ndarray:
+    """``||e_a - pi||^2`` row by row (``[K]``), summed as squares: no cancellation near a vertex."""
+    return np.sum((np.eye(len(pi)) - pi) ** 2, axis=1)
+
+
 def optimal_constant_baseline(pi, r, beta: float = 0.0, mu=None) -> float:
     """``argmin_b tr Cov[(R(a) - b)(e_a - pi)]`` over constants: ``b* = E[w R] / E[w]``, ``w = ||e_a - pi||^2``.
 
@@ -172,8 +177,8 @@ def optimal_constant_baseline(pi, r, beta: float = 0.0, mu=None) -> float:
     """
     pi, r, _, beta, mu = _setup(pi, r, "reinforce", 1, beta, mu, "reward")
     R = r - beta * (np.log(pi) - np.log(mu)) if beta > 0 else r
-    # tr Cov = E[w (R - b)^2] - ||grad||^2 is a quadratic in b; w(a) = ||e_a - pi||^2 row by row
-    w = np.sum((np.eye(len(pi)) - pi) ** 2, axis=1)
+    # tr Cov = E[w (R - b)^2] - ||grad||^2 is a quadratic in b
+    w = _score_sq_norms(pi)
     den = float(pi @ w)
     return float(pi @ (w * R) / den) if den > 0 else float(pi @ R)
 
@@ -186,7 +191,7 @@ def baseline_variance(pi, r, b, group_size: int = 1, beta: float = 0.0, mu=None)
     pi, r, G, beta, mu = _setup(pi, r, "reinforce", group_size, beta, mu, "reward")
     R = r - beta * (np.log(pi) - np.log(mu)) if beta > 0 else r
     grad = pi * (R - pi @ R)
-    w = 1.0 - 2.0 * pi + pi @ pi
+    w = _score_sq_norms(pi)
     b = np.asarray(b, dtype=np.float64)
     quad = np.sum(pi * w * (R - b[..., None]) ** 2, axis=-1)
     return (quad - grad @ grad) / G
@@ -244,7 +249,7 @@ def _advantages_by_definition(R, acts, pi, estimator, baseline, std_eps, ddof):
     if estimator == "grpo":
         centred = R - R.mean(axis=1, keepdims=True)
         return centred / (R.std(axis=1, ddof=ddof, keepdims=True) + std_eps)
-    W = (1.0 - 2.0 * pi + pi @ pi)[acts]
+    W = _score_sq_norms(pi)[acts]
     num, den = (W * R) @ off, W @ off
     return R - np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 

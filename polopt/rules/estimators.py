@@ -154,9 +154,18 @@ def greedy_baseline(pi, r):
 
 
 def gradient_weights(pi):
-    """``w(a) = ||grad log pi(a)||^2 = ||e_a - pi||^2 = 1 - 2 pi(a) + ||pi||^2``, ``[..., K]``."""
+    """``w(a) = ||grad log pi(a)||^2 = ||e_a - pi||^2 = (1 - pi(a))^2 + sum_{b != a} pi(b)^2``, ``[..., K]``.
+
+    Summed as non-negative terms (the sum over ``b != a`` from exclusive prefix and suffix sums)
+    rather than as ``1 - 2 pi(a) + ||pi||^2``, which cancels catastrophically when ``pi(a)``
+    is near 1: there ``w(a) ~ 1e-10`` and the expanded form keeps only ~6 correct digits.
+    """
     xp = array_namespace(pi)
-    return 1.0 - 2.0 * pi + xp.sum(pi * pi, axis=-1, keepdims=True)
+    sq = pi * pi
+    zero = xp.zeros_like(sq[..., :1])
+    before = xp.concatenate([zero, xp.cumsum(sq, axis=-1)[..., :-1]], axis=-1)
+    after = xp.flip(xp.concatenate([zero, xp.cumsum(xp.flip(sq, axis=-1), axis=-1)[..., :-1]], axis=-1), axis=-1)
+    return (1.0 - pi) ** 2 + before + after
 
 
 def optimal_baseline(pi, r):
