@@ -36,15 +36,29 @@ def kl(p, q, axis: int = -1) -> np.ndarray:
     return np.maximum(rel_entr(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)).sum(axis=axis), 0.0)
 
 
-def kl_to_optimum(pi, pi_star, weights=None) -> float:
+def kl_log(p, log_q, axis: int = -1) -> np.ndarray:
+    """``KL(p || q) = sum p (log p - log q)`` with ``q`` given by its logarithm (``0 log 0 = 0``).
+
+    For rules that carry log-policies: a probability that underflows to 0 in ``exp(log q)``
+    (``log q = -1e5``, say) still gives the finite KL it has, where :func:`kl` would give ``+inf``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    log_q = np.asarray(log_q, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - log_q), 0.0)
+    return np.maximum(terms.sum(axis=axis), 0.0)
+
+
+def kl_to_optimum(pi, pi_star, weights=None, *, log_pi=None) -> float:
     """``KL(pi_star || pi)``; for per-state policies [S, A] the ``weights``-average over states.
 
     Args:
-        pi: policy [K] or [S, A] (or [H, S, A]).
+        pi: policy [K] or [S, A] (or [H, S, A]); may be None when ``log_pi`` is given.
         pi_star: optimum, same shape.
         weights: state weights [S] (uniform if None); ignored for [K].
+        log_pi: ``log pi`` instead of ``pi`` (keyword only): exact where ``pi`` underflows.
     """
-    per_state = kl(pi_star, pi)
+    per_state = kl(pi_star, pi) if log_pi is None else kl_log(pi_star, log_pi)
     if np.ndim(per_state) == 0:
         return float(per_state)
     w = np.full(per_state.shape[-1], 1.0 / per_state.shape[-1]) if weights is None else np.asarray(weights)

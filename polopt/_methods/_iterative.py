@@ -29,15 +29,19 @@ class Trajectory(NamedTuple):
 
 
 def iterate(state, step: Callable[[Any], Any], iters: int, policy_of: Callable[[Any], np.ndarray],
-            keep_states: bool = False) -> Trajectory:
-    """Run ``state <- step(state)`` ``iters`` times; ``policy_of(state)`` gives the recorded policy."""
+            keep_states: bool = False, log_domain: bool = False) -> Trajectory:
+    """Run ``state <- step(state)`` ``iters`` times; ``policy_of(state)`` gives the recorded policy.
+
+    With ``log_domain`` the recorded arrays are log-policies: ``-inf`` (a zero probability) is
+    a valid entry there, NaN and ``+inf`` are not.
+    """
     pols = [np.asarray(policy_of(state), dtype=np.float64)]
     states = [state] if keep_states else []
     status = MAX_ITER
     for _ in range(iters):
         new = step(state)
         pi = np.asarray(policy_of(new), dtype=np.float64)
-        if not np.all(np.isfinite(pi)):
+        if not np.all(np.isfinite(pi) | (log_domain & (pi == -np.inf))):
             status = NONFINITE
             break
         state = new

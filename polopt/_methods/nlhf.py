@@ -153,15 +153,20 @@ def _optimum(g: _Game) -> tuple[np.ndarray, dict]:
     return np.stack(stars), info
 
 
-def _certificates(g: _Game, pols: np.ndarray, pi_star: np.ndarray, kl_defined: bool, suffix: str = "") -> dict:
-    """Per-iterate certificates of ``pols`` [T+1, X, K] (rho-weighted over contexts)."""
+def _certificates(g: _Game, log_pols: np.ndarray, pi_star: np.ndarray, kl_defined: bool, suffix: str = "") -> dict:
+    """Per-iterate certificates of the log-policies ``log_pols`` [T+1, X, K] (rho-weighted over contexts).
+
+    The KL is taken from the log-policies, so it stays finite where a probability underflows.
+    """
+    pols = np.exp(log_pols)
 
     def avg(fn):
         per = [[fn(P, p, mu) for P, p, mu in zip(g.P, pi, g.mu, strict=True)] for pi in pols]
         return np.asarray(per, dtype=np.float64) @ g.rho
 
     out = {
-        "kl_to_optimum": (np.array([certificates.kl_to_optimum(pi, pi_star, weights=g.rho) for pi in pols])
+        "kl_to_optimum": (np.array([certificates.kl_to_optimum(None, pi_star, weights=g.rho, log_pi=lp)
+                                    for lp in log_pols])
                           if kl_defined else np.full(len(pols), np.nan)),
         "exploitability": avg(lambda P, p, mu: certificates.exploitability(P, p, mu, g.beta)),
         "duality_gap": avg(lambda P, p, mu: certificates.duality_gap(P, p, mu, g.beta)),
@@ -199,7 +204,8 @@ class _Plan(NamedTuple):
 
 def _plan(rule: str, method: str, g: _Game, hp: dict, iters: int, seed) -> _Plan:
     beta, K = g.beta, g.P.shape[-1]
-    P, log_mu = (g.P, np.log(g.mu)) if g.contextual else (g.P[0], np.log(g.mu[0]))
+    with np.errstate(divide="ignore"):  # a zero-mass reference is allowed at beta = 0 (log mu unused)
+        P, log_mu = (g.P, np.log(g.mu)) if g.contextual else (g.P[0], np.log(g.mu[0]))
     m = _num_samples(hp.get("num_samples"))
     rng = as_generator(seed)
     info: dict = {}
@@ -397,11 +403,8 @@ def _run(rule: str, method: str, problem, *, iters: int, init, seed, **hparams) 
         log_pi0 = np.log(pi0 if g.contextual else pi0[0])
     has_avg = rule in AVERAGE_RULES
 
-    def policy_of(state):
-        pols = [np.exp(state.log_pi)]
-        if has_avg:
-            pols.append(np.exp(state.log_avg))
-        return np.stack(pols)
+    def log_policy_of(state):
+        return np.stack([state.log_pi, state.log_avg] if has_avg else [state.log_pi])
 
     pi_star, opt_info = _optimum(g)
     kl_defined = g.beta > 0 or opt_info.get("nash_unique", True)
@@ -411,7 +414,7 @@ def _run(rule: str, method: str, problem, *, iters: int, init, seed, **hparams) 
     # run in growing chunks so that a run meeting tol early does not pay for the whole budget
     while first or (done < iters and status == MAX_ITER):
         n = min(CHUNK_SIZES[min(len(chunks), len(CHUNK_SIZES) - 1)], iters - done)
-        traj = iterate(state, plan.step, n, policy_of)
+        traj = iterate(state, plan.step, n, log_policy_of, log_domain=True)
         rec = traj.iterates if first else traj.iterates[1:]
         rec = rec.reshape((rec.shape[0], 2 if has_avg else 1) + g.mu.shape)
         certs = _certificates(g, rec[:, 0], pi_star, kl_defined)
@@ -426,7 +429,7 @@ def _run(rule: str, method: str, problem, *, iters: int, init, seed, **hparams) 
             chunks[-1] = (rec[:cut], {k: v[:cut] for k, v in certs.items()})
         elif traj.status == NONFINITE:
             status = NONFINITE
-    recorded = np.concatenate([c[0] for c in chunks])
+    recorded = np.exp(np.concatenate([c[0] for c in chunks]))
     certs = {k: np.concatenate([c[1][k] for c in chunks]) for k in chunks[0][1]}
     pols, avgs = recorded[:, 0], (recorded[:, 1] if has_avg else None)
     T = recorded.shape[0] - 1
