@@ -248,3 +248,16 @@ def test_finding_reported_exploitability_constant_fails_at_large_beta():
     c = res.certificates
     assert c["exploitability"][0] > EARLIER_EXPLOITABILITY_C * c["kl_to_optimum"][0]
     assert po.theory.check(res, "nash_mp.exploitability").holds  # the registered constant covers it
+
+
+def test_identity_check_when_the_twin_stops_at_an_exact_zero_certificate():
+    """MMD(0.4) and OMD(0.4/1.04) reach a duality gap of exactly 0 a few updates apart; the
+    identity is checked over the iterates both recorded (it used to raise a shape error)."""
+    game = random_intransitive(10, seed=0, beta=0.1, reference="random")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = po.solve(game, method="mmd", eta=0.4, iters=500, tol=1e-300)
+        twin = po.solve(game, method="inpo", eta=0.4 / 1.04, iters=500, tol=np.finfo(np.float64).tiny)
+    assert res.status == "converged" and res.num_iter != twin.num_iter
+    assert po.theory.check(res, "mmd.omd_identity").holds
+    assert tn.identity_gap(res, twin) <= tn.IDENTITY_TRAJECTORY_TOL

@@ -267,11 +267,22 @@ def _solve_quiet(problem, method, **kw):
         return solve(problem, method=method, **kw)
 
 
-def identity_gap(res_a, res_b) -> float:
-    """``max_t max |pi^a_t - pi^b_t|`` over the common iterates of two results (inf if shapes differ)."""
+def _common_iterates(res_a, res_b) -> tuple[np.ndarray, np.ndarray]:
+    """The iterates ``t = 0..n`` both results recorded; ``ValueError`` if their policies differ in shape.
+
+    A run stops as soon as a certificate is exactly 0 (``tol`` must be > 0), so two twins
+    may record different numbers of iterates: past the shorter one there is nothing to compare.
+    """
     a, b = np.asarray(res_a.iterates), np.asarray(res_b.iterates)
-    if a.shape != b.shape:
-        return float("inf")
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"iterates of different policy shapes: {a.shape[1:]} and {b.shape[1:]}")
+    n = min(a.shape[0], b.shape[0])
+    return a[:n], b[:n]
+
+
+def identity_gap(res_a, res_b) -> float:
+    """``max_t max |pi^a_t - pi^b_t|`` over the iterates both results recorded."""
+    a, b = _common_iterates(res_a, res_b)
     return float(np.max(np.abs(a - b)))
 
 
@@ -284,7 +295,8 @@ def _identity_verdict(res, twin_method, twin_eta) -> Verdict:
     ok = gap <= IDENTITY_TRAJECTORY_TOL
     if ok:
         return Verdict(True, gap / IDENTITY_TRAJECTORY_TOL, None)
-    diff = np.max(np.abs(np.asarray(res.iterates) - np.asarray(twin.iterates)).reshape(res.num_iter + 1, -1), axis=1)
+    a, b = _common_iterates(res, twin)
+    diff = np.max(np.abs(a - b).reshape(a.shape[0], -1), axis=1)
     return Verdict(False, gap / IDENTITY_TRAJECTORY_TOL, int(np.flatnonzero(diff > IDENTITY_TRAJECTORY_TOL)[0]))
 
 
