@@ -168,8 +168,10 @@ def test_coverage_offline_dpo_cannot_move_uncovered_action():
     [
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"gamma": 1}, TypeError, "unknown hyper-parameter"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"data": [[0, 1]]}, TypeError, "PreferenceDataset"),
-        (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"data": PreferenceDataset([[0, 2]])}, ValueError,
-         "num_actions = 3"),
+        (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"data": PreferenceDataset([[0, 1], [0, 2]])}, ValueError,
+         r"data.pairs\[1, 1\] is 2, expected an action of Bandit\(K=2, beta=0.5\) in \[0, 2\)"),
+        (po.Bandit([1.0, 0.0, 0.5], beta=0.5), "dpo", {"data": PreferenceDataset([[0, 1]])}, ValueError,
+         r"num_actions = 2.*num_actions=3"),
         (po.Bandit([1.0, 0.0], reference=[1.0, 0.0], beta=0.5), "dpo", {}, ValueError, r"reference\[1\] is 0"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"behaviour": [0.5, 0.6]}, ValueError, "behaviour"),
         (po.Bandit([1.0, 0.0], beta=0.5), "ipo", {"tau": 0.0}, ValueError, "tau"),

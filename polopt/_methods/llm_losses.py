@@ -130,8 +130,13 @@ def _data(hparams, st: _Setup, problem):
     if not isinstance(data, PreferenceDataset):
         raise TypeError(f"data must be a PreferenceDataset, got {type(data).__name__}")
     X, K = st.ref.shape
+    if data.num_actions > K:
+        i, j = (int(v) for v in np.argwhere(data.pairs >= K)[0])
+        raise ValueError(f"data.pairs[{i}, {j}] is {int(data.pairs[i, j])}, expected an action of {problem!r} "
+                         f"in [0, {K})")
     if data.num_actions != K:
-        raise ValueError(f"data has num_actions = {data.num_actions}, but {problem!r} has K = {K} actions")
+        raise ValueError(f"data has num_actions = {data.num_actions}, but {problem!r} has K = {K} actions "
+                         f"(build it with PreferenceDataset(..., num_actions={K}))")
     if st.contextual != (data.contexts is not None) or data.num_contexts != X:
         raise ValueError(
             f"data has {data.num_contexts} context(s) ({'with' if data.contexts is not None else 'without'} "
