@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from .._validation import as_distribution
+
 
 class Problem:
     """Base of every problem class. Instances are immutable after construction."""
@@ -18,3 +22,18 @@ class Problem:
 
     def __delattr__(self, name):
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+
+def contexts_and_reference(contexts, reference, X: int, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only ``(rho [X], mu [X, K])`` of a contextual problem: each uniform if None, a ``[K]``
+    reference shared by every context, validated by :func:`polopt._validation.as_distribution`."""
+    rho = np.full(X, 1.0 / X) if contexts is None else as_distribution("contexts", contexts, (X,)).copy()
+    if reference is None:
+        mu = np.full((X, K), 1.0 / K)
+    elif np.ndim(reference) == 1:
+        mu = np.broadcast_to(as_distribution("reference", reference, (K,)), (X, K)).copy()
+    else:
+        mu = as_distribution("reference", reference, (X, K)).copy()
+    rho.setflags(write=False)
+    mu.setflags(write=False)
+    return rho, mu

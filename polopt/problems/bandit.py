@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_distribution, as_float_array, as_scalar
-from ._base import Problem
+from ._base import Problem, contexts_and_reference
 
 
 class Bandit(Problem):
@@ -80,17 +80,7 @@ class ContextualBandit(Problem):
         X, K = r.shape
         if X < 1 or K < 1:
             raise ValueError(f"rewards must have shape [X, K] with X, K >= 1, got {r.shape}")
-        rho = np.full(X, 1.0 / X) if contexts is None else as_distribution("contexts", contexts, (X,))
-        if reference is None:
-            mu = np.full((X, K), 1.0 / K)
-        else:
-            ref = np.asarray(reference)
-            if ref.ndim == 1:
-                mu = np.broadcast_to(as_distribution("reference", reference, (K,)), (X, K)).copy()
-            else:
-                mu = as_distribution("reference", reference, (X, K)).copy()
-        rho.setflags(write=False)
-        mu.setflags(write=False)
+        rho, mu = contexts_and_reference(contexts, reference, X, K)
         self.r = r
         self.rho = rho
         self.mu = mu

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_distribution, as_float_array, as_scalar, check_nonnegative
-from ._base import Problem
+from ._base import Problem, contexts_and_reference
 
 #: Tolerance on ``P + P.T = 1`` (entries built as ``1 - x`` in float64 are exact to ~1e-16).
 SKEW_ATOL = 1e-9
@@ -116,15 +116,7 @@ class ContextualPreferenceGame(Problem):
         if K != K2 or X < 1 or K < 1:
             raise ValueError(f"P must have shape [X, K, K] with X, K >= 1, got shape {P.shape}")
         check_preference_matrix("P", P)
-        rho = np.full(X, 1.0 / X) if contexts is None else as_distribution("contexts", contexts, (X,)).copy()
-        if reference is None:
-            mu = np.full((X, K), 1.0 / K)
-        elif np.ndim(reference) == 1:
-            mu = np.broadcast_to(as_distribution("reference", reference, (K,)), (X, K)).copy()
-        else:
-            mu = as_distribution("reference", reference, (X, K)).copy()
-        rho.setflags(write=False)
-        mu.setflags(write=False)
+        rho, mu = contexts_and_reference(contexts, reference, X, K)
         self.P = P
         self.rho = rho
         self.mu = mu
