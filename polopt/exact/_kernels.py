@@ -18,7 +18,7 @@ the whole chain in one sweep in the direction of the sweep.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True, fastmath=True)
@@ -78,16 +78,19 @@ def _row_dot(indptr, indices, data, row, v):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def backup_csr(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
     """Pruned exact backup on a CSR ``(S*A, S)`` kernel; same contract as :func:`backup_dense`.
+
+    States are independent (each writes only its own ``Tv``, ``sigma``, ``U`` row), so they
+    are split over the cores; the result does not depend on the number of threads.
     """
     S, A = r.shape
     ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
     reads = np.zeros(S, dtype=np.int64)
-    for s in range(S):
+    for s in prange(S):
         a0 = hint[s]
         best = r[s, a0] + gamma * _row_dot(indptr, indices, data, s * A + a0, v)
         U[s, a0] = best

@@ -403,8 +403,11 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
     width = float(np.ptp(r)) if r.size else 0.0
+    stable = False
     for it in range(max_iter + 1):
-        eval_thr = max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
+        # once the greedy policy repeats it is (almost always) optimal: evaluate it to the final
+        # accuracy at once instead of one more round at a fraction of the residual
+        eval_thr = min(thr, 1.0) * 0.1 if stable else max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
         rsig = r[np.arange(mdp.num_states), sigma]
         v0 = rsig / (1.0 - gamma) if v is None else v
         if gamma == 0:
@@ -429,6 +432,7 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
         # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
         if width < thr or it == max_iter or (np.array_equal(new, sigma) and width >= prev_span):
             break
+        stable = np.array_equal(new, sigma)
         sigma, prev_span = new, width
     v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
     if float(d.max() - d.min()) >= thr:
