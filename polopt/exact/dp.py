@@ -326,7 +326,7 @@ _EVAL_SWEEPS = 60
 #: Gauss-Seidel sweeps per round for sparse kernels (a forward and a backward pass).
 _GS_SWEEPS = 2
 #: Evaluation accuracy of a round, as a fraction of the previous round's Bellman residual span.
-_EVAL_FRACTION = 1e-3
+_EVAL_FRACTION = 1e-2
 
 
 def _slack(v: np.ndarray) -> float:
