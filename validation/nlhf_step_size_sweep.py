@@ -49,10 +49,12 @@ def run(quick: bool) -> Outcome:
     mmd_init = lambda lm: nlhf.mmd_init(lm, lm)  # noqa: E731  (magnet = mu)
     mmd = {c: max(_worst_ratio(g, mmd_init, nlhf.mmd_update, c * BETA, T_mmd, s)
                   for g, s in zip(games, stars, strict=True)) for c in MMD_MULTIPLES}
-    fig, (a1, a2) = figure(2, f"Step-size sweep on {len(games)} random 10-action tournaments, beta = {BETA}")
+    fig, (a1, a2) = figure(2, f"Step-size sweep on {len(games)} random 10-action tournament{'s' if len(games) > 1 else ''}, beta = {BETA}")
     a1.loglog(list(mp), [max(v, 1e-3) for v in mp.values()], "o-")
     a1.axvline(tn.NASH_MP_MAX_ETA, color="k", ls="--", lw=0.8, label="eta = 1/L = 2")
     a1.set_xlabel("Nash-MP step eta")
+    a1.set_xticks(NASH_MP_ETAS, [f"{e:g}" for e in NASH_MP_ETAS])
+    a1.minorticks_off()
     a2.loglog([c * BETA for c in mmd], [max(v, 1e-3) for v in mmd.values()], "o-")
     a2.axvline(tn.mmd_max_step(BETA), color="k", ls="--", lw=0.8, label="eta = 4 beta")
     a2.set_xlabel("MMD step eta")
