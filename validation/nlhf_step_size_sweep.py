@@ -49,7 +49,8 @@ def run(quick: bool) -> Outcome:
     mmd_init = lambda lm: nlhf.mmd_init(lm, lm)  # noqa: E731  (magnet = mu)
     mmd = {c: max(_worst_ratio(g, mmd_init, nlhf.mmd_update, c * BETA, T_mmd, s)
                   for g, s in zip(games, stars, strict=True)) for c in MMD_MULTIPLES}
-    fig, (a1, a2) = figure(2, f"Step-size sweep on {len(games)} random 10-action tournament{'s' if len(games) > 1 else ''}, beta = {BETA}")
+    plural = "s" if len(games) > 1 else ""
+    fig, (a1, a2) = figure(2, f"Step-size sweep on {len(games)} random 10-action tournament{plural}, beta = {BETA}")
     a1.loglog(list(mp), [max(v, 1e-3) for v in mp.values()], "o-")
     a1.axvline(tn.NASH_MP_MAX_ETA, color="k", ls="--", lw=0.8, label="eta = 1/L = 2")
     a1.set_xlabel("Nash-MP step eta")
