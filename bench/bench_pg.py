@@ -15,7 +15,10 @@ seed=i)``), ``T = 1000`` NPG iterations each (``polopt.rules.pg.npg_update`` wit
   run, and the JSON says so (``numpy_extrapolated``).
 
 Correctness: the final policies of both backends agree to ``BACKEND`` (1e-10) on the instances
-run by both; the JSON records the max difference. ``--quick`` uses B = 8, S = 20, A = 4, T = 100.
+run by both; the JSON records the max difference. ``solve_floor`` times one dense ``S x S``
+solve on each backend: every exact NPG iteration needs one per instance, so NumPy's time per
+iteration divided by JAX's solve time bounds the speed-up batching can give on this machine
+(``speedup_bound_from_solve``). ``--quick`` uses B = 8, S = 20, A = 4, T = 100.
 Output: ``bench/results/pg.json`` by default (``--out``).
 """
 
@@ -76,6 +79,28 @@ def jax_runner(gamma: float, eta: float, T: int):
     return jax.jit(jax.vmap(run))
 
 
+def solve_floor_us(S: int, gamma: float, repeat: int = 200) -> dict:
+    """Microseconds of one dense ``S x S`` solve of ``(I - gamma P_pi) v = r_pi`` in NumPy and in jitted JAX.
+
+    Each NPG iteration with the exact oracle needs at least this one LU per instance on either
+    backend, so ``numpy time per iteration / JAX solve time`` bounds the speed-up any batching
+    of this workload can reach on the machine.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    M = np.eye(S) - gamma * rng.dirichlet(np.ones(S), size=S)
+    b = rng.random(S)
+    np_s, _ = best_time(lambda: [np.linalg.solve(M, b) for _ in range(repeat)], 3)
+    body = lambda _, v: jnp.linalg.solve(jnp.asarray(M) + 1e-300 * v[0], v)  # noqa: E731  (a dependent chain)
+    loop = jax.jit(lambda v: jax.lax.fori_loop(0, repeat, body, v))
+    vj = jnp.asarray(b)
+    loop(vj).block_until_ready()
+    jax_s, _ = best_time(lambda: loop(vj).block_until_ready(), 3)
+    return {"numpy_solve_us": np_s / repeat * 1e6, "jax_solve_us": jax_s / repeat * 1e6}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="B=8, S=20, A=4, T=100 (seconds)")
@@ -109,6 +134,8 @@ def main(argv=None) -> dict:
     pi_np = np.stack([numpy_run(P[i], r[i], rho[i], gamma, eta, T) for i in range(m)])
     numpy_s = (time.perf_counter() - t0) * (B / m)
     diff = float(np.max(np.abs(pi_np - pi_jax[:m])))
+    floor = solve_floor_us(S, gamma)
+    numpy_iter_us = numpy_s / (B * T) * 1e6
 
     report = {
         "workload": {"batch": B, "num_states": S, "num_actions": A, "iterations": T, "gamma": gamma, "eta": eta,
@@ -120,6 +147,11 @@ def main(argv=None) -> dict:
         "numpy_extrapolated": m < B,
         "speedup_numpy_over_jax": numpy_s / jax_s,
         "max_abs_policy_diff": diff,
+        "numpy_us_per_instance_iteration": numpy_iter_us,
+        "jax_us_per_instance_iteration": jax_s / (B * T) * 1e6,
+        "solve_floor": floor,
+        # one LU per instance and iteration cannot be batched away on a CPU
+        "speedup_bound_from_solve": numpy_iter_us / floor["jax_solve_us"],
         "agree": diff <= BACKEND,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "numpy": np.__version__, "jax": jax.__version__,
@@ -127,7 +159,8 @@ def main(argv=None) -> dict:
     }
     print(f"B={B} S={S} A={A} T={T}: jax vmap {jax_s:.3f} s (compile {compile_s:.1f} s), numpy loop "
           f"{numpy_s:.3f} s{f' (extrapolated from {m})' if m < B else ''}, speedup {numpy_s / jax_s:.1f}x, "
-          f"max |pi_np - pi_jax| = {diff:.2e}", flush=True)
+          f"max |pi_np - pi_jax| = {diff:.2e}; one {S}x{S} solve: numpy {floor['numpy_solve_us']:.1f} us, jax "
+          f"{floor['jax_solve_us']:.1f} us (speed-up bound {numpy_iter_us / floor['jax_solve_us']:.1f}x)", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
