@@ -24,9 +24,8 @@ def run(quick: bool) -> Outcome:
             verdict = po.theory.check(res, theorem)
             s = eta / (1 + eta * game.beta)
             other = solve(game, twin, eta=s, iters=res.num_iter, tol=1e-300)
-            # either run may stop once a certificate is exactly 0 (tol is > 0): compare the common prefix
-            n = min(len(res.iterates), len(other.iterates))
-            diff = np.max(np.abs(res.iterates[:n] - other.iterates[:n]), axis=-1)
+            a, b = tn.common_iterates(res, other)
+            diff = np.max(np.abs(a - b), axis=-1)
             rows.append({"instance": label, "theorem": theorem, "holds": verdict.holds,
                          "max_difference": float(diff.max())})
             if not verdict.holds:

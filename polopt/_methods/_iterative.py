@@ -41,7 +41,8 @@ def iterate(state, step: Callable[[Any], Any], iters: int, policy_of: Callable[[
     for _ in range(iters):
         new = step(state)
         pi = np.asarray(policy_of(new), dtype=np.float64)
-        if not np.all(np.isfinite(pi) | (log_domain & (pi == -np.inf))):
+        ok = np.isfinite(pi) | (pi == -np.inf) if log_domain else np.isfinite(pi)
+        if not np.all(ok):
             status = NONFINITE
             break
         state = new

@@ -429,10 +429,10 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
         Tv, new = backup(v, sigma)
         d = Tv - v
         width = float(d.max() - d.min())
-        # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
-        if width < thr or it == max_iter or (np.array_equal(new, sigma) and width >= prev_span):
-            break
         stable = np.array_equal(new, sigma)
+        # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
+        if width < thr or it == max_iter or (stable and width >= prev_span):
+            break
         sigma, prev_span = new, width
     v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
     if float(d.max() - d.min()) >= thr:

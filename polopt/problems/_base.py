@@ -26,14 +26,17 @@ class Problem:
 
 def contexts_and_reference(contexts, reference, X: int, K: int) -> tuple[np.ndarray, np.ndarray]:
     """Read-only ``(rho [X], mu [X, K])`` of a contextual problem: each uniform if None, a ``[K]``
-    reference shared by every context, validated by :func:`polopt._validation.as_distribution`."""
-    rho = np.full(X, 1.0 / X) if contexts is None else as_distribution("contexts", contexts, (X,)).copy()
-    if reference is None:
-        mu = np.full((X, K), 1.0 / K)
-    elif np.ndim(reference) == 1:
-        mu = np.broadcast_to(as_distribution("reference", reference, (K,)), (X, K)).copy()
+    reference shared by every context, validated by :func:`polopt._validation.as_distribution`
+    (which returns read-only copies, so the caller's arrays are never touched)."""
+    if contexts is None:
+        rho = np.full(X, 1.0 / X)
+        rho.setflags(write=False)
     else:
-        mu = as_distribution("reference", reference, (X, K)).copy()
-    rho.setflags(write=False)
-    mu.setflags(write=False)
+        rho = as_distribution("contexts", contexts, (X,))
+    if reference is None or np.ndim(reference) == 1:
+        shared = np.full(K, 1.0 / K) if reference is None else as_distribution("reference", reference, (K,))
+        mu = np.broadcast_to(shared, (X, K)).copy()
+        mu.setflags(write=False)
+    else:
+        mu = as_distribution("reference", reference, (X, K))
     return rho, mu

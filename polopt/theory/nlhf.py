@@ -267,7 +267,7 @@ def _solve_quiet(problem, method, **kw):
         return solve(problem, method=method, **kw)
 
 
-def _common_iterates(res_a, res_b) -> tuple[np.ndarray, np.ndarray]:
+def common_iterates(res_a, res_b) -> tuple[np.ndarray, np.ndarray]:
     """The iterates ``t = 0..n`` both results recorded; ``ValueError`` if their policies differ in shape.
 
     A run stops as soon as a certificate is exactly 0 (``tol`` must be > 0), so two twins
@@ -282,7 +282,7 @@ def _common_iterates(res_a, res_b) -> tuple[np.ndarray, np.ndarray]:
 
 def identity_gap(res_a, res_b) -> float:
     """``max_t max |pi^a_t - pi^b_t|`` over the iterates both results recorded."""
-    a, b = _common_iterates(res_a, res_b)
+    a, b = common_iterates(res_a, res_b)
     return float(np.max(np.abs(a - b)))
 
 
@@ -295,7 +295,7 @@ def _identity_verdict(res, twin_method, twin_eta) -> Verdict:
     ok = gap <= IDENTITY_TRAJECTORY_TOL
     if ok:
         return Verdict(True, gap / IDENTITY_TRAJECTORY_TOL, None)
-    a, b = _common_iterates(res, twin)
+    a, b = common_iterates(res, twin)
     diff = np.max(np.abs(a - b).reshape(a.shape[0], -1), axis=1)
     return Verdict(False, gap / IDENTITY_TRAJECTORY_TOL, int(np.flatnonzero(diff > IDENTITY_TRAJECTORY_TOL)[0]))
 
