@@ -7,14 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-CONVERGED = "converged"
-MAX_ITER = "max_iter"
-NONFINITE = "nonfinite"
-STATUSES = (CONVERGED, MAX_ITER, NONFINITE)
+from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, NotConvergedWarning
 
-
-class NotConvergedWarning(RuntimeWarning):
-    """Issued whenever a solver returns without meeting its stopping rule."""
+__all__ = ["CONVERGED", "MAX_ITER", "NONFINITE", "STATUSES", "NotConvergedWarning", "Optimum", "SolveResult"]
 
 
 class Optimum(NamedTuple):

@@ -31,7 +31,7 @@ from ..exact._ops import one_hot
 from ..problems import TabularMDP
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register
-from ..testing.tolerances import SOLVER_TOL
+from .._base import SOLVER_TOL
 from . import reject_unknown
 
 

@@ -45,7 +45,7 @@ from ..exact._ops import greedy, one_hot, q_from_v, uniform_policy
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import CONVERGED, MAX_ITER, Optimum, SolveResult
 from ..solve import register
-from ..testing.tolerances import SOLVER_TOL
+from .._base import SOLVER_TOL
 from . import reject_unknown
 
 

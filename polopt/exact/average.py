@@ -33,7 +33,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
-from ..result import NotConvergedWarning
+from .._base import NotConvergedWarning
 from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi
 
 __all__ = [

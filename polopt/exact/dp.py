@@ -438,7 +438,7 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     if float(d.max() - d.min()) >= thr:
         import warnings
 
-        from ..result import NotConvergedWarning
+        from .._base import NotConvergedWarning
 
         warnings.warn(
             f"solve_mdp stopped after {it} rounds (max_iter={max_iter}) with bracket width "

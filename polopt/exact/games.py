@@ -670,7 +670,7 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
         return RegNashResult(pi, certificates.exploitability(P, pi, mu, beta), iters, "cvxpy", res)
     pi, res, steps, _ = _regularized_newton(P, mu, beta, tol)
     if not res <= tol * (1.0 + 1.0 / beta):
-        from ..result import NotConvergedWarning
+        from .._base import NotConvergedWarning
 
         warnings.warn(f"regularized_nash: fixed-point residual {res:.3g} above tol={tol:g} (1 + 1/beta)",
                       NotConvergedWarning, stacklevel=2)

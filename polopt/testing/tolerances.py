@@ -1,15 +1,8 @@
-"""Tolerances by purpose. Every test names the one it uses and why it is the right size."""
+"""Tolerances by purpose. Every test names the one it uses and why it is the right size.
 
-#: Two exact float64 solvers of the same well-conditioned problem (VI/PI/LP on MDPs with
-#: gamma <= 0.99): values agree to this (condition number <= (1+gamma)/(1-gamma) = 199).
-EXACT_F64 = 1e-8
-#: Closed forms evaluated two ways in float64 (a few dozen flops each).
-IDENTITY_F64 = 1e-12
-#: NumPy float64 vs JAX x64 running the same rule (different op ordering, fused kernels).
-BACKEND = 1e-10
-#: Relative slack when a certificate is compared to a theorem's bound at every iterate.
-RATE_SLACK = 1e-9
-#: Absolute slack for bounds that are exactly 0 at convergence (round-off of a sweep).
-ABS_SLACK = 1e-10
-#: Stopping accuracy of iterative solvers whose output is compared at EXACT_F64.
-SOLVER_TOL = 1e-10
+The constants are the library's own (:mod:`polopt._base`); this module re-exports them for tests.
+"""
+
+from .._base import ABS_SLACK, BACKEND, EXACT_F64, IDENTITY_F64, RATE_SLACK, SOLVER_TOL
+
+__all__ = ["ABS_SLACK", "BACKEND", "EXACT_F64", "IDENTITY_F64", "RATE_SLACK", "SOLVER_TOL"]

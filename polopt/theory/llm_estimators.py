@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing.tolerances import ABS_SLACK, EXACT_F64, RATE_SLACK
+from .._base import ABS_SLACK, EXACT_F64, RATE_SLACK
 from .registry import Theorem, Verdict, register
 
 #: Enumerated and closed-form moments sum up to C(K+G-1, G) float64 terms of size <= (span r)^2:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing.tolerances import ABS_SLACK, EXACT_F64, RATE_SLACK
+from .._base import ABS_SLACK, EXACT_F64, RATE_SLACK
 from .registry import Theorem, Verdict, register
 
 #: A run that met its gradient tolerance (1e-10) on a strongly convex loss is this close in KL to

@@ -46,7 +46,7 @@ import numpy as np
 from ..exact import evaluate
 from ..exact._ops import q_from_v
 from ..problems import Bandit, ContextualBandit, TabularMDP
-from ..testing.tolerances import ABS_SLACK, RATE_SLACK
+from .._base import ABS_SLACK, RATE_SLACK
 from .registry import Theorem, Verdict, bound_verdict, register
 
 __all__ = [

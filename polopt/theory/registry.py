@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..result import SolveResult
-from ..testing.tolerances import ABS_SLACK, RATE_SLACK
+from .._base import ABS_SLACK, RATE_SLACK
 
 CONFIDENCE = ("paper", "derived", "recalled")
 

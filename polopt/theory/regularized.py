@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..testing.tolerances import ABS_SLACK, RATE_SLACK
+from .._base import ABS_SLACK, RATE_SLACK
 from .classical import PUTERMAN
 from .registry import Theorem, Verdict, register
 

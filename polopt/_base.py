@@ -1,0 +1,33 @@
+"""Foundation of every layer: run statuses, the not-converged warning and the library's slacks.
+
+Nothing here imports another polopt module, so ``exact``, ``rules``, ``theory`` and ``solve``
+can all depend on it without importing each other (the argument checks live beside it in
+:mod:`polopt._validation`). :mod:`polopt.result` and :mod:`polopt.testing.tolerances`
+re-export these names.
+"""
+
+from __future__ import annotations
+
+CONVERGED = "converged"
+MAX_ITER = "max_iter"
+NONFINITE = "nonfinite"
+STATUSES = (CONVERGED, MAX_ITER, NONFINITE)
+
+
+class NotConvergedWarning(RuntimeWarning):
+    """Issued whenever a solver returns without meeting its stopping rule (or with a non-finite output)."""
+
+
+#: Two exact float64 solvers of the same well-conditioned problem (VI/PI/LP on MDPs with
+#: gamma <= 0.99): values agree to this (condition number <= (1+gamma)/(1-gamma) = 199).
+EXACT_F64 = 1e-8
+#: Closed forms evaluated two ways in float64 (a few dozen flops each).
+IDENTITY_F64 = 1e-12
+#: NumPy float64 vs JAX x64 running the same rule (different op ordering, fused kernels).
+BACKEND = 1e-10
+#: Relative slack when a certificate is compared to a theorem's bound at every iterate.
+RATE_SLACK = 1e-9
+#: Absolute slack for bounds that are exactly 0 at convergence (round-off of a sweep).
+ABS_SLACK = 1e-10
+#: Stopping accuracy of iterative solvers whose output is compared at EXACT_F64.
+SOLVER_TOL = 1e-10
