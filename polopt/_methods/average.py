@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._base import SOLVER_TOL
 from .._validation import as_float_array, as_positive_int, as_scalar
 from ..certificates import kl_to_optimum, suboptimality
 from ..exact import average as _avg
@@ -31,7 +32,6 @@ from ..exact._ops import one_hot
 from ..problems import TabularMDP
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register
-from .._base import SOLVER_TOL
 from . import reject_unknown
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._base import SOLVER_TOL
 from .._validation import as_float_array
 from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
@@ -45,7 +46,6 @@ from ..exact._ops import greedy, one_hot, q_from_v, uniform_policy
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import CONVERGED, MAX_ITER, Optimum, SolveResult
 from ..solve import register
-from .._base import SOLVER_TOL
 from . import reject_unknown
 
 

@@ -32,8 +32,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
 from .._base import NotConvergedWarning
+from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
 from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi
 
 __all__ = [

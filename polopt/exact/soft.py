@@ -42,8 +42,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import logsumexp, rel_entr
 
-from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
 from .._base import NotConvergedWarning
+from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
 from ._ops import P_pi, q_from_v, r_pi
 
 __all__ = [

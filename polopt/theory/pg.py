@@ -43,10 +43,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._base import ABS_SLACK, RATE_SLACK
 from ..exact import evaluate
 from ..exact._ops import q_from_v
 from ..problems import Bandit, ContextualBandit, TabularMDP
-from .._base import ABS_SLACK, RATE_SLACK
 from .registry import Theorem, Verdict, bound_verdict, register
 
 __all__ = [

@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..result import SolveResult
 from .._base import ABS_SLACK, RATE_SLACK
+from ..result import SolveResult
 
 CONFIDENCE = ("paper", "derived", "recalled")
 
