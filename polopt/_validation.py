@@ -9,6 +9,7 @@ User input is never checked with ``assert`` and the caller's arrays are never mu
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -29,12 +30,12 @@ def as_float_array(name: str, value, *, ndim: int | tuple[int, ...] | None = Non
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
     try:
         raw = np.asarray(value)
-        if np.iscomplexobj(raw):
-            raise TypeError(f"{name} must be real, got a complex array")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}: {exc}") from None
+    check_real(name, raw)
+    try:
         arr = np.array(raw, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
-        if "must be real" in str(exc):
-            raise
         raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}: {exc}") from None
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
@@ -44,6 +45,23 @@ def as_float_array(name: str, value, *, ndim: int | tuple[int, ...] | None = Non
     check_finite(name, arr)
     arr.setflags(write=False)
     return arr
+
+
+def check_real(name: str, arr) -> None:
+    """TypeError ``"{name} must be real, got complex128"`` for a complex dtype (dense or sparse),
+    or an object array holding a complex number: casting would silently drop the imaginary part."""
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None:
+        return
+    if dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got {dtype}")
+    if dtype.kind == "O" and isinstance(arr, np.ndarray):
+        flat = arr.ravel()
+        for i, x in enumerate(flat):
+            if isinstance(x, (complex, np.complexfloating)):
+                raise TypeError(
+                    f"{name} must be real, got a complex entry {name}[{_index(i, arr.shape)}] = {x}"
+                )
 
 
 def check_finite(name: str, arr: np.ndarray) -> None:
@@ -123,3 +141,43 @@ def as_positive_int(name: str, value, *, minimum: int = 1) -> int:
 def freeze(arr: np.ndarray) -> np.ndarray:
     arr.setflags(write=False)
     return arr
+
+
+# ------------------------------------------------------------------ memory
+class DenseMemoryError(MemoryError):
+    """A dense float64 array would not fit in the machine's available memory."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo``
+    (Linux), else free physical pages from ``os.sysconf``; None when neither is known."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the file counts kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_dense_size(name: str, shape, what: str, *, copies: int = 1, limit_bytes: int | None = None) -> None:
+    """Raise :class:`DenseMemoryError` (a MemoryError) before allocating ``copies`` dense float64
+    arrays of ``shape`` when their ``8 * prod(shape) * copies`` bytes exceed ``limit_bytes``
+    (default: :func:`available_memory`). ``what`` says what to do instead (e.g. the sparse form).
+    Checking first replaces numpy's bare MemoryError — or the machine swapping — by a message
+    naming the argument, the shape, the GiB needed and the GiB available."""
+    shape = tuple(int(n) for n in shape)
+    needed = 8 * copies * int(np.prod(shape, dtype=object))
+    limit = available_memory() if limit_bytes is None else int(limit_bytes)
+    if limit is None or needed <= limit:
+        return
+    gib = 2.0**30
+    times = f"{copies} x " if copies > 1 else ""
+    raise DenseMemoryError(
+        f"{name}: a dense float64 array of shape {shape} needs {times}{needed / copies / gib:.3g} GiB = "
+        f"{needed / gib:.3g} GiB, but {limit / gib:.3g} GiB are available; {what}"
+    )

@@ -33,6 +33,7 @@ from .._validation import (
     as_float_array,
     as_positive_int,
     as_scalar,
+    check_real,
     check_stochastic,
 )
 from ._base import Problem
@@ -43,6 +44,7 @@ AVERAGE = "average"
 
 
 def _as_sparse_kernel(P, num_actions: int) -> sp.csr_matrix:
+    check_real("P", P)  # the float64 cast below would drop an imaginary part silently
     P = sp.csr_matrix(P, dtype=np.float64, copy=True)
     P.sum_duplicates()
     P.sort_indices()
