@@ -39,6 +39,15 @@ def test_registry_rejects_bad_theorems():
         po.theory.get("no.such")
 
 
+def test_measured_confidence_is_registered_and_needs_its_sweep():
+    assert "measured" in po.theory.CONFIDENCE and set(po.theory.CONFIDENCE_MEANING) == set(po.theory.CONFIDENCE)
+    assert "never presented as a paper" in po.theory.CONFIDENCE_MEANING["measured"]
+    with pytest.raises(ValueError, match="sweep"):
+        register(Theorem("x.measured", "s", ("value_iteration",), "c", lambda r, t: t, "src", confidence="measured"))
+    measured = {t.name for t in po.theory.theorems() if t.confidence == "measured"}
+    assert {"nash_mp.exploitability", "nash_mp.log_span"} <= measured
+
+
 def test_every_theorem_is_sourced():
     for thm in po.theory.theorems():
         assert thm.source and thm.statement and thm.confidence in po.theory.CONFIDENCE

@@ -19,12 +19,13 @@ from hypothesis import strategies as st
 import polopt as po
 from polopt import certificates
 from polopt.problems import ContextualPreferenceGame, catalogue
-from polopt.problems.random import random_intransitive, random_tournament
+from polopt.problems.random import random_bradley_terry, random_intransitive, random_tournament
 from polopt.rules import nlhf
 from polopt.testing import strategies as pst
 from polopt.testing.tolerances import ABS_SLACK, RATE_SLACK
 from polopt.theory import nlhf as tn
 from polopt.theory.registry import bound_verdict
+from validation import nlhf_common
 
 SETTINGS = settings(derandomize=True, max_examples=8, deadline=None)
 #: Iterations per property run: enough for every bound to be tested well past its transient at
@@ -81,6 +82,86 @@ def test_nash_mp_log_span_rate_with_measured_constant(game):
     assert_holds(res, "nash_mp.log_span")
 
 
+# ------------------------------------------------------------------ measured constants on held-out instances
+#: The validation sweep the measured constants were calibrated on (validation/nlhf_common.py) and the
+#: wider sweep named in ``tn.NASH_MP_SWEEP``: seeds 0-2, sizes 3 (RPS) and 10, the betas below, eta = 2.
+#: Held-out instances avoid all of them, so these tests can falsify the constants, not only calibrate them.
+SWEEP_SEEDS = range(3)
+SWEEP_SIZES = (3, 10)
+SWEEP_BETAS = tuple(sorted(set(tn.NASH_MP_SWEEP_BETAS) | set(nlhf_common.BETAS)))
+HELD_OUT_SEEDS = st.integers(1000, 2**20)
+HELD_OUT_ITERS = 150
+HELD_OUT_BETAS = st.floats(1.5e-3, 0.95)
+
+
+@st.composite
+def held_out_games(draw, betas=HELD_OUT_BETAS):
+    """Tournaments, EGPO games (uniform, lower_win) and Bradley-Terry games off the calibration sweep."""
+    beta = draw(betas.filter(lambda b: all(abs(b - s) > 1e-9 for s in SWEEP_BETAS)))
+    n = draw(st.integers(2, 30).filter(lambda k: k not in SWEEP_SIZES))
+    seed = draw(HELD_OUT_SEEDS)
+    ref = draw(st.sampled_from([None, "random"]))
+    kind = draw(st.sampled_from(["tournament", "intransitive", "lower_win", "bradley_terry"]))
+    if kind == "tournament":
+        return random_tournament(n, seed=seed, beta=beta, reference=ref)
+    if kind == "bradley_terry":
+        return random_bradley_terry(n, seed=seed, scale=3.0, beta=beta, reference=ref)
+    return random_intransitive(n, seed=seed, beta=beta, reference=ref,
+                               kind="uniform" if kind == "intransitive" else "lower_win")
+
+
+def test_held_out_instances_are_off_the_sweep():
+    """The sweep the constants come from is the validation sweep: its seeds, sizes and betas are excluded."""
+    assert set(nlhf_common.BETAS) <= set(SWEEP_BETAS)
+    labels = nlhf_common.instances(quick=False)
+    assert all(g.num_actions in SWEEP_SIZES and g.beta in SWEEP_BETAS for g in labels.values())
+    assert min(SWEEP_SEEDS) >= 0 and max(SWEEP_SEEDS) < 1000  # HELD_OUT_SEEDS start at 1000
+    for name in ("nash_mp.exploitability", "nash_mp.log_span"):
+        thm = po.theory.get(name)
+        assert thm.confidence == "measured" and "sweep" in thm.note
+
+
+HELD_OUT = settings(derandomize=True, max_examples=10, deadline=None)
+
+
+@HELD_OUT
+@given(game=held_out_games(), eta=st.one_of(st.just(tn.NASH_MP_MAX_ETA), st.floats(0.25, tn.NASH_MP_MAX_ETA)))
+def test_measured_exploitability_constant_on_held_out_instances(game, eta):
+    res = solve(game, "mirror_prox", eta=eta, iters=HELD_OUT_ITERS)
+    assert_holds(res, "nash_mp.exploitability")
+
+
+@HELD_OUT
+@given(game=held_out_games(), eta=st.one_of(st.just(tn.NASH_MP_MAX_ETA), st.floats(0.25, tn.NASH_MP_MAX_ETA)))
+def test_measured_log_span_constant_on_held_out_instances(game, eta):
+    res = solve(game, "mirror_prox", eta=eta, iters=HELD_OUT_ITERS)
+    assert_holds(res, "nash_mp.log_span")
+
+
+#: Held-out finding: at beta = 3 (off the sweep's beta <= 1) f_beta(mu) / KL(pi*_beta || mu) is about
+#: beta, so the measured C = 2 fails already at k = 0.
+CEX_EXPLOITABILITY = {"beta": 3.0, "eta": 2.0, "iters": 20}
+
+
+def test_finding_measured_exploitability_constant_fails_at_large_beta():
+    c = CEX_EXPLOITABILITY
+    for game in (catalogue.perturbed_rps(beta=c["beta"]), random_tournament(5, seed=12345, beta=c["beta"])):
+        res = solve(game, "mirror_prox", eta=c["eta"], iters=c["iters"])
+        verdict = po.theory.check(res, "nash_mp.exploitability")
+        assert not verdict.holds and verdict.first_violation == 0
+        assert verdict.worst_ratio > 1.4  # far outside the round-off slack
+        ratio0 = res.certificates["exploitability"][0] / res.certificates["kl_to_optimum"][0]
+        assert ratio0 == pytest.approx(c["beta"], rel=0.05)  # f(mu)/KL(pi*||mu) ~ beta for large beta
+    assert c["beta"] >= tn.NASH_MP_EXPLOITABILITY_C_FAILS_FROM_BETA
+    assert "FAILS" in po.theory.get("nash_mp.exploitability").statement  # the claim is marked
+    # the smallest failing beta on perturbed RPS is just below 2: at beta = 1.5 the constant holds there
+    res = solve(catalogue.perturbed_rps(beta=1.5), "mirror_prox", eta=2.0, iters=20)
+    assert po.theory.check(res, "nash_mp.exploitability").holds
+    res = solve(catalogue.perturbed_rps(beta=tn.NASH_MP_EXPLOITABILITY_C_FAILS_FROM_BETA), "mirror_prox", eta=2.0,
+                iters=20)
+    assert not po.theory.check(res, "nash_mp.exploitability").holds
+
+
 @settings(derandomize=True, max_examples=6, deadline=None)
 @given(game=games(max_actions=20), eta=st.floats(0.05, 8.0))
 def test_nash_mp_is_egpo_with_mapped_step(game, eta):
@@ -105,6 +186,22 @@ def test_egpo_bound_equals_nash_mp_bound_under_the_map():
     assert tn.egpo_max_step(beta) == pytest.approx(2 / (1 + 2 * beta), rel=RATE_SLACK)
 
 
+def test_egpo_step_range_is_stated_once_and_the_validation_step_is_inside_it():
+    """The theorem states its range (statement, error message, max_step) from one place; the validation
+    experiment's step is read from it and lies inside."""
+    from validation import nlhf_egpo_rate
+
+    thm = po.theory.get("egpo.linear_rate")
+    assert tn.EGPO_STEP_RANGE in thm.statement and "1 / (beta + 2)" not in thm.statement
+    for beta in (1e-3, 0.07, 1.0):
+        game = random_intransitive(4, seed=3, beta=beta)
+        assert thm.max_step(game) == tn.egpo_max_step(beta)
+        s = nlhf_egpo_rate.hparams(game)["eta"]
+        assert 0 < s <= thm.max_step(game)
+        assert po.theory.check(solve(game, "egpo", eta=s, iters=10), "egpo.linear_rate").holds
+    assert nlhf_egpo_rate.EXPERIMENT.claim.count(tn.EGPO_STEP_RANGE) == 1
+
+
 # --------------------------------------------------------------------------- Nash-MD
 @SETTINGS
 @given(game=games())
@@ -118,6 +215,20 @@ def test_nash_md_decaying_rate(game):
 def test_nash_md_constant_step_bias_bound(game, frac):
     res = solve(game, "nash_md", schedule="constant", eta=frac / game.beta, iters=ITERS)
     assert_holds(res, "nash_md.bias")
+
+
+def test_nash_md_bias_is_derived_and_its_note_gives_the_derivation():
+    """No proof module covers the unrolled recursion; the note says so and gives the geometric sum,
+    which is checked here against the recursion run at equality."""
+    thm = po.theory.get("nash_md.bias")
+    assert thm.confidence == "derived" and "no proof module" in thm.note and "recalled" in thm.note
+    for beta, eta in ((0.1, 5.0), (0.5, 0.3), (1.0, 1.0)):
+        kl = [1.7]
+        for _ in range(200):
+            kl.append((1 - eta * beta) * kl[-1] + 2 * eta**2)
+        bound = tn.nash_md_constant_bound(1.7, beta, eta, np.arange(201))
+        assert np.all(np.asarray(kl) <= bound * (1 + RATE_SLACK))
+        assert thm.max_step(random_intransitive(3, seed=0, beta=beta)) * beta == pytest.approx(1.0)
 
 
 def test_nash_md_constant_step_is_biased_and_decaying_step_is_not():

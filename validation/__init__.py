@@ -3,6 +3,10 @@
 Each module defines ``EXPERIMENT = Experiment(...)`` whose ``run(quick)`` returns an
 :class:`Outcome` (what was measured, whether the claim held, a matplotlib figure, and JSON
 data). :func:`run_all` writes ``<name>.png``, ``<name>.json`` and ``report.md``.
+
+An experiment that checks one registered theorem is built with :meth:`Experiment.from_theorem`:
+its claim, source and confidence are read from the :class:`~polopt.theory.Theorem`, so they are
+stated once, on the theorem.
 """
 
 from __future__ import annotations
@@ -28,8 +32,24 @@ class Experiment(NamedTuple):
     name: str
     claim: str
     source: str
-    confidence: str  # paper | derived | recalled
+    confidence: str  # one of polopt.theory.CONFIDENCE
     run: Callable[[bool], Outcome]
+    theorem: str | None = None  # registry name when built by from_theorem
+
+    @classmethod
+    def from_theorem(cls, theorem, run: Callable[[bool], Outcome], *, name: str, setting: str = "") -> Experiment:
+        """The experiment checking ``theorem`` (a :class:`~polopt.theory.Theorem` or its registry name).
+
+        ``claim`` is the theorem's name and statement (plus ``setting``: the instances and
+        hyper-parameters the experiment uses); ``source`` is its source, arXiv id and equation;
+        ``confidence`` is the theorem's.
+        """
+        import polopt as po
+
+        thm = po.theory.get(theorem) if isinstance(theorem, str) else theorem
+        claim = f"{thm.name}: {thm.statement}" + (f". Checked: {setting}" if setting else "")
+        source = "; ".join(x for x in (thm.source, thm.arxiv and f"arXiv {thm.arxiv}", thm.equation) if x)
+        return cls(name=name, claim=claim, source=source, confidence=thm.confidence, run=run, theorem=thm.name)
 
 
 class Record(NamedTuple):
@@ -104,7 +124,7 @@ def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str]
         if outcome is not None:
             outcome.figure.savefig(out / f"{exp.name}.png", dpi=110)
             plt.close(outcome.figure)
-            payload = {"claim": exp.claim, "source": exp.source, "confidence": exp.confidence,
+            payload = {"claim": exp.claim, "source": exp.source, "confidence": exp.confidence, "theorem": exp.theorem,
                        "measured": outcome.measured, "holds": outcome.holds, "seconds": dt,
                        "data": outcome.data}
             (out / f"{exp.name}.json").write_text(json.dumps(payload, indent=1, default=_json_default))
@@ -116,12 +136,14 @@ def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str]
 
 
 def render_report(records: list[Record], quick: bool) -> str:
+    from polopt.theory import CONFIDENCE_MEANING
+
+    meaning = ", ".join(f"`{k}` = {v}" for k, v in CONFIDENCE_MEANING.items())
     lines = [
         "# polopt validation report",
         "",
         f"Mode: {'quick' if quick else 'full'}. Each row is one claim, checked numerically against the "
-        "exact optimum. Confidence: `paper` = statement read in the source, `derived` = our derivation "
-        "(proof in `proofs/`), `recalled` = unconfirmed recollection.",
+        f"exact optimum. Confidence: {meaning}.",
         "",
         "| claim | source | confidence | measured | verdict | figure |",
         "|---|---|---|---|---|---|",

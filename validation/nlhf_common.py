@@ -1,8 +1,13 @@
 """Shared pieces of the NLHF experiments (``validation/nlhf_*.py``); defines no experiment itself.
 
-Instances (games digest §8): perturbed rock-paper-scissors (T1, uniform mu) and EGPO-style random
-10 x 10 games (T2: strictly-lower entries U(0, 1), reference softmax(N(0, 1)) logits), each at
-beta in {0.001, 0.01, 0.1}.
+Instances: perturbed rock-paper-scissors (uniform mu; the normal-form example of Sokota et al.,
+arXiv 2206.05825) and EGPO-style random 10 x 10 games (strictly-lower entries U(0, 1), reference
+softmax(N(0, 1)) logits; Zhou, Fazel, Du, arXiv 2503.08942, simulations), each at beta in
+{0.001, 0.01, 0.1}. This is also the calibration sweep of the ``measured`` Nash-MP constants
+(``polopt.theory.nlhf.NASH_MP_SWEEP``); their held-out tests avoid these seeds, sizes and betas.
+
+:func:`rate_module` builds the experiment of one rate theorem (claim, source and confidence read
+from the theorem, see :meth:`validation.Experiment.from_theorem`).
 """
 
 from __future__ import annotations
@@ -84,3 +89,21 @@ def rate_experiment(method: str, theorem: str, hparams_of, quick: bool, fig_axes
 
 def measured(n: int, worst: float, failures: list) -> str:
     return f"{n} runs; max_t KL/bound = {worst:.3g}" + (f"; violated on {failures}" if failures else "")
+
+
+def rate_module(name: str, theorem: str, method: str, hparams_of, setting: str, title: str, **kw):
+    """``Experiment`` that runs :func:`rate_experiment` for ``theorem`` with ``method`` and ``hparams_of(game)``.
+
+    ``setting`` names the hyper-parameters (it is appended to the theorem's statement in the claim);
+    ``kw`` go to :func:`rate_experiment`.
+    """
+    from . import Experiment, Outcome
+    from ._common import figure
+
+    def run(quick: bool) -> Outcome:
+        fig, axes = figure(2, title)
+        worst, failures, rows = rate_experiment(method, theorem, hparams_of, quick, axes, **kw)
+        return Outcome(measured(len(rows), worst, failures), not failures, fig, {"rows": rows})
+
+    return Experiment.from_theorem(theorem, run, name=name,
+                                   setting=f"{setting}, on perturbed RPS and EGPO 10 x 10 games, beta in {BETAS}")

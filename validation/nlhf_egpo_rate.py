@@ -1,22 +1,21 @@
-"""Tabular EGPO: KL(pi*_beta || pi_t) <= (1 - s beta)^t KL_0 for s <= 2/(1+2beta) (``egpo.linear_rate``)."""
+"""Tabular EGPO's linear KL rate (``egpo.linear_rate``) at a step inside the theorem's range."""
 
 from __future__ import annotations
 
-from . import Experiment, Outcome
-from ._common import figure
-from .nlhf_common import measured, rate_experiment
+import polopt as po
+
+from .nlhf_common import rate_module
+
+THEOREM = "egpo.linear_rate"
+#: The step as a fraction of the theorem's range ``max_step`` (read from the theorem, not re-typed).
+STEP_FRACTION = 0.5
 
 
-def run(quick: bool) -> Outcome:
-    fig, axes = figure(2, "EGPO (default step 1/(beta+2)) on perturbed RPS and EGPO 10x10 games")
-    worst, failures, rows = rate_experiment("extragradient", "egpo.linear_rate", lambda g: {}, quick, axes)
-    return Outcome(measured(len(rows), worst, failures), not failures, fig, {"rows": rows})
+def hparams(game) -> dict:
+    """``s = STEP_FRACTION * max_step(game)`` (= 1 / (1 + 2 beta)), inside the theorem's range."""
+    return {"eta": STEP_FRACTION * po.theory.get(THEOREM).max_step(game)}
 
 
-EXPERIMENT = Experiment(
-    name="nlhf_egpo_rate",
-    claim="EGPO, exact, step s = 1/(beta+2): KL(pi*_beta||pi_t) <= (1 - s beta)^t KL_0 at every t",
-    source="Zhou, Fazel, Du, arXiv 2503.08942 (linear last-iterate rate; condition recalled)",
-    confidence="recalled",
-    run=run,
-)
+EXPERIMENT = rate_module("nlhf_egpo_rate", THEOREM, "extragradient", hparams,
+                         f"s = {STEP_FRACTION:g} x the theorem's largest step",
+                         f"EGPO (s = {STEP_FRACTION:g} x max step) on perturbed RPS and EGPO 10x10 games")

@@ -1,22 +1,18 @@
-"""Nash Mirror Prox at eta = 2: KL(pi*_beta || pi_k) <= (1 + 2 beta)^{-k} KL_0 (theorem ``nash_mp.kl``)."""
+"""Nash Mirror Prox's linear KL rate (theorem ``nash_mp.kl``) at the largest step it covers (eta = 2)."""
 
 from __future__ import annotations
 
-from . import Experiment, Outcome
-from ._common import figure
-from .nlhf_common import measured, rate_experiment
+import polopt as po
+
+from .nlhf_common import rate_module
+
+THEOREM = "nash_mp.kl"
 
 
-def run(quick: bool) -> Outcome:
-    fig, axes = figure(2, "Nash Mirror Prox (eta = 2) on perturbed RPS and EGPO 10x10 games")
-    worst, failures, rows = rate_experiment("mirror_prox", "nash_mp.kl", lambda g: {"eta": 2.0}, quick, axes)
-    return Outcome(measured(len(rows), worst, failures), not failures, fig, {"rows": rows})
+def hparams(game) -> dict:
+    """The theorem's largest step ``eta = 1/L = 2``, read from the theorem."""
+    return {"eta": po.theory.get(THEOREM).max_step(game)}
 
 
-EXPERIMENT = Experiment(
-    name="nlhf_nash_mp_rate",
-    claim="Nash-MP, exact, eta = 2: KL(pi*_beta||pi_k) <= (1+2beta)^{-k} KL(pi*_beta||pi_0) at every k",
-    source="Tiapkin et al., arXiv 2505.19731 v1 (abstract: rate order (1+2beta)^{-N/2}; constants ours)",
-    confidence="recalled",
-    run=run,
-)
+EXPERIMENT = rate_module("nlhf_nash_mp_rate", THEOREM, "mirror_prox", hparams, "eta = the theorem's largest step (2)",
+                         "Nash Mirror Prox (eta = 2) on perturbed RPS and EGPO 10x10 games")

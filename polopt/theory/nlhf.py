@@ -13,18 +13,23 @@ The Lipschitz constant of the preference operator is ``L = 1/2`` in the ``(l1, l
 theorem                     bound                                               confidence
 ==========================  ==================================================  ===========
 nash_mp.kl                  ``KL_t <= (1 + eta beta)^{-t} KL_0``, ``eta <= 2``    recalled
-nash_mp.exploitability      ``f_t <= C_f (1 + eta beta)^{-t} KL_0`` (C measured)  recalled
-nash_mp.log_span            ``sp_t <= C_sp (1 + eta beta)^{-t} sp_0`` (measured)  recalled
+nash_mp.exploitability      ``f_t <= C_f (1 + eta beta)^{-t} KL_0``, C_f = 2     measured
+nash_mp.log_span            ``sp_t <= C_sp (1 + eta beta)^{-t} sp_0``, C_sp = 30 measured
 nash_mp.egpo_identity       Nash-MP(eta) = EGPO(eta / (1 + eta beta))           derived
 egpo.linear_rate            ``KL_t <= (1 - s beta)^t KL_0``, ``s <= 2/(1+2beta)``  recalled
 nash_md.rate                ``KL_T <= 8 / (beta^2 (T + 1))``, decaying step       recalled
-nash_md.bias                ``KL_t <= (1 - eta beta)^t KL_0 + 2 eta / beta``       recalled
+nash_md.bias                ``KL_t <= (1 - eta beta)^t KL_0 + 2 eta / beta``       derived
 sppo.average_duality_gap    ``DG_0(avg_m) <= 2 (log(1/min pi_0)/(eta m) + eta/8)``  derived
 mmd.rate                    ``KL_t <= (1 + eta beta)^{-t} KL_0``, ``eta <= 4 beta`` recalled
 mmd.omd_identity            MMD(eta) = OMD / INPO(eta / (1 + eta beta))         derived
 ==========================  ==================================================  ===========
 
-A bound whose step-size condition is not met raises ``ValueError`` (the theorem does not
+``measured`` constants (``C_f``, ``C_sp``) were measured by polopt on :data:`NASH_MP_SWEEP`; the
+property tests check them on held-out instances (other seeds, sizes, ``beta`` and ``eta``), and
+the held-out counterexample of ``C_f`` at ``beta >= 2`` is kept as a test.
+
+A theorem with a step-size condition states its range once, as ``Theorem.max_step(problem)``;
+a bound whose step-size condition is not met raises ``ValueError`` (the theorem does not
 apply); the formula functions (``*_bound``) evaluate the expression for any step so that
 validation can show where it stops holding. Findings (bounds that fail) are kept as tests in
 ``tests/test_theory_nlhf.py`` and reported by ``validation/nlhf_*.py``.
@@ -42,14 +47,27 @@ from .registry import Theorem, Verdict, register
 LIPSCHITZ = 0.5
 #: Nash-MP's step-size condition ``eta <= 1 / L``.
 NASH_MP_MAX_ETA = 1.0 / LIPSCHITZ
-#: Measured prefactor of the exploitability rate (max of ``f_t / ((1+2beta)^{-t} KL_0)`` over 864
-#: runs: tournaments, EGPO games and mixed {0, 1/2, 1, U(0,1)} games, n in 2..50, beta in
-#: {1e-3, 1e-2, 0.1, 1}, eta = 2, uniform and random mu, was 1.5; 2.0 leaves a margin). The
-#: earlier reported 0.73 fails (a finding, ``tests/test_theory_nlhf.py``).
+#: The sweep the two measured Nash-MP constants come from. Held-out instances for their tests use
+#: other seeds (>= 1000), sizes (not 3 or 10), ``beta`` (not these values) and ``eta`` (< 2 too).
+NASH_MP_SWEEP = (
+    "polopt's own sweep, eta = 2 only: the validation instances (validation/nlhf_common.py: perturbed RPS and "
+    "EGPO random 10 x 10 games, seeds 0-2, random reference, beta in {1e-3, 1e-2, 0.1}, plus beta = 1 for C_f) "
+    "and 864 runs on tournaments, EGPO games and mixed {0, 1/2, 1, U(0,1)} games, n in 2..50, beta in "
+    "{1e-3, 1e-2, 0.1, 1}, uniform and random mu"
+)
+#: The ``beta`` values of :data:`NASH_MP_SWEEP` (held-out tests draw other values).
+NASH_MP_SWEEP_BETAS = (1e-3, 1e-2, 0.1, 1.0)
+#: Measured prefactor of the exploitability rate (max of ``f_t / ((1+2beta)^{-t} KL_0)`` over
+#: :data:`NASH_MP_SWEEP` was 1.5; 2.0 leaves a margin). Held-out finding: it fails at ``t = 0`` on
+#: instances with ``beta >= 2`` (``f(mu) / KL(pi*||mu) -> beta`` as ``beta -> inf``), see
+#: ``tests/test_theory_nlhf.py``. An earlier reported 0.73 fails too.
 NASH_MP_EXPLOITABILITY_C = 2.0
-#: Measured prefactor of the log-span rate (same sweep: max 5.9, at beta = 1e-3); an earlier
-#: sweep reported 28 at beta = 0.01, so we register 30.
+#: Measured prefactor of the log-span rate (:data:`NASH_MP_SWEEP`: max 5.9, at beta = 1e-3); an
+#: earlier polopt sweep reported 28 at beta = 0.01, so we register 30.
 NASH_MP_LOG_SPAN_C = 30.0
+#: ``beta`` from which the measured exploitability constant fails at ``t = 0`` on some instances
+#: (held-out finding: perturbed RPS at ``beta = 2``; below ``beta = 1.5`` none was found).
+NASH_MP_EXPLOITABILITY_C_FAILS_FROM_BETA = 2.0
 #: Two runs of one recursion written with different step parameterisations: per-step round-off
 #: ~1e-16 on contracting maps; probabilities agree far below this.
 IDENTITY_TRAJECTORY_TOL = 1e-10
@@ -81,6 +99,10 @@ def nash_mp_kl_bound(kl0, beta, eta, t):
 def egpo_kl_bound(kl0, beta, s, t):
     """``KL_0 (1 - s beta)^t``: EGPO's last-iterate KL rate (``= nash_mp_kl_bound`` at ``eta = s/(1 - s beta)``)."""
     return kl0 * (1.0 - s * beta) ** np.asarray(t, dtype=np.float64)
+
+
+#: EGPO's step range, stated once: the image of Nash-MP's ``eta <= 2`` under ``s = eta / (1 + eta beta)``.
+EGPO_STEP_RANGE = "2 / (1 + 2 beta) (Nash-MP's eta <= 2 under s = eta / (1 + eta beta))"
 
 
 def egpo_max_step(beta):
@@ -188,6 +210,7 @@ register(
         arxiv="2505.19731 (v1)",
         equation="abstract (rate order); theorem number not retrieved",
         confidence="recalled",
+        max_step=lambda game: NASH_MP_MAX_ETA,
     )
 )
 
@@ -201,15 +224,21 @@ register(
     Theorem(
         name="nash_mp.exploitability",
         statement=f"Nash Mirror Prox, exact, eta <= 2: f_beta(pi_k) <= C (1 + eta beta)^{{-k}} KL(pi*_beta||pi_0) "
-        f"with C = {NASH_MP_EXPLOITABILITY_C:g} MEASURED by polopt (not the paper's constant; the paper states a "
-        "linear rate independent of n)",
+        f"with C = {NASH_MP_EXPLOITABILITY_C:g} measured by polopt (not the paper's constant; the paper states a "
+        f"linear rate independent of n). FAILS at k = 0 on instances with beta >= "
+        f"{NASH_MP_EXPLOITABILITY_C_FAILS_FROM_BETA:g} (held-out finding)",
         methods=NASH_MP_METHODS,
         certificate="exploitability",
         bound=_nash_mp_exploitability,
         source=TIAPKIN,
         arxiv="2505.19731 (v1)",
-        equation="abstract (linear rate); constant measured here",
-        confidence="recalled",
+        equation="abstract (linear rate); constant measured by polopt",
+        confidence="measured",
+        max_step=lambda game: NASH_MP_MAX_ETA,
+        note=f"C measured on {NASH_MP_SWEEP} (max 1.5). Held out (tests/test_theory_nlhf.py: other seeds, sizes, "
+        "beta and eta <= 2) it holds for beta <= 1 and fails at k = 0 from beta = 2 on: f_beta(mu) / "
+        "KL(pi*_beta || mu) -> beta as beta -> inf, so no beta-free constant exists; the counterexample "
+        "(perturbed RPS, beta = 3) is kept as a test and C is not loosened.",
     )
 )
 
@@ -245,16 +274,20 @@ register(
     Theorem(
         name="nash_mp.log_span",
         statement=f"Nash Mirror Prox, exact, eta <= 2: sp(log pi_k - log pi*_beta) <= C (1 + eta beta)^{{-k}} "
-        f"sp(log pi_0 - log pi*_beta), sp(v) = max v - min v, with C = {NASH_MP_LOG_SPAN_C:g} MEASURED by polopt "
+        f"sp(log pi_0 - log pi*_beta), sp(v) = max v - min v, with C = {NASH_MP_LOG_SPAN_C:g} measured by polopt "
         "(the span is not monotone; the paper's uniform bound has a constant we did not retrieve)",
         methods=NASH_MP_METHODS,
         certificate="",
         bound=None,
         source=TIAPKIN,
         arxiv="2505.19731 (v1)",
-        equation="abstract (span semi-norm, linear); constant measured here",
-        confidence="recalled",
+        equation="abstract (span semi-norm, linear); constant measured by polopt",
+        confidence="measured",
         checker=_nash_mp_log_span,
+        max_step=lambda game: NASH_MP_MAX_ETA,
+        note=f"C measured on {NASH_MP_SWEEP} (max 5.9 at beta = 1e-3; an earlier polopt sweep found 28 at "
+        "beta = 0.01). Held out (tests/test_theory_nlhf.py: other seeds, sizes, beta and eta <= 2) no "
+        "violation was found.",
     )
 )
 
@@ -333,8 +366,7 @@ def _egpo_rate(res, t):
     s = _eta(res)
     if s > egpo_max_step(beta):
         raise ValueError(
-            f"theorem {name!r} needs s <= 2 / (1 + 2 beta) = {egpo_max_step(beta):.6g} (Nash-MP's eta <= 2 "
-            f"under s = eta / (1 + eta beta)); got s={s:g}"
+            f"theorem {name!r} needs s <= {EGPO_STEP_RANGE} = {egpo_max_step(beta):.6g}; got s={s:g}"
         )
     return egpo_kl_bound(_kl0(res), beta, s, t)
 
@@ -342,9 +374,7 @@ def _egpo_rate(res, t):
 register(
     Theorem(
         name="egpo.linear_rate",
-        statement="tabular EGPO, exact, step s <= 2 / (1 + 2 beta): KL(pi*_beta || pi_t) <= (1 - s beta)^t KL_0. "
-        "The paper's (recalled) condition is of the type s <= 1 / (beta + 2), inside this range; the range here is "
-        "the image of Nash-MP's eta <= 2 under the identity s = eta / (1 + eta beta).",
+        statement=f"tabular EGPO, exact, step s <= {EGPO_STEP_RANGE}: KL(pi*_beta || pi_t) <= (1 - s beta)^t KL_0",
         methods=EGPO_METHODS,
         certificate="kl_to_optimum",
         bound=_egpo_rate,
@@ -352,6 +382,10 @@ register(
         arxiv="2503.08942",
         equation="linear last-iterate theorem; number not retrieved",
         confidence="recalled",
+        max_step=lambda game: egpo_max_step(game.beta),
+        note="The paper's condition (recalled) is of the type s <= 1 / (beta + 2), which lies inside the range "
+        "stated here (1 / (beta + 2) <= 2 / (1 + 2 beta) for beta >= 0); the range is the image of Nash-MP's "
+        "eta <= 2 under the identity s = eta / (1 + eta beta) (proofs/nash_mp_egpo_proof.py).",
     )
 )
 
@@ -406,8 +440,13 @@ register(
         bound=_nash_md_bias,
         source=MUNOS,
         arxiv="2312.00886",
-        equation="Theorem 1 (recalled), unrolled",
-        confidence="recalled",
+        equation="Theorem 1 (recursion recalled), unrolled",
+        confidence="derived",
+        max_step=lambda game: 1.0 / game.beta,
+        note="Derived here; no proof module in proofs/ covers it. The derivation is the geometric sum: with "
+        "a = 1 - eta beta in [0, 1], KL_t <= a^t KL_0 + 2 eta^2 sum_{k<t} a^k <= a^t KL_0 + 2 eta^2 / (eta beta) "
+        "= a^t KL_0 + 2 eta / beta. Its premise, the one-step recursion KL_{t+1} <= (1 - eta beta) KL_t + 2 eta^2 "
+        "of Munos et al. Theorem 1, is recalled, not read.",
     )
 )
 
@@ -472,6 +511,7 @@ register(
         arxiv="2206.05825",
         equation="linear convergence theorem for strongly monotone VIs (number not retrieved)",
         confidence="recalled",
+        max_step=lambda game: mmd_max_step(game.beta),
     )
 )
 

@@ -11,7 +11,8 @@ name                       confidence  claim (``span = max r - min r``; ``rho`` 
                                        ``Phi_0 = E_{s~d*_rho} KL(pi*_s || pi_0(s))`` (``= log|A|`` from uniform)
 ``npg.pi_limit``           derived     ``eta = inf``: every step is greedy w.r.t. ``Q^{pi_t}`` (policy iteration)
 ``softmax_pg.mei``         paper       ``V*(rho) - V_t(rho) <= 16 S span ||d*_rho/rho||^2 ||1/rho|| /
-                                       (c_t^2 (1-gamma)^6 t)`` x ``(1-gamma)^3/(8 eta span)`` (>= 1)
+                                       (c^2 (1-gamma)^6 t)`` x ``(1-gamma)^3/(8 eta span)`` (>= 1), ``c`` the
+                                       min over the run (the larger of two restatements; see the note)
 ``softmax_pg.mei_bandit``  recalled    bandit, rewards in [0, 1]: ``(pi* - pi_t) . r <= 5/(c_t^2 t)`` x ``2/(5 eta)``
 ``entropy_npg.linear``     recalled    ``||Q*_tau - Q_tau^{t+1}|| <= C1 gamma (1 - eta tau)^t`` and
                                        ``||log pi*_tau - log pi^{t+1}|| <= 2 C1 (1 - eta tau)^t / tau``
@@ -31,7 +32,8 @@ name                       confidence  claim (``span = max r - min r``; ``rho`` 
 =========================  ==========  ===================================================================
 
 ``D*_0 = E_{s~d^{pi*}_rho} D(pi*(s), pi_0(s))`` and ``theta = ||d^{pi*}_rho / rho||_inf / (1 - gamma)``;
-``c_t = min_{k <= t} min_s pi_k(a*(s)|s)``. Reward spans: the papers assume rewards in ``[0, 1]``; every
+``c_t = min_{k <= t} min_s pi_k(a*(s)|s)`` (``softmax_pg.mei`` uses ``c = c_T``, the whole run).
+Reward spans: the papers assume rewards in ``[0, 1]``; every
 rule here is invariant to adding a constant to ``r`` and scaling ``r`` by ``c`` is the same as scaling
 ``eta`` by ``c``, so the statements above are the papers' applied to ``(r - min r)/span`` (exact).
 
@@ -220,8 +222,11 @@ def mei_constant(res) -> float:
 
 
 def _mei_bound(res, t):
+    """The larger of the two restatements of Thm 4 (see the theorem's note): ``c`` is the minimum over the
+    whole recorded run ``k = 0..T``, which is <= both the running ``c_t`` and the run-wide ``c`` of Lemma 9
+    restricted to the record."""
     mdp = mdp_of(res)
-    c = _c_running(res, mdp)[np.asarray(t)]
+    c = _c_running(res, mdp)[-1]
     return mei_constant(res) / c**2 * _inv_t(t)
 
 
@@ -229,9 +234,9 @@ register(
     Theorem(
         name="softmax_pg.mei",
         statement="softmax PG with eta = (1-gamma)^3/8 (rewards in [0,1]): V*(rho) - V_t(rho) <= 16 S "
-        "||d*_mu/mu||^2 ||1/mu|| / (c^2 (1-gamma)^6 t), mu = rho (the gradient's distribution); c is the running "
-        "min over k <= t of min_s pi_k(a*(s)|s) (the telescoping argument of the proof); smaller eta scales the "
-        "bound by (1-gamma)^3/(8 eta) (the ascent lemma with eta <= 1/L)",
+        "||d*_mu/mu||^2 ||1/mu|| / (c^2 (1-gamma)^6 t), mu = rho (the gradient's distribution); c is the min over "
+        "the recorded run k = 0..T of min_s pi_k(a*(s)|s); smaller eta scales the bound by (1-gamma)^3/(8 eta) "
+        "(the ascent lemma with eta <= 1/L)",
         methods=("softmax_pg",),
         certificate="suboptimality",
         bound=_mei_bound,
@@ -239,6 +244,16 @@ register(
         arxiv="2005.06392",
         equation="Thm 4 (with Lemma 8, non-uniform Lojasiewicz)",
         confidence="paper",
+        note="Two restatements of Mei, Xiao, Szepesvari, Schuurmans (arXiv 2005.06392) Thm 4 differ. (i) The "
+        "theorem as stated: with eta = (1-gamma)^3/8 and rewards in [0, 1], V*(rho) - V_t(rho) <= 16 S "
+        "||d^{pi*}_mu / mu||_inf^2 ||1/mu||_inf / (c^2 (1-gamma)^6 t) for every t >= 1, where mu is the start "
+        "distribution of the gradient, rho any evaluation distribution, and c = inf_{s, t >= 1} pi_t(a*(s)|s) > 0 "
+        "(Lemma 9) is one constant for the whole run. (ii) The form the proof gives by telescoping the ascent "
+        "lemma with the non-uniform Lojasiewicz inequality (Lemma 8) up to t: the same bound with c replaced by "
+        "the running c_t = min_{k <= t} min_s pi_k(a*(s)|s). Neither c is below the other in general (c_t sees the "
+        "start k = 0 and not the future; Lemma 9's c the converse), so polopt checks the larger bound: rho = mu "
+        "(where the two ratio forms coincide), c = min over the recorded run k = 0..T (<= both), and the factor "
+        "max(1, (1-gamma)^3 / (8 eta span)) for steps below the paper's.",
     )
 )
 

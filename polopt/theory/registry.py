@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._base import ABS_SLACK, RATE_SLACK
 from ..result import SolveResult
 
-CONFIDENCE = ("paper", "derived", "recalled")
+#: Confidence levels of a registered theorem, what each one means:
+#:
+#: * ``paper``: the statement (with its constants) was read in the cited source;
+#: * ``derived``: polopt's own derivation, with the proof in ``proofs/`` (or, where the theorem's
+#:   ``note`` says there is none, the derivation stated in the note);
+#: * ``recalled``: an unconfirmed recollection of the source's statement: shown, never
+#:   presented as the paper's;
+#: * ``measured``: a constant polopt measured itself on a sweep of instances (the sweep is named
+#:   in the theorem's ``note``): shown, never presented as a paper's constant, and checked on
+#:   held-out instances (other seeds, sizes and ``beta`` than the sweep) so that the tests
+#:   falsify it rather than only calibrate it. A held-out violation is kept as a test and marked
+#:   in the note; the constant is not loosened after the fact.
+CONFIDENCE = ("paper", "derived", "recalled", "measured")
+#: One-line meaning of each confidence level (for reports).
+CONFIDENCE_MEANING = {
+    "paper": "statement read in the source",
+    "derived": "our derivation (proof in proofs/ or stated in the note)",
+    "recalled": "unconfirmed recollection, never presented as the paper's",
+    "measured": "constant measured by polopt on a named sweep, never presented as a paper's, checked on "
+                "held-out instances",
+}
 
 
 class Verdict(NamedTuple):
@@ -40,9 +60,15 @@ class Theorem(NamedTuple):
             None when ``checker`` is given.
         source: authors / book and title.
         arxiv: arXiv id or None; equation: theorem/equation number when known.
-        confidence: ``paper`` | ``derived`` | ``recalled``.
+        confidence: ``paper`` | ``derived`` | ``recalled`` | ``measured`` (see :data:`CONFIDENCE`).
         checker: optional ``checker(res) -> Verdict`` for claims that are not a bound
             (monotonicity, finite termination, containment).
+        max_step: ``max_step(problem) -> float``, the largest step ``eta`` the theorem covers,
+            or None when it has no step condition. The theorem states its step range once,
+            here; its bound raises ``ValueError`` beyond it and experiments read it from here.
+        note: what the confidence rests on, when the statement alone does not say it: the
+            sweep a ``measured`` constant comes from, the derivation of a ``derived`` claim without
+            a proof module, a discrepancy between restatements of the source.
     """
 
     name: str
@@ -55,6 +81,8 @@ class Theorem(NamedTuple):
     equation: str | None = None
     confidence: str = "paper"
     checker: Callable[[SolveResult], Verdict] | None = None
+    max_step: Callable[[Any], float] | None = None
+    note: str = ""
 
 
 _THEOREMS: dict[str, Theorem] = {}
@@ -63,6 +91,8 @@ _THEOREMS: dict[str, Theorem] = {}
 def register(theorem: Theorem) -> Theorem:
     if theorem.confidence not in CONFIDENCE:
         raise ValueError(f"confidence must be one of {CONFIDENCE}, got {theorem.confidence!r}")
+    if theorem.confidence == "measured" and not theorem.note:
+        raise ValueError(f"theorem {theorem.name!r} is 'measured': its note must name the sweep it comes from")
     if theorem.bound is None and theorem.checker is None:
         raise ValueError(f"theorem {theorem.name!r} needs a bound or a checker")
     if theorem.name in _THEOREMS:
