@@ -1,7 +1,9 @@
 """Where the linear KL bounds stop holding: Nash-MP's (1 + eta beta)^{-k} beyond eta = 2, MMD's well beyond 4 beta.
 
 Runs the exact rules of :mod:`polopt.rules.nlhf` directly (no per-iterate certificates but the
-KL) on random tournaments at beta = 0.01 (the hard case, games digest §3/§7 and T4c) and reports,
+KL) on random tournaments at beta = 0.01 (the hard case for step-size conditions; Nash-MP's step
+eta <= 1/L = 2 with L = 1/2, Tiapkin et al., arXiv 2505.19731 v1, abstract; MMD's eta <= alpha / L^2,
+Sokota et al., arXiv 2206.05825; both conditions recalled) and reports,
 per step size, the worst ratio ``KL_t / (KL_0 (1 + eta beta)^{-t})`` (with the registry's slack).
 """
 

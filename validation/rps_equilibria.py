@@ -47,7 +47,8 @@ EXPERIMENT = Experiment(
     name="rps_equilibria",
     claim="Perturbed RPS: Nash (1/7, 3/7, 3/7) and the beta-regularized equilibria of the MMD example; "
           "DG_0(pi*_beta) <= 2 beta log K for uniform mu",
-    source="Sokota et al. arXiv 2206.05825 (MMD) example; bound: shared notes games.md §1 [der]",
+    source="Sokota et al. arXiv 2206.05825 (MMD), perturbed RPS example; bound DG_0(pi*_beta) <= 2 beta log K: "
+           "polopt derivation (derived), checked numerically here",
     confidence="derived",
     run=run,
 )

@@ -2,7 +2,7 @@
 
 Each claim is checked at every iterate of a :func:`polopt.solve` result by recomputing the
 estimator's exact law there (:mod:`polopt.exact.estimators`: closed form or enumeration of
-the group outcomes). Confidence follows the digest's tags: ``paper`` for the classical facts
+the group outcomes). Confidence (:data:`polopt.theory.registry.CONFIDENCE`): ``paper`` for the classical facts
 whose statements were read (unbiasedness with a sample-independent baseline), ``derived`` for
 the facts derived and checked here (the ``(G-1)/G`` scaling, the RLOO variance as a
 U-statistic, the binary-reward direction of GRPO, the SNR step's ascent), ``recalled`` for

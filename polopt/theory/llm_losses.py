@@ -1,6 +1,6 @@
 """Guarantees of the preference-optimization losses (``polopt._methods.llm_losses``).
 
-Confidence follows DESIGN principle 6 and the paper digest's tags: the DPO / KL-regularized
+Confidence levels are those of :data:`polopt.theory.registry.CONFIDENCE`: the DPO / KL-regularized
 closed form was read in the source (``paper``); the IPO, chi-PO, CoPG, P3O and APO statements
 are our derivations with sympy proofs in ``proofs/`` (``derived``), because the papers' own
 statements were not seen.
