@@ -8,7 +8,9 @@ Quick start::
     res.policy, res.value, res.certificates["suboptimality"]
 """
 
-from . import certificates, exact, problems, theory
+from . import certificates, exact, oracles, problems, theory
+from .methods import rule
+from .methods import table as methods_table
 from .problems import (
     Bandit,
     ContextualBandit,
@@ -19,7 +21,7 @@ from .problems import (
     TabularMDP,
 )
 from .result import NotConvergedWarning, Optimum, SolveResult
-from .solve import describe, methods, solve
+from .solve import default_method, describe, methods, solve
 
 __version__ = "0.1.0"
 
@@ -35,10 +37,14 @@ __all__ = [
     "SolveResult",
     "TabularMDP",
     "certificates",
+    "default_method",
     "describe",
     "exact",
     "methods",
+    "methods_table",
+    "oracles",
     "problems",
+    "rule",
     "solve",
     "theory",
 ]

@@ -8,6 +8,8 @@ re-export these names.
 
 from __future__ import annotations
 
+import sys
+
 CONVERGED = "converged"
 MAX_ITER = "max_iter"
 NONFINITE = "nonfinite"
@@ -31,3 +33,16 @@ RATE_SLACK = 1e-9
 ABS_SLACK = 1e-10
 #: Stopping accuracy of iterative solvers whose output is compared at EXACT_F64.
 SOLVER_TOL = 1e-10
+
+
+def array_namespace(*arrays):
+    """``jax.numpy`` if any argument is a JAX array (or tracer), else ``numpy``.
+
+    JAX is only consulted when it is already imported, so NumPy-only code never pays its import.
+    """
+    jax = sys.modules.get("jax")
+    if jax is not None and any(isinstance(a, jax.Array) for a in arrays):
+        return jax.numpy
+    import numpy
+
+    return numpy

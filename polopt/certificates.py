@@ -23,6 +23,7 @@ __all__ = [
     "bellman_residual",
     "duality_gap",
     "exploitability",
+    "game_gaps",
     "kl",
     "kl_to_optimum",
     "span",
@@ -137,3 +138,32 @@ def duality_gap(P, pi, mu=None, beta: float = 0.0) -> float:
     # ... and the min player's best response: min_pi'' pi.P pi'' + beta KL(pi''||mu) - beta KL(pi||mu)
     best_min = -_best_response_value(-(pi @ P), mu, beta) - reg
     return best_max - best_min
+
+
+def _best_response_values(payoff, log_mu, beta):
+    """Batched ``max_pi' pi'.payoff - beta KL(pi'||mu)`` over the last axis (``[..., K] -> [...]``)."""
+    if beta == 0.0:
+        return np.max(payoff, axis=-1)
+    x = np.where(np.isneginf(log_mu), -np.inf, payoff / beta + log_mu)
+    m = np.max(x, axis=-1, keepdims=True)
+    return beta * (m[..., 0] + np.log(np.sum(np.exp(x - m), axis=-1)))
+
+
+def game_gaps(P, pi, mu=None, beta: float = 0.0):
+    """``(exploitability, duality_gap)`` of many policies at once: :func:`exploitability` and
+    :func:`duality_gap` vectorised over leading axes.
+
+    Shapes: ``P`` [..., K, K] (broadcast against ``pi``'s leading axes), ``pi`` [..., K],
+    ``mu`` [..., K] (uniform if None). Returns two arrays of ``pi.shape[:-1]``. Agrees with the
+    scalar functions to round-off (``tests/test_certificates.py``).
+    """
+    P = np.asarray(P, dtype=np.float64)
+    pi = np.asarray(pi, dtype=np.float64)
+    K = pi.shape[-1]
+    mu = np.full(K, 1.0 / K) if mu is None else np.asarray(mu, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_mu = np.log(mu)
+    reg = beta * kl(pi, mu) if beta > 0 else 0.0
+    best_max = _best_response_values(np.einsum("...ij,...j->...i", P, pi), log_mu, beta) + reg
+    best_min = -_best_response_values(-np.einsum("...i,...ij->...j", pi, P), log_mu, beta) - reg
+    return best_max - 0.5, best_max - best_min

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, NotConvergedWarning
 
-__all__ = ["CONVERGED", "MAX_ITER", "NONFINITE", "STATUSES", "NotConvergedWarning", "Optimum", "SolveResult"]
+__all__ = [
+    "CONVERGED",
+    "MAX_ITER",
+    "NONFINITE",
+    "STATUSES",
+    "LazyCertificates",
+    "NotConvergedWarning",
+    "Optimum",
+    "SolveResult",
+]
+
+
+class LazyCertificates(Mapping):
+    """``name -> array`` whose entries are computed when first read, then kept.
+
+    Built from ``{name: array or zero-argument callable}``: a run pays only for the certificates
+    somebody reads (the stopping certificate, computed during the run, is passed as an array).
+    ``dict(res.certificates)`` computes them all.
+    """
+
+    def __init__(self, entries: Mapping[str, np.ndarray | Callable[[], np.ndarray]]):
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        value = self._entries[name]
+        if callable(value):
+            value = np.asarray(value())
+            value.setflags(write=False)
+            self._entries[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def computed(self) -> list[str]:
+        """The names already computed (for tests and profiling)."""
+        return [k for k, v in self._entries.items() if not callable(v)]
+
+    def __repr__(self) -> str:
+        return f"LazyCertificates({', '.join(self._entries)})"
 
 
 class Optimum(NamedTuple):

@@ -1,23 +1,29 @@
-"""``solve(problem, method=..., **hparams) -> SolveResult`` and the method registry.
+"""``solve(problem, method=None, **hparams) -> SolveResult`` and the one driver of update rules.
 
-A method is registered once with the problem kinds it applies to::
+The method names come from the table in :mod:`polopt.methods`. ``solve`` validates the common
+arguments (``iters``, ``seed``), picks the certified exact solver when no method is named
+(:func:`default_method`), dispatches, and never returns silently after ``iters``: a run that
+stops on its iteration limit (or on a non-finite value) has ``status="max_iter"`` (``"nonfinite"``)
+and issues a :class:`~polopt.result.NotConvergedWarning`.
 
-    @register("value_iteration", applies=is_discounted_mdp, summary="...")
-    def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult: ...
-
-``solve`` validates the common arguments, dispatches, and never returns silently after
-``iters``: a run that stops on its iteration limit has ``status="max_iter"`` and issues a
-:class:`~polopt.result.NotConvergedWarning`.
+:func:`run_rule` is the loop every update rule runs through: it stops at ``tol`` *during* the
+run (the stopping certificate is evaluated once per chunk of iterations, on the recorded
+iterates), detects non-finite policies, and keeps only what is recorded (``record`` = every
+how many iterations), so memory does not grow with ``iters`` beyond the record.
 """
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
+
+from ._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from ._validation import as_positive_int
+from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
+from .oracles import check_seed
 from .problems import (
     Bandit,
     ContextualBandit,
@@ -26,112 +32,199 @@ from .problems import (
     PreferenceGame,
     TabularMDP,
 )
-from .result import MAX_ITER, NONFINITE, NotConvergedWarning, SolveResult
+from .result import SolveResult
 
 PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame, ContextualPreferenceGame)
+#: Iterations per chunk of :func:`run_rule` (the stopping certificate is evaluated once per chunk):
+#: short chunks first so that a run meeting ``tol`` early stops early, long ones later so that the
+#: per-chunk overhead vanishes.
+CHUNK_SIZES = (8, 32, 128, 512, 2048)
 
 
-class Method(NamedTuple):
-    name: str
-    applies: Callable[[object], bool]
-    run: Callable[..., SolveResult]
-    summary: str
+class Trajectory(NamedTuple):
+    """What :func:`run_rule` returns.
+
+    ``records`` [N, ...]: the recorded arrays (``record_of(state)``) of iterates ``steps`` [N] (int;
+    iterate 0 = the initial state, the last record is the final iterate); ``state``: the final state;
+    ``status``; ``num_iter``: updates made; ``stop_values`` [N]: the stopping certificate at each
+    record (None without ``stop``).
+    """
+
+    records: np.ndarray
+    steps: np.ndarray
+    state: Any
+    status: str
+    num_iter: int
+    stop_values: np.ndarray | None
 
 
-_REGISTRY: dict[str, Method] = {}
-# Modules whose import registers methods; loaded lazily so ``import polopt`` stays light.
-# A module not (yet) present is skipped; an import error inside a present module is raised.
-_METHOD_MODULES = (
-    "polopt._methods.mdp",
-    "polopt._methods.average",
-    "polopt._methods.games",
-    "polopt._methods.nlhf",
-    "polopt._methods.pg",
-    "polopt._methods.llm",
-)
-_loaded = False
+def _finite_log(x: np.ndarray) -> bool:
+    # -inf is a zero probability, a valid log-policy entry; NaN and +inf are not
+    return bool(np.all(np.isfinite(x) | (x == -np.inf)))
 
 
-def register(name: str, *, applies: Callable[[object], bool], summary: str = ""):
-    """Decorator registering ``fn`` as ``solve`` method ``name``."""
+def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any] | None = None,
+             stop: Callable[[np.ndarray], np.ndarray] | None = None, tol: float | None = None,
+             record: int = 1) -> Trajectory:
+    """Run ``state <- rule.update(state, oracle)`` up to ``iters`` times.
 
-    def deco(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"method {name!r} is already registered")
-        _REGISTRY[name] = Method(name, applies, fn, summary or (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
+    Args:
+        rule: a :class:`~polopt.rules.Rule`.
+        oracle: the rule's oracle.
+        state: the initial state (``rule.init(...)``).
+        iters: update budget.
+        record_of: ``state -> array`` recorded per kept iterate (default ``state.log_pi``; log-domain,
+            ``-inf`` allowed).
+        stop: ``records [n, ...] -> values [n]``, the stopping certificate; the run stops at the first
+            recorded iterate with value ``<= tol`` (status ``"converged"``).
+        tol: stopping tolerance (needs ``stop``).
+        record: keep every ``record``-th iterate (and always the first and the last).
 
-    return deco
+    Status: ``"converged"`` (``stop <= tol``), ``"nonfinite"`` (an update produced NaN / +inf: nothing
+    after the last finite iterate is kept), else ``"max_iter"``.
+    """
+    record_of = record_of or (lambda s: s.log_pi)
+    first = np.asarray(record_of(state), dtype=np.float64)
+    recs, steps, vals = [first[None]], [np.zeros(1, dtype=np.int64)], []
+    if stop is not None:
+        vals.append(np.asarray(stop(first[None]), dtype=np.float64))
+        if tol is not None and vals[0][0] <= tol:
+            return Trajectory(first[None], steps[0], state, CONVERGED, 0, vals[0])
+    status, done, chunk_i = MAX_ITER, 0, 0
+    while done < iters and status == MAX_ITER:
+        n = min(CHUNK_SIZES[min(chunk_i, len(CHUNK_SIZES) - 1)], iters - done)
+        chunk_i += 1
+        rows, idx = [], []
+        for _ in range(n):
+            new = rule.update(state, oracle)
+            x = np.asarray(record_of(new), dtype=np.float64)
+            if not _finite_log(x):
+                status = NONFINITE
+                break
+            state, done = new, done + 1
+            if done % record == 0 or done == iters:
+                rows.append(x)
+                idx.append(done)
+        if status == NONFINITE and (not idx or idx[-1] != done) and done > 0:
+            rows.append(np.asarray(record_of(state), dtype=np.float64))
+            idx.append(done)
+        if not rows:
+            continue
+        block, at = np.stack(rows), np.asarray(idx, dtype=np.int64)
+        if stop is not None:
+            v = np.asarray(stop(block), dtype=np.float64)
+            met = np.flatnonzero(v <= tol) if tol is not None else np.empty(0, dtype=np.int64)
+            if met.size:
+                cut = int(met[0]) + 1
+                block, at, v = block[:cut], at[:cut], v[:cut]
+                done, status = int(at[-1]), CONVERGED
+            vals.append(v)
+        recs.append(block)
+        steps.append(at)
+    return Trajectory(np.concatenate(recs), np.concatenate(steps), state, status, done,
+                      np.concatenate(vals) if vals else None)
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in _METHOD_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-    _loaded = True
-
-
+# --------------------------------------------------------------------------- the entry point
 def _check_problem(problem) -> None:
     if not isinstance(problem, PROBLEM_TYPES):
         names = ", ".join(t.__name__ for t in PROBLEM_TYPES)
         raise TypeError(f"problem must be one of {names}; got {type(problem).__name__}")
 
 
+def _names(problem) -> list[str]:
+    out = []
+    for row in table().values():
+        if row.applies(problem):
+            out += [row.name, *row.aliases]
+    return sorted(out)
+
+
 def methods(problem=None) -> list[str]:
-    """Names that :func:`solve` accepts for ``problem`` (all registered names if None)."""
-    _load()
+    """Names that :func:`solve` accepts for ``problem`` (aliases included; every name if None)."""
     if problem is None:
-        return sorted(_REGISTRY)
+        return sorted(n for row in table().values() for n in (row.name, *row.aliases))
     _check_problem(problem)
-    return sorted(n for n, m in _REGISTRY.items() if m.applies(problem))
+    return _names(problem)
 
 
 def describe(problem=None) -> dict[str, str]:
     """``{name: one-line summary}`` for the methods that apply to ``problem``."""
-    return {n: _REGISTRY[n].summary for n in methods(problem)}
+    out = {}
+    for name in methods(problem):
+        row = lookup(name)
+        out[name] = row.summary if name == row.name else f"alias of {row.name}: {row.summary}"
+    return out
 
 
-def solve(problem, method: str, iters: int = 1000, init=None, seed=None, **hparams) -> SolveResult:
+def default_method(problem) -> str:
+    """The certified exact solver ``solve(problem)`` runs when no method is named.
+
+    discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
+    finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
+    ``"relative_value_iteration"``; preference game: ``"nash"`` (beta = 0) or
+    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy).
+    """
+    _check_problem(problem)
+    if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
+        return {"discounted": "solve_mdp", "finite_horizon": "backward_induction",
+                "average": "relative_value_iteration"}[problem.criterion]
+    if isinstance(problem, (PreferenceGame, ContextualPreferenceGame)):
+        return "regularized_nash" if problem.beta > 0 else "nash"
+    return "regularized_optimum" if problem.beta > 0 else "backward_induction"
+
+
+def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, **hparams) -> SolveResult:
     """Solve ``problem`` with ``method``; see DESIGN.md "Public contract".
 
     Args:
         problem: a polopt problem instance.
-        method: a name from :func:`methods(problem) <methods>`.
+        method: a name from :func:`methods(problem) <methods>`; None = :func:`default_method`, the
+            certified exact solver for the problem's kind (``res.method`` says which).
         iters: iteration budget (exact methods: maximum number of sweeps / improvements).
         init: initial policy ([K], [S, A]) or method-specific initial value; default uniform
             or the reference.
-        seed: seed for sampled methods.
+        seed: seed for sampled methods (None, a non-negative int, a SeedSequence or a Generator;
+            checked for every method).
         **hparams: hyper-parameters by their maths names (eta, tau, eps, ...).
 
     Raises:
         ValueError: unknown method or one that does not apply (the message lists the valid
             names), bad hyper-parameters.
-        TypeError: ``problem`` is not a polopt problem.
+        TypeError: ``problem`` is not a polopt problem; a seed of the wrong type.
     """
     _check_problem(problem)
-    _load()
+    if method is None:
+        method = default_method(problem)
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
+    row = lookup(method)
     valid = methods(problem)
-    if method not in _REGISTRY:
+    if row is None:
         raise ValueError(f"unknown method {method!r}; valid methods for {problem!r}: {', '.join(valid)}")
     if method not in valid:
-        raise ValueError(
-            f"method {method!r} does not apply to {problem!r}; valid methods: {', '.join(valid)}"
-        )
+        raise ValueError(f"method {method!r} does not apply to {problem!r}; valid methods: {', '.join(valid)}")
     iters = as_positive_int("iters", iters, minimum=0)
-    res = _REGISTRY[method].run(problem, iters=iters, init=init, seed=seed, **hparams)
-    if res.status in (MAX_ITER, NONFINITE):
+    check_seed(seed)
+    res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
+    if res.method != method:
+        res = res._replace(method=method)
+    if res.status == CONVERGED and not _finite_value(res.value):
+        res = res._replace(status=NONFINITE)
+    if res.status != CONVERGED:
         warnings.warn(
             f"{method} stopped with status {res.status!r} after {res.num_iter} iterations; "
-            "increase iters or check the hyper-parameters",
+            + ("a value overflowed or is NaN: rescale the rewards" if res.status == NONFINITE
+               else "increase iters or check the hyper-parameters"),
             NotConvergedWarning,
             stacklevel=2,
         )
     return res
+
+
+def _finite_value(value) -> bool:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return True
+    return bool(np.all(np.isfinite(arr)))

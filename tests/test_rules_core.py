@@ -116,7 +116,7 @@ def test_numpy_and_jax_agree(fn):
 
 
 def test_sample_categorical_frequencies_and_zero_mass():
-    from polopt.rules._sampling import as_generator, sample_categorical
+    from polopt.oracles.sampling import as_generator, sample_categorical
 
     pi = np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]])
     n = 40_000

@@ -12,6 +12,7 @@ from scipy.special import log_softmax
 from polopt.exact import nash, regularized_nash
 from polopt.problems import catalogue
 from polopt.problems.random import random_intransitive, random_tournament
+from polopt import oracles
 from polopt.rules import nlhf
 from polopt.testing import strategies as pst
 from polopt.testing.tolerances import BACKEND, EXACT_F64, IDENTITY_F64
@@ -308,11 +309,11 @@ def test_sampled_pref_is_unbiased_and_reproducible():
     game = random_intransitive(5, seed=3)
     pi = np.array([0.1, 0.2, 0.3, 0.15, 0.25])
     n = 4000
-    est = nlhf.sampled_pref(np.random.default_rng(0), game.P, pi, n)
+    est = oracles.sampled_pref(np.random.default_rng(0), game.P, pi, n)
     assert np.max(np.abs(est - game.P @ pi)) <= SIX_SIGMA / (2 * np.sqrt(n))
-    np.testing.assert_array_equal(est, nlhf.sampled_pref(np.random.default_rng(0), game.P, pi, n))
-    assert not np.array_equal(est, nlhf.sampled_pref(np.random.default_rng(1), game.P, pi, n))
-    batched = nlhf.sampled_pref(np.random.default_rng(0), np.stack([game.P, game.P.T]), np.stack([pi, pi]), 3)
+    np.testing.assert_array_equal(est, oracles.sampled_pref(np.random.default_rng(0), game.P, pi, n))
+    assert not np.array_equal(est, oracles.sampled_pref(np.random.default_rng(1), game.P, pi, n))
+    batched = oracles.sampled_pref(np.random.default_rng(0), np.stack([game.P, game.P.T]), np.stack([pi, pi]), 3)
     assert batched.shape == (2, 5)
 
 

@@ -53,11 +53,11 @@ from .. import certificates
 from .._validation import as_positive_int, as_scalar
 from ..exact import estimators as _ex
 from ..exact.soft import regularized_bandit_optimum
+from ..oracles.sampling import as_generator, sample_categorical
 from ..problems import Bandit, ContextualBandit
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..rules import estimators as _est
 from ..rules._core import log_normalize, softmax
-from ..rules._sampling import as_generator, sample_categorical
 from ..solve import register
 from . import reject_unknown
 

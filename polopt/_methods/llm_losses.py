@@ -49,12 +49,12 @@ import numpy as np
 
 from .. import certificates
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
+from ..oracles.sampling import as_generator, sample_categorical
 from ..problems import Bandit, ContextualBandit, PreferenceGame
 from ..problems.dataset import PreferenceDataset
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..rules import preference_losses as pl
 from ..rules._core import log_normalize
-from ..rules._sampling import as_generator, sample_categorical
 from ..solve import register
 from . import reject_unknown
 from ._iterative import step_size

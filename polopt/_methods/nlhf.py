@@ -65,8 +65,6 @@ zero mass when ``beta > 0`` (every rule and the equilibrium take ``log mu``); a 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -74,14 +72,12 @@ import numpy as np
 from .. import certificates
 from .._validation import as_float_array, as_positive_int, as_scalar, check_stochastic
 from ..exact import games as _games
+from ..oracles import GameOracle, as_generator
 from ..problems import ContextualPreferenceGame, PreferenceGame
 from ..problems.game import SKEW_ATOL
-from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
+from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import nlhf
-from ..rules._sampling import as_generator
-from ..solve import register
 from . import reject_unknown
-from ._iterative import iterate
 
 GAME_VALUE = 0.5
 #: Default stopping tolerance on the duality gap / KL to the optimum (float64 round-off floor of both).
@@ -91,11 +87,8 @@ DEFAULT_ALPHA = 0.1
 DEFAULT_MAGNET_ETA = 0.05
 #: IPO-MD mixture coefficient (NLHF's TL;DR runs used 0.125 for Nash-MD-PG [rec]).
 DEFAULT_MIXTURE = 0.125
-DEFAULT_SPPO_INNER_STEPS = 20
-#: Iterations per chunk of the runner (certificates and the tol test run once per chunk).
-CHUNK_SIZES = (8, 32, 128, 512)
-COMMON = ("eta", "num_samples", "tol", "payoff")
-AVERAGE_RULES = ("sppo", "dno", "inpo")
+#: Hyper-parameters every game rule takes besides its factory's (``beta`` is the game's).
+COMMON = ("num_samples", "tol", "payoff", "record")
 
 
 class _Game(NamedTuple):
@@ -108,8 +101,13 @@ class _Game(NamedTuple):
     contextual: bool
 
 
-def _is_game(problem) -> bool:
+def is_game(problem) -> bool:
     return isinstance(problem, (PreferenceGame, ContextualPreferenceGame))
+
+
+def is_regularized_game(problem) -> bool:
+    """A game with ``beta > 0`` (the IPO rules divide by beta: they are not listed at beta = 0)."""
+    return is_game(problem) and problem.beta > 0
 
 
 def _arrays(problem, payoff, method: str) -> _Game:
@@ -144,230 +142,55 @@ def _optimum(g: _Game) -> tuple[np.ndarray, dict]:
     stars, info = [], {}
     for P, mu in zip(g.P, g.mu, strict=True):
         game = PreferenceGame(P, mu, g.beta)
-        if g.beta > 0:
-            stars.append(_games.regularized_nash(game).policy)
-        else:
-            stars.append(_games.nash(game).policy)
+        stars.append(_games.regularized_nash(game).policy if g.beta > 0 else _games.nash(game).policy)
     if g.beta == 0:
         info["nash_unique"] = all(_games.nash_is_unique(PreferenceGame(P)) for P in g.P)
     return np.stack(stars), info
 
 
+def _kl(g: _Game, log_pols: np.ndarray, pi_star: np.ndarray, defined: bool) -> np.ndarray:
+    """``KL(pi* || pi_t)`` from the log-policies [N, X, K] (finite where a probability underflows), rho-weighted."""
+    if not defined:
+        return np.full(log_pols.shape[0], np.nan)
+    return certificates.kl_log(pi_star, log_pols) @ g.rho
+
+
+def _gaps(g: _Game, log_pols: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    expl, gap = certificates.game_gaps(g.P, np.exp(log_pols), g.mu, beta)
+    return expl @ g.rho, gap @ g.rho
+
+
 def _certificates(g: _Game, log_pols: np.ndarray, pi_star: np.ndarray, kl_defined: bool, suffix: str = "") -> dict:
-    """Per-iterate certificates of the log-policies ``log_pols`` [T+1, X, K] (rho-weighted over contexts).
-
-    The KL is taken from the log-policies, so it stays finite where a probability underflows.
-    """
-    pols = np.exp(log_pols)
-
-    def avg(fn):
-        per = [[fn(P, p, mu) for P, p, mu in zip(g.P, pi, g.mu, strict=True)] for pi in pols]
-        return np.asarray(per, dtype=np.float64) @ g.rho
-
+    """Lazy per-iterate certificates of the log-policies ``log_pols`` [T+1, X, K] (rho-weighted over contexts)."""
     out = {
-        "kl_to_optimum": (np.array([certificates.kl_to_optimum(None, pi_star, weights=g.rho, log_pi=lp)
-                                    for lp in log_pols])
-                          if kl_defined else np.full(len(pols), np.nan)),
-        "exploitability": avg(lambda P, p, mu: certificates.exploitability(P, p, mu, g.beta)),
-        "duality_gap": avg(lambda P, p, mu: certificates.duality_gap(P, p, mu, g.beta)),
-        "duality_gap_unregularized": avg(lambda P, p, mu: certificates.duality_gap(P, p, mu, 0.0)),
+        "kl_to_optimum": lambda: _kl(g, log_pols, pi_star, kl_defined),
+        "exploitability": lambda: _gaps(g, log_pols, g.beta)[0],
+        "duality_gap": lambda: _gaps(g, log_pols, g.beta)[1],
+        "duality_gap_unregularized": lambda: _gaps(g, log_pols, 0.0)[1],
     }
     if suffix:
         out = {f"{k}{suffix}": v for k, v in out.items() if k != "exploitability"}
     return out
 
 
-# --------------------------------------------------------------------------- hyper-parameters
-def _hedge_eta(K: int, iters: int) -> float:
-    return math.sqrt(8.0 * math.log(K) / max(iters, 1)) if K > 1 else 1.0
+# --------------------------------------------------------------------------- defaults the table reads
+def egpo_defaults(game, iters: int, hp: dict) -> dict:
+    """Tabular EGPO: ``1/(beta + 2)`` (its stated range); the IPO-loss SGD form: ``beta K / (4 (beta + 2))``."""
+    if hp.get("form", "tabular") == "ipo_loss":
+        return {"eta": game.beta * game.P.shape[-1] / (4.0 * (game.beta + 2.0))}
+    return {"eta": 1.0 / (game.beta + 2.0)}
 
 
-def _num_samples(value):
-    return None if value is None else as_positive_int("num_samples", value)
-
-
-def _need_beta(method: str, beta: float, why: str) -> None:
-    if beta <= 0:
-        raise ValueError(f"{method} needs a game with beta > 0 ({why}), got beta = {beta:g}")
-
-
-class _Plan(NamedTuple):
-    """What one run does: init, step (closure over the oracle), calls per update, eta used, hparams."""
-
-    init: Callable
-    step: Callable
-    calls: int  # oracle calls (exact products) or sampled comparisons per update and context
-    eta: object
-    hparams: dict
-    info: dict
-
-
-def _plan(rule: str, method: str, g: _Game, hp: dict, iters: int, seed) -> _Plan:
-    beta, K = g.beta, g.P.shape[-1]
-    with np.errstate(divide="ignore"):  # a zero-mass reference is allowed at beta = 0 (log mu unused)
-        P, log_mu = (g.P, np.log(g.mu)) if g.contextual else (g.P[0], np.log(g.mu[0]))
-    m = _num_samples(hp.get("num_samples"))
-    rng = as_generator(seed)
-    info: dict = {}
-    used: dict = {"num_samples": m}
-    sample_cost = K * m if m is not None else 1
-
-    def eta_of(default):
-        value = hp.get("eta")
-        return as_scalar("eta", default if value is None else value, low=0.0, low_open=True)
-
-    def pick(exact_update, sampled_update, **kw):
-        if m is None:
-            return lambda s: exact_update(s, P, log_mu, **kw)
-        return lambda s: sampled_update(s, P, log_mu, rng, num_samples=m, **kw)
-
-    if rule == "mirror_prox":
-        eta = eta_of(2.0)
-        inner = hp.get("inner_steps")
-        used.update(eta=eta, inner_steps=inner)
-        if inner is None:
-            if hp.get("inner_eta") is not None:
-                raise TypeError("mirror_prox: inner_eta needs inner_steps (approximate Nash-MP)")
-            step = pick(nlhf.mirror_prox_update, nlhf.mirror_prox_update_sampled, eta=eta, beta=beta)
-            calls = 2 * sample_cost
-        else:
-            inner = as_positive_int("inner_steps", inner)
-            inner_eta = hp.get("inner_eta")
-            inner_eta = None if inner_eta is None else as_scalar("inner_eta", inner_eta, low=0.0, low_open=True)
-            used.update(inner_steps=inner, inner_eta=inner_eta)
-
-            def step(s):
-                return nlhf.mirror_prox_approx_update(s, P, log_mu, rng, eta=eta, beta=beta, inner_steps=inner,
-                                                   inner_eta=inner_eta, num_samples=m)
-
-            calls = 2 if m is None else 2 * inner * m
-        return _Plan(nlhf.mirror_prox_init, step, calls, eta, used, info)
-
-    if rule == "extragradient":
-        form = hp.get("form", "tabular")
-        if form not in ("tabular", "ipo_loss"):
-            raise ValueError(f"{method}: form must be 'tabular' or 'ipo_loss', got {form!r}")
-        used["form"] = form
-        if form == "tabular":
-            eta = eta_of(1.0 / (beta + 2.0))
-            s_eq = eta
-            step = pick(nlhf.extragradient_update, nlhf.extragradient_update_sampled, eta=eta, beta=beta)
-        else:
-            _need_beta(method, beta, "the IPO loss divides by beta")
-            eta = eta_of(beta * K / (4.0 * (beta + 2.0)))
-            s_eq = float(nlhf.egpo_step_size(eta, beta, K))
-            info["equivalent_eta"] = s_eq
-
-            def step(s):
-                return nlhf.extragradient_ipo_loss_update(s, P, log_mu, rng, eta=eta, beta=beta, num_samples=m)
-
-        if s_eq * beta >= 1:
-            raise ValueError(
-                f"{method}: the EGPO step must satisfy eta * beta < 1, got step {s_eq:g} with beta {beta:g}"
-            )
-        used["eta"] = eta
-        return _Plan(nlhf.extragradient_init, step, 2 * sample_cost, eta, used, info)
-
-    if rule == "nash_md":
-        schedule = hp.get("schedule", "decaying" if beta > 0 else "constant")
-        if schedule not in ("constant", "decaying"):
-            raise ValueError(f"nash_md: schedule must be 'constant' or 'decaying', got {schedule!r}")
-        used["schedule"] = schedule
-        if schedule == "decaying":
-            _need_beta(method, beta, "the decaying step is 2 / (beta (t + 2))")
-            if hp.get("eta") is not None:
-                raise TypeError("nash_md: eta is not used with schedule='decaying' (eta_t = 2/(beta (t+2)))")
-            eta = nlhf.nash_md_step_size(np.arange(iters, dtype=np.float64), beta)
-            used["eta"] = None
-        else:
-            T = max(iters, 2)
-            eta = eta_of(math.log(T) / (beta * T) if beta > 0 else _hedge_eta(K, iters))
-            if eta * beta > 1:
-                raise ValueError(f"nash_md: the mixture needs eta * beta <= 1, got eta {eta:g} with beta {beta:g}")
-            used["eta"] = eta
-        step = pick(nlhf.nash_md_update, nlhf.nash_md_update_sampled, eta=None if schedule == "decaying" else eta,
-                    beta=beta, schedule=schedule)
-        return _Plan(nlhf.nash_md_init, step, sample_cost, eta, used, info)
-
-    if rule == "nash_ema":
-        eta = eta_of(0.1)
-        alpha = as_scalar("alpha", hp.get("alpha", DEFAULT_ALPHA), low=0.0, high=1.0, low_open=True)
-        used.update(eta=eta, alpha=alpha)
-        step = pick(nlhf.nash_ema_update, nlhf.nash_ema_update_sampled, eta=eta, beta=beta, alpha=alpha)
-        return _Plan(nlhf.nash_ema_init, step, sample_cost, eta, used, info)
-
-    if rule in ("sppo", "dno"):
-        eta = eta_of(_hedge_eta(K, iters))
-        used["eta"] = eta
-        form = hp.get("form", "exact") if rule == "sppo" else "exact"
-        if form not in ("exact", "squared_loss"):
-            raise ValueError(f"{method}: form must be 'exact' or 'squared_loss', got {form!r}")
-        if rule == "sppo":
-            used["form"] = form
-        if form == "squared_loss":
-            if m is not None:
-                raise TypeError(f"{method}: form='squared_loss' runs on the exact oracle (num_samples must be None)")
-            inner = as_positive_int("inner_steps", hp.get("inner_steps", DEFAULT_SPPO_INNER_STEPS))
-            used["inner_steps"] = inner
-
-            def step(s):
-                return nlhf.sppo_squared_loss_update(s, P, log_mu, eta=eta, inner_steps=inner)
-        elif hp.get("inner_steps") is not None:
-            raise TypeError(f"{method}: inner_steps is only used with form='squared_loss'")
-        elif rule == "sppo":
-            step = pick(nlhf.sppo_update, nlhf.sppo_update_sampled, eta=eta)
-        else:
-            step = pick(nlhf.dno_update, nlhf.dno_update_sampled, eta=eta)
-        return _Plan(nlhf.sppo_init if rule == "sppo" else nlhf.dno_init, step, sample_cost, eta, used, info)
-
-    if rule == "inpo":
-        eta = eta_of(4.0 * beta / (1.0 + 4.0 * beta**2) if beta > 0 else _hedge_eta(K, iters))
-        if eta * beta >= 1:
-            raise ValueError(f"{method}: the OMD step must satisfy eta * beta < 1, got eta {eta:g} with beta {beta:g}")
-        used["eta"] = eta
-        step = pick(nlhf.inpo_update, nlhf.inpo_update_sampled, eta=eta, beta=beta)
-        return _Plan(nlhf.inpo_init, step, sample_cost, eta, used, info)
-
-    if rule == "mmd":
-        eta = eta_of(4.0 * beta if beta > 0 else _hedge_eta(K, iters))
-        update = hp.get("magnet_update", False)
-        if not isinstance(update, (bool, np.bool_)):
-            raise TypeError(f"mmd: magnet_update must be a bool, got {type(update).__name__}")
-        lam = hp.get("magnet_eta")
-        if lam is not None and not update:
-            raise TypeError("mmd: magnet_eta needs magnet_update=True")
-        lam = as_scalar("magnet_eta", DEFAULT_MAGNET_ETA if lam is None else lam, low=0.0, high=1.0) if update else 0.0
-        used.update(eta=eta, magnet_update=bool(update), magnet_eta=lam)
-        step = pick(nlhf.mmd_update, nlhf.mmd_update_sampled, eta=eta, beta=beta, magnet_eta=lam)
-        return _Plan(lambda lp: nlhf.mmd_init(lp, log_mu), step, sample_cost, eta, used, info)
-
-    if rule in ("online_ipo", "ipo_md"):
-        _need_beta(method, beta, "the IPO target divides by beta")
-        eta = eta_of(beta**2 / 4.0)
-        used["eta"] = eta
-        if rule == "online_ipo":
-            step = pick(nlhf.online_ipo_update, nlhf.online_ipo_update_sampled, eta=eta, beta=beta)
-        else:
-            mixture = as_scalar("mixture", hp.get("mixture", DEFAULT_MIXTURE), low=0.0, high=1.0)
-            used["mixture"] = mixture
-            step = pick(nlhf.ipo_md_update, nlhf.ipo_md_update_sampled, eta=eta, beta=beta, mixture=mixture)
-        return _Plan(nlhf.online_ipo_init, step, sample_cost, eta, used, info)
-
-    raise ValueError(f"unknown NLHF rule {rule!r}")  # registration below only uses known names
-
-
-_EXTRA = {
-    "mirror_prox": ("inner_steps", "inner_eta"),
-    "extragradient": ("form",),
-    "nash_md": ("schedule",),
-    "nash_ema": ("alpha",),
-    "sppo": ("form", "inner_steps"),
-    "dno": (),
-    "inpo": (),
-    "mmd": ("magnet_update", "magnet_eta"),
-    "online_ipo": (),
-    "ipo_md": ("mixture",),
-}
+def nash_md_defaults(game, iters: int, hp: dict) -> dict:
+    """Decaying ``2/(beta (t+2))`` when beta > 0 (no eta), else Hedge; constant: ``log T / (beta T)``."""
+    schedule = hp.get("schedule", "decaying" if game.beta > 0 else "constant")
+    if schedule == "decaying":
+        return {"schedule": schedule}
+    T = max(iters, 2)
+    K = game.P.shape[-1]
+    eta = np.log(T) / (game.beta * T) if game.beta > 0 else (np.sqrt(8.0 * np.log(K) / max(iters, 1)) if K > 1
+                                                             else 1.0)
+    return {"schedule": schedule, "eta": float(eta)}
 
 
 # --------------------------------------------------------------------------- the runner
@@ -392,99 +215,107 @@ def _check_reference(g: _Game, method: str) -> None:
         )
 
 
-def _run(rule: str, method: str, problem, *, iters: int, init, seed, **hparams) -> SolveResult:
-    reject_unknown(method, hparams, COMMON + _EXTRA[rule])
-    g = _arrays(problem, hparams.get("payoff"), method)
-    _check_reference(g, method)
-    tol = as_scalar("tol", hparams.get("tol", DEFAULT_TOL), low=0.0, low_open=True)
-    plan = _plan(rule, method, g, hparams, iters, seed)
-    pi0 = _init_policy(g, init, g.contextual)
-    with np.errstate(divide="ignore"):
-        log_pi0 = np.log(pi0 if g.contextual else pi0[0])
-    has_avg = rule in AVERAGE_RULES
+def _make_rule(row, game, g: _Game, hp: dict, iters: int):
+    """The row's Rule: the user's hyper-parameters, theory defaults for those not given, the game's beta."""
+    accepted = row.hparam_names()
+    if "beta" in hp:
+        raise TypeError(f"{row.name}: beta is the game's (PreferenceGame(P, reference, beta)), "
+                        "not a hyper-parameter")
+    given = {k: v for k, v in hp.items() if v is not None}
+    for k, v in row.defaults(game, iters, given).items():
+        given.setdefault(k, v)
+    if "beta" in accepted:
+        given["beta"] = g.beta
+    rule = row.rule(**given)
+    form = getattr(rule.hparams, "form", None)
+    if row.name == "extragradient" and form == "ipo_loss":
+        s_eq = float(nlhf.egpo_step_size(rule.hparams.eta, g.beta, g.P.shape[-1]))
+        if s_eq * g.beta >= 1:
+            raise ValueError(f"{row.name}: the EGPO step must satisfy eta * beta < 1, got step {s_eq:g} "
+                             f"(= 4 eta / (beta K)) with beta {g.beta:g}")
+    return rule
 
-    def log_policy_of(state):
-        return np.stack([state.log_pi, state.log_avg] if has_avg else [state.log_pi])
+
+def run_game_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """Run the game rule of table row ``name`` through the driver and assemble its SolveResult."""
+    from ..methods import lookup
+    from ..solve import run_rule
+
+    row = lookup(name)
+    reject_unknown(name, hparams, tuple(n for n in row.hparam_names() if n != "beta"))
+    hp = dict(hparams)
+    payoff = hp.pop("payoff", None)
+    g = _arrays(problem, payoff, name)
+    _check_reference(g, name)
+    tol = as_scalar("tol", hp.pop("tol", DEFAULT_TOL), low=0.0, low_open=True)
+    record = as_positive_int("record", hp.pop("record", 1))
+    m = hp.pop("num_samples", None)
+    m = None if m is None else as_positive_int("num_samples", m)
+    rule = _make_rule(row, problem, g, hp, iters)
+
+    pi0 = _init_policy(g, init, g.contextual)
+    with np.errstate(divide="ignore"):  # a zero-mass reference is allowed at beta = 0 (log mu unused)
+        log_mu, log_pi0 = np.log(g.mu), np.log(pi0)
+    squeeze = (lambda a: a) if g.contextual else (lambda a: a[..., 0, :])
+    P_or = g.P if g.contextual else g.P[0]
+    oracle = GameOracle(P_or, squeeze(log_mu), as_generator(seed) if m is not None else None, m)
+    state = rule.init(squeeze(log_pi0), oracle)
+    X = g.mu.shape[0]
+
+    def record_of(s):
+        return np.stack([s.log_pi, s.log_avg]) if rule.averages else s.log_pi[None]
 
     pi_star, opt_info = _optimum(g)
     kl_defined = g.beta > 0 or opt_info.get("nash_unique", True)
-    state, status, done = plan.init(log_pi0), MAX_ITER, 0
-    chunks: list[tuple[np.ndarray, dict]] = []
-    first = True
-    # run in growing chunks so that a run meeting tol early does not pay for the whole budget
-    while first or (done < iters and status == MAX_ITER):
-        n = min(CHUNK_SIZES[min(len(chunks), len(CHUNK_SIZES) - 1)], iters - done)
-        traj = iterate(state, plan.step, n, log_policy_of, log_domain=True)
-        rec = traj.iterates if first else traj.iterates[1:]
-        rec = rec.reshape((rec.shape[0], 2 if has_avg else 1) + g.mu.shape)
-        certs = _certificates(g, rec[:, 0], pi_star, kl_defined)
-        if has_avg:
-            certs.update(_certificates(g, rec[:, 1], pi_star, kl_defined, suffix="_average"))
-        chunks.append((rec, certs))
-        state, done, first = traj.state, done + traj.num_iter, False
-        met = np.flatnonzero((certs["duality_gap"] <= tol) | (certs["kl_to_optimum"] <= tol))
-        if met.size:
-            status = CONVERGED
-            cut = int(met[0]) + 1
-            chunks[-1] = (rec[:cut], {k: v[:cut] for k, v in certs.items()})
-        elif traj.status == NONFINITE:
-            status = NONFINITE
-    recorded = np.exp(np.concatenate([c[0] for c in chunks]))
-    certs = {k: np.concatenate([c[1][k] for c in chunks]) for k in chunks[0][1]}
-    pols, avgs = recorded[:, 0], (recorded[:, 1] if has_avg else None)
-    T = recorded.shape[0] - 1
 
-    X = g.mu.shape[0]
-    calls = (plan.calls * X * np.arange(T + 1)).astype(np.int64)
-    squeeze = (lambda a: a) if g.contextual else (lambda a: a[..., 0, :])
-    eta = plan.eta[:T] if isinstance(plan.eta, np.ndarray) else plan.eta
-    info = {"beta": g.beta, "eta": eta, "oracle_calls": calls, **plan.info, **opt_info}
+    def last(block):  # [n, 1|2, (X,) K] -> [n, X, K] of the last iterate
+        return block[:, 0].reshape((block.shape[0],) + g.mu.shape)
+
+    def stop(block):
+        lp = last(block)
+        return np.minimum(_gaps(g, lp, g.beta)[1], np.nan_to_num(_kl(g, lp, pi_star, kl_defined), nan=np.inf))
+
+    traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=stop, tol=tol, record=record)
+    recs = traj.records.reshape((traj.records.shape[0], 2 if rule.averages else 1) + g.mu.shape)
+    certs = _certificates(g, recs[:, 0], pi_star, kl_defined)
+    if rule.averages:
+        certs.update(_certificates(g, recs[:, 1], pi_star, kl_defined, suffix="_average"))
+    pols = np.exp(recs[:, 0])
+    avgs = np.exp(recs[:, 1]) if rule.averages else None
+
+    calls = rule.oracle_calls * oracle.cost()
+    if m is not None and getattr(rule.hparams, "inner_steps", None) is not None and name == "mirror_prox":
+        calls = 2 * rule.hparams.inner_steps * m  # approximate Nash-MP: one REINFORCE batch per inner step
+    eta = rule.hparams.eta if hasattr(rule.hparams, "eta") else None
+    if name == "nash_md" and rule.hparams.schedule == "decaying":
+        eta = nlhf.nash_md_step_size(np.arange(traj.num_iter, dtype=np.float64), g.beta)
+    info = {"beta": g.beta, "eta": eta, "oracle_calls": (calls * X * traj.steps).astype(np.int64), **opt_info}
+    if name == "extragradient" and rule.hparams.form == "ipo_loss":
+        info["equivalent_eta"] = float(nlhf.egpo_step_size(rule.hparams.eta, g.beta, g.P.shape[-1]))
+    if record > 1:
+        info["recorded"] = traj.steps
+    used = {k: v for k, v in rule.hparams._asdict().items() if k != "beta"}
     return SolveResult(
         policy=squeeze(pols[-1]),
         iterates=squeeze(pols),
         value=GAME_VALUE,
         optimum=Optimum(squeeze(pi_star), GAME_VALUE),
-        certificates=certs,
-        status=status,
-        method=method,
-        hparams={**plan.hparams, "tol": tol, "payoff": hparams.get("payoff") is not None},
-        num_iter=T,
+        certificates=LazyCertificates(certs),
+        status=traj.status,
+        method=name,
+        hparams={**used, "num_samples": m, "tol": tol, "payoff": payoff is not None},
+        num_iter=traj.num_iter,
         average=None if avgs is None else squeeze(avgs),
         info=info,
         problem=problem,
     )
 
 
-_SUMMARIES = {
-    "mirror_prox": "Nash Mirror Prox (two KL prox steps per iteration; approximate version with inner PG steps)",
-    "extragradient": "EGPO: extragradient in policy space (tabular or its online-IPO-loss SGD form)",
-    "nash_md": "Nash-MD: mirror descent against the geometric mixture with mu (constant or decaying step)",
-    "nash_ema": "Nash-EMA: mirror ascent against an exponential moving average of past policies",
-    "sppo": "SPPO: multiplicative weights on P(y > pi_t) (exact or squared-loss form); last and average iterates",
-    "dno": "DNO tabular prototype: multiplicative weights with r_t(y) = P(y > pi_t)",
-    "inpo": "INPO: online mirror descent on the beta-regularized game; last and average iterates",
-    "mmd": "Magnetic mirror descent in self-play (optional magnet update)",
-    "online_ipo": "Online IPO: SGD on the self-play IPO loss",
-    "ipo_md": "IPO-MD: online IPO with pairs from the geometric mixture of pi and mu",
-}
-_ALIASES = {
-    "nash_mp": "mirror_prox",
-    "egpo": "extragradient",
-    "multiplicative_weights": "sppo",
-    "online_mirror_descent": "inpo",
-}
+def runner(name: str):
+    """The table's ``run`` for game rule ``name``."""
 
-
-def _register(name: str, rule: str) -> None:
     def run(problem, *, iters, init, seed, **hparams):
-        return _run(rule, name, problem, iters=iters, init=init, seed=seed, **hparams)
+        return run_game_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
 
-    run.__doc__ = _SUMMARIES[rule]
-    summary = _SUMMARIES[rule] if name == rule else f"alias of {rule}: {_SUMMARIES[rule]}"
-    register(name, applies=_is_game, summary=summary)(run)
-
-
-for _name in _SUMMARIES:
-    _register(_name, _name)
-for _alias, _rule in _ALIASES.items():
-    _register(_alias, _rule)
+    run.__name__ = f"run_{name}"
+    return run

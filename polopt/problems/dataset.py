@@ -138,7 +138,7 @@ class PreferenceDataset(Problem):
             contexts: context distribution ``[X]`` (only with a per-context ``P``); uniform if None.
             seed: seed or ``numpy.random.Generator``.
         """
-        from ..rules._sampling import as_generator, sample_categorical
+        from ..oracles.sampling import as_generator, sample_categorical
 
         rng = as_generator(seed)
         N = as_positive_int("num_pairs", num_pairs)

@@ -9,12 +9,87 @@ Actions are the last axis; leading axes (states, contexts, batch) are carried th
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NamedTuple
 
-import numpy as np
+from .._base import array_namespace
+from .._validation import as_scalar
+
+
+class Rule(NamedTuple):
+    """An update rule: a pair of pure functions and what the rule declares about itself.
+
+    The unit of optax (``GradientTransformation``), for policies: a factory such as
+    ``polopt.rules.nlhf.mirror_prox(eta=2.0, beta=0.1)`` validates its hyper-parameters once and
+    returns a ``Rule``. Then::
+
+        state = rule.init(log_pi0, oracle)      # typed NamedTuple state, log-policies [..., K]
+        state = rule.update(state, oracle)      # pure; NumPy float64 or jax.numpy
+
+    ``oracle`` is what the rule may ask about the problem (:mod:`polopt.oracles`): exact or
+    sampled, the rule is the same. Every state has ``log_pi`` (and ``log_avg`` when
+    ``averages``) and ``t`` (updates made).
+
+    Fields: ``name`` (the method-table name), ``init``, ``update``, ``oracle_calls`` (oracle calls one
+    update makes), ``averages`` (the state carries the running average ``log_avg``), ``hparams``
+    (the validated hyper-parameters, a NamedTuple by their maths names).
+    """
+
+    name: str
+    init: Callable[..., Any]
+    update: Callable[[Any, Any], Any]
+    oracle_calls: int
+    averages: bool
+    hparams: Any
+
+
+@cache
+def _hparams_type(name: str, fields: tuple[str, ...]):
+    return NamedTuple(f"{name}_hparams", [(f, Any) for f in fields])
+
+
+def hparams(name: str, **values):
+    """The typed hyper-parameter record of rule ``name`` (a NamedTuple, fields in the given order)."""
+    return _hparams_type(name, tuple(values))(**values)
+
+
+def _concrete(x) -> bool:
+    """False for a JAX tracer (a vmapped step-size sweep): such values are checked by the caller."""
+    return not type(x).__name__.endswith("Tracer")
+
+
+def step_size(rule: str, name: str, value, *, allow_inf: bool = False):
+    """``value`` as a step size > 0, finite unless ``allow_inf``; a clear error naming the rule otherwise."""
+    if value is None:
+        raise TypeError(f"{rule}: {name} is required (a step size > 0)")
+    if not _concrete(value):
+        return value
+    try:
+        return as_scalar(name, value, low=0.0, low_open=True, allow_inf=allow_inf)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
+
+
+def coefficient(rule: str, name: str, value, *, low=0.0, high=None, low_open=False):
+    """A non-negative (or bounded) scalar hyper-parameter, finite; a clear error naming the rule otherwise."""
+    if not _concrete(value):
+        return value
+    try:
+        return as_scalar(name, value, low=low, high=high, low_open=low_open)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
+
+
+def require(rule: str, ok, message: str) -> None:
+    """ValueError ``"{rule}: {message}"`` when a concrete condition on hyper-parameters fails."""
+    if _concrete(ok) and not bool(ok):
+        raise ValueError(f"{rule}: {message}")
 
 __all__ = [
+    "Rule",
     "array_namespace",
+    "hparams",
     "entropy_log",
     "kl_log",
     "kl_prox",
@@ -24,31 +99,22 @@ __all__ = [
 ]
 
 
-def array_namespace(*arrays):
-    """``jax.numpy`` if any argument is a JAX array (or tracer), else ``numpy``.
-
-    JAX is only consulted when it is already imported, so NumPy-only code never pays its import.
-    """
-    jax = sys.modules.get("jax")
-    if jax is not None and any(isinstance(a, jax.Array) for a in arrays):
-        return jax.numpy
-    return np
-
-
-def _logsumexp(xp, x, axis: int = -1):
-    # max-shift keeps exp finite for logits up to ~1e308; the shift is exact for finite max
+def _shifted(xp, x, axis: int = -1):
+    """``x - max x`` (max-shift; the max is replaced by 0 where it is not finite)."""
     m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0)
-    return m + xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True))
+    return x - xp.where(xp.isfinite(m), m, 0.0)
 
 
 def log_normalize(logits):
     """``log softmax(logits) = logits - logsumexp(logits)`` along the last (action) axis.
 
     Shapes: ``[..., K] -> [..., K]``. Entries at ``-inf`` (zero-probability actions) stay ``-inf``.
+    The shift is subtracted *before* the log-sum is: with two tied logits at 1e17, ``m + log 2``
+    rounds to ``m`` and ``logits - (m + log 2)`` would give both actions probability 1.
     """
     xp = array_namespace(logits)
-    return logits - _logsumexp(xp, logits)
+    z = _shifted(xp, logits)
+    return z - xp.log(xp.sum(xp.exp(z), axis=-1, keepdims=True))
 
 
 def softmax(logits):

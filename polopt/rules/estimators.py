@@ -585,7 +585,7 @@ def sample_gradients(rng, pi, r, estimator: str, group_size: int, num_samples: i
 
     Speed: ``bench/bench_estimators.py`` (K = 100, G = 8).
     """
-    from ._sampling import as_generator
+    from ..oracles.sampling import as_generator
 
     check_estimator(estimator, int(group_size))
     if backend not in ("numba", "numpy"):

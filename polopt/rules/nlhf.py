@@ -16,7 +16,7 @@ through. Every KL step is :func:`polopt.rules._core.kl_prox`. Step sizes follow 
 everywhere: **``eta`` is the step size** (bigger = more aggressive), also for INPO and DNO whose
 papers write the inverse ``1/eta``.
 
-Exact rules (oracle calls per update in brackets; :data:`ORACLE_CALLS`):
+Rules (factory name; oracle calls per update in brackets, ``Rule.oracle_calls``):
 
 ===============  =====================  ============================================================
 rule             State (fields)         one update
@@ -52,11 +52,10 @@ Further forms (same states):
 * :func:`mirror_prox_approx_update` — approximate Nash-MP: each prox step replaced by
   ``inner_steps`` softmax policy-gradient steps (exact gradient, or REINFORCE with
   ``num_samples`` sampled comparisons) on its KL-regularized bandit.
-* ``<rule>_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples, ...)`` for every
-  exact rule: the oracle ``P @ pi`` is replaced by :func:`sampled_pref`, which estimates each
-  ``Pr(y > pi)`` from ``num_samples`` Bernoulli comparisons against ``y'' ~ pi`` (``K *
-  num_samples`` comparisons per oracle call and context). NumPy only; reproducible from the
-  Generator.
+* Sampled play needs no second version of a rule: ``rule.update(state, GameOracle(P, log_mu,
+  rng, num_samples))`` estimates each ``Pr(y > pi)`` from ``num_samples`` Bernoulli comparisons
+  against ``y'' ~ pi`` (:func:`polopt.oracles.sampled_pref`; ``K * num_samples`` comparisons per
+  oracle call and context; NumPy only, reproducible from the Generator).
 
 References: Tiapkin et al., "Accelerating Nash Learning from Human Feedback via Mirror Prox",
 arXiv 2505.19731 v1 (Nash-MP); Zhou, Fazel, Du, arXiv 2503.08942 (EGPO); Munos et al.,
@@ -71,87 +70,67 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
-from ._core import array_namespace, kl_prox, log_normalize, softmax
-from ._sampling import sample_categorical, sample_preferences
+from .._validation import as_positive_int
+from ..oracles import GameOracle, pref, reinforce_pref_gradient
+from ._core import Rule, array_namespace, coefficient, hparams, kl_prox, log_normalize, require, softmax, step_size
 
 __all__ = [
-    "ORACLE_CALLS",
     "DNOState",
     "ExtragradientState",
+    "GameOracle",
     "INPOState",
     "MMDState",
     "MirrorProxState",
     "NashEMAState",
     "NashMDState",
     "OnlineIPOState",
+    "OptimisticState",
     "SPPOState",
+    "dno",
     "dno_init",
     "dno_update",
-    "dno_update_sampled",
     "egpo_step_size",
+    "extragradient",
     "extragradient_init",
     "extragradient_ipo_loss_update",
     "extragradient_update",
-    "extragradient_update_sampled",
     "geometric_mixture",
+    "inpo",
     "inpo_init",
     "inpo_update",
-    "inpo_update_sampled",
     "ipo_loss_gradient",
+    "ipo_md",
     "ipo_md_init",
     "ipo_md_update",
-    "ipo_md_update_sampled",
+    "mirror_prox",
     "mirror_prox_approx_update",
     "mirror_prox_init",
     "mirror_prox_update",
-    "mirror_prox_update_sampled",
+    "mmd",
     "mmd_init",
     "mmd_update",
-    "mmd_update_sampled",
+    "nash_ema",
     "nash_ema_init",
     "nash_ema_update",
-    "nash_ema_update_sampled",
+    "nash_md",
     "nash_md_init",
     "nash_md_step_size",
     "nash_md_update",
-    "nash_md_update_sampled",
     "omd_prox_eta",
+    "omwu",
+    "online_ipo",
     "online_ipo_gradient",
     "online_ipo_init",
     "online_ipo_update",
-    "online_ipo_update_sampled",
-    "pref",
-    "sampled_pref",
+    "sppo",
     "sppo_init",
     "sppo_squared_loss_update",
     "sppo_update",
-    "sppo_update_sampled",
 ]
 
-#: Preference-oracle calls (products ``P @ pi``) one exact update makes.
-ORACLE_CALLS = {
-    "mirror_prox": 2,
-    "extragradient": 2,
-    "nash_md": 1,
-    "nash_ema": 1,
-    "sppo": 1,
-    "dno": 1,
-    "inpo": 1,
-    "mmd": 1,
-    "online_ipo": 1,
-    "ipo_md": 1,
-}
 
 
 # --------------------------------------------------------------------------- shared pieces
-def pref(P, pi):
-    """The exact preference oracle ``(P pi)(y) = Pr(y > pi)``: ``[..., K, K] x [..., K] -> [..., K]``."""
-    xp = array_namespace(P, pi)
-    return xp.einsum("...ij,...j->...i", P, pi)
-
-
 def _times(xp, w, x):
     """``w * x`` with ``0 * (-inf) = 0`` (a zero weight on a forbidden action leaves it out)."""
     return w * xp.where(xp.isneginf(x) & (w == 0), 0.0, x)
@@ -189,30 +168,6 @@ def _prox(log_pi, g, eta, log_mu, beta):
 
 def _exact_oracle(P):
     return lambda pi: pref(P, pi)
-
-
-def sampled_pref(rng: np.random.Generator, P, pi, num_samples: int) -> np.ndarray:
-    """Unbiased estimate of ``P @ pi`` from ``num_samples`` comparisons per action (NumPy only).
-
-    For each ``y`` draw ``y''_1..y''_m ~ pi`` and Bernoulli outcomes ``1[y > y''_j]`` with
-    probability ``P[y, y''_j]``; return their means ``[..., K]``. Costs ``K * m`` comparisons per
-    context (leading index). Uses :func:`polopt.rules._sampling.sample_categorical` /
-    :func:`~polopt.rules._sampling.sample_preferences`.
-    """
-    P = np.asarray(P, dtype=np.float64)
-    pi = np.asarray(pi, dtype=np.float64)
-    K = P.shape[-1]
-    lead = pi.shape[:-1]
-    Pf = P.reshape(-1, K, K) if P.ndim > 2 else np.broadcast_to(P, (int(np.prod(lead, dtype=int)), K, K))
-    pif = pi.reshape(-1, K)
-    opp = sample_categorical(rng, pif, (K, num_samples))  # [N, K, m]
-    y = np.broadcast_to(np.arange(K)[:, None], (K, num_samples))
-    wins = np.stack([sample_preferences(rng, Pf[n], y, opp[n]) for n in range(pif.shape[0])])
-    return wins.mean(axis=-1).reshape(lead + (K,))
-
-
-def _sampled_oracle(rng, P, num_samples):
-    return lambda pi: sampled_pref(rng, P, pi, num_samples)
 
 
 # --------------------------------------------------------------------------- Nash Mirror Prox
@@ -253,10 +208,6 @@ def mirror_prox_update(state: MirrorProxState, P, log_mu, *, eta, beta) -> Mirro
     return _mirror_prox_step(state, _exact_oracle(P), log_mu, eta, beta)
 
 
-def mirror_prox_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
-    """:func:`mirror_prox_update` with both oracle calls estimated by :func:`sampled_pref`."""
-    return _mirror_prox_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta)
-
 
 def _prox_by_pg(log_start, g, log_anchor, c, inner_steps, inner_eta, sampler):
     """``inner_steps`` softmax PG steps on ``F(theta) = <pi_theta, g> - c KL(pi_theta || anchor)``.
@@ -278,28 +229,6 @@ def _prox_by_pg(log_start, g, log_anchor, c, inner_steps, inner_eta, sampler):
             grad = grad + sampler(pi)
         theta = log_normalize(theta + inner_eta * grad)
     return theta
-
-
-def _reinforce_sampler(rng, P, pi_opp, num_samples):
-    """Sampled preference part of the softmax PG: ``mean_j (o_j - 1/2)(e_{y_j} - pi)`` per context."""
-    P = np.asarray(P, dtype=np.float64)
-    K = P.shape[-1]
-
-    def sample(pi):
-        lead = pi.shape[:-1]
-        pif = pi.reshape(-1, K)
-        Pf = P.reshape(-1, K, K) if P.ndim > 2 else np.broadcast_to(P, (pif.shape[0], K, K))
-        oppf = np.asarray(pi_opp).reshape(-1, K)
-        ys = sample_categorical(rng, pif, num_samples)  # [N, m]
-        zs = sample_categorical(rng, oppf, num_samples)
-        out = np.empty_like(pif)
-        for n in range(pif.shape[0]):
-            o = sample_preferences(rng, Pf[n], ys[n], zs[n]) - 0.5
-            counts = np.bincount(ys[n], weights=o, minlength=K)
-            out[n] = (counts - o.sum() * pif[n]) / num_samples
-        return out.reshape(lead + (K,))
-
-    return sample
 
 
 def mirror_prox_approx_update(state: MirrorProxState, P, log_mu, rng=None, *, eta, beta, inner_steps,
@@ -325,7 +254,11 @@ def mirror_prox_approx_update(state: MirrorProxState, P, log_mu, rng=None, *, et
         if num_samples is None:
             g, sampler = pref(P, pi_opp), None
         else:
-            g, sampler = xp.zeros_like(pi_opp), _reinforce_sampler(rng, P, pi_opp, num_samples)
+            g = xp.zeros_like(pi_opp)
+
+            def sampler(pi, pi_opp=pi_opp):
+                return reinforce_pref_gradient(rng, P, pi, pi_opp, num_samples)
+
         return _prox_by_pg(state.log_pi, g, log_anchor, c, inner_steps, step, sampler)
 
     half = prox(softmax(state.log_pi))
@@ -362,12 +295,6 @@ def extragradient_update(state: ExtragradientState, P, log_mu, *, eta, beta) -> 
     return ExtragradientState(*_mirror_prox_step(state, _exact_oracle(P), log_mu, omd_prox_eta(eta, beta), beta))
 
 
-def extragradient_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
-    """:func:`extragradient_update` with sampled oracles (:func:`sampled_pref`)."""
-    return ExtragradientState(
-        *_mirror_prox_step(state, _sampled_oracle(rng, P, num_samples), log_mu, omd_prox_eta(eta, beta), beta)
-    )
-
 
 def egpo_step_size(eta, beta, num_actions):
     """Tabular EGPO/OMD step ``s = 4 eta / (beta K)`` of one SGD step of lr ``eta`` on the IPO-1 loss."""
@@ -403,7 +330,7 @@ def extragradient_ipo_loss_update(state: ExtragradientState, P, log_mu, rng=None
     (games.md T4f; ``tests/test_rules_nlhf.py``). ``num_samples``: targets from :func:`sampled_pref`.
     Needs ``mu > 0`` (the loss takes ``log mu``).
     """
-    oracle = _exact_oracle(P) if num_samples is None else _sampled_oracle(rng, P, num_samples)
+    oracle = GameOracle(P, log_mu, rng, num_samples).pref
 
     def sgd(target):
         return log_normalize(state.log_pi - eta * ipo_loss_gradient(state.log_pi, log_mu, target, beta))
@@ -459,10 +386,6 @@ def nash_md_update(state: NashMDState, P, log_mu, *, eta=None, beta, schedule="c
     return _nash_md_step(state, _exact_oracle(P), log_mu, eta, beta, schedule)
 
 
-def nash_md_update_sampled(state, P, log_mu, rng, *, eta=None, beta, num_samples, schedule="constant"):
-    """:func:`nash_md_update` with the oracle estimated by :func:`sampled_pref`."""
-    return _nash_md_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, schedule)
-
 
 # --------------------------------------------------------------------------- Nash-EMA
 class NashEMAState(NamedTuple):
@@ -497,10 +420,6 @@ def nash_ema_update(state: NashEMAState, P, log_mu, *, eta, beta, alpha) -> Nash
     """
     return _nash_ema_step(state, _exact_oracle(P), log_mu, eta, beta, alpha)
 
-
-def nash_ema_update_sampled(state, P, log_mu, rng, *, eta, beta, alpha, num_samples):
-    """:func:`nash_ema_update` with the oracle estimated by :func:`sampled_pref`."""
-    return _nash_ema_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, alpha)
 
 
 # --------------------------------------------------------------------------- SPPO / DNO (MWU)
@@ -541,10 +460,6 @@ def sppo_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0) -> SPPOState
     return _mwu_step(state, _exact_oracle(P), eta)
 
 
-def sppo_update_sampled(state, P, log_mu, rng, *, eta, beta=0.0, num_samples):
-    """:func:`sppo_update` with ``Pr(y > pi_t)`` estimated by :func:`sampled_pref`."""
-    return _mwu_step(state, _sampled_oracle(rng, P, num_samples), eta)
-
 
 def sppo_squared_loss_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0, inner_steps=20) -> SPPOState:
     """SPPO's squared-loss form (one oracle call): the regression step with ``log Z_t ≈ eta / 2``.
@@ -559,9 +474,13 @@ def sppo_squared_loss_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0,
     move to the least-squares minimiser, which differs from MWU by ``O(eta^2)``.
     Reference: Wu et al., arXiv 2405.00675 (loss [rec]; MNPO, arXiv 2509.23102, Table 1 [sec]).
     """
-    xp = array_namespace(state.log_pi, P)
+    return _sppo_squared_loss_step(state, _exact_oracle(P), eta, inner_steps)
+
+
+def _sppo_squared_loss_step(state, pref_fn, eta, inner_steps):
+    xp = array_namespace(state.log_pi)
     w = softmax(state.log_pi)
-    b = state.log_pi + eta * (pref(P, w) - 0.5)
+    b = state.log_pi + eta * (pref_fn(w) - 0.5)
     theta = state.log_pi
     safe_w = xp.where(w > 0, w, 1.0)
     for _ in range(inner_steps):
@@ -587,10 +506,6 @@ def dno_update(state: DNOState, P, log_mu=None, *, eta, beta=0.0) -> DNOState:
     """
     return _mwu_step(state, _exact_oracle(P), eta)
 
-
-def dno_update_sampled(state, P, log_mu, rng, *, eta, beta=0.0, num_samples):
-    """:func:`dno_update` with ``r_t`` estimated by :func:`sampled_pref`."""
-    return _mwu_step(state, _sampled_oracle(rng, P, num_samples), eta)
 
 
 # --------------------------------------------------------------------------- INPO / OMD
@@ -621,10 +536,6 @@ def inpo_update(state: INPOState, P, log_mu, *, eta, beta) -> INPOState:
     """
     return _omd_step(state, _exact_oracle(P), log_mu, eta, beta)
 
-
-def inpo_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
-    """:func:`inpo_update` with the oracle estimated by :func:`sampled_pref`."""
-    return _omd_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta)
 
 
 # --------------------------------------------------------------------------- MMD
@@ -661,10 +572,6 @@ def mmd_update(state: MMDState, P, log_mu=None, *, eta, beta, magnet_eta=0.0) ->
     """
     return _mmd_step(state, _exact_oracle(P), eta, beta, magnet_eta)
 
-
-def mmd_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples, magnet_eta=0.0):
-    """:func:`mmd_update` with the oracle estimated by :func:`sampled_pref`."""
-    return _mmd_step(state, _sampled_oracle(rng, P, num_samples), eta, beta, magnet_eta)
 
 
 # --------------------------------------------------------------------------- online IPO / IPO-MD
@@ -718,10 +625,6 @@ def online_ipo_update(state: OnlineIPOState, P, log_mu, *, eta, beta) -> OnlineI
     return _ipo_step(state, _exact_oracle(P), log_mu, eta, beta, None)
 
 
-def online_ipo_update_sampled(state, P, log_mu, rng, *, eta, beta, num_samples):
-    """:func:`online_ipo_update` with ``P pi`` estimated by :func:`sampled_pref`."""
-    return _ipo_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, None)
-
 
 def ipo_md_update(state: OnlineIPOState, P, log_mu, *, eta, beta, mixture) -> OnlineIPOState:
     """IPO-MD: the online IPO SGD step with pairs drawn from ``m ∝ pi^{1-b} mu^b``, ``b = mixture`` in [0, 1].
@@ -732,6 +635,229 @@ def ipo_md_update(state: OnlineIPOState, P, log_mu, *, eta, beta, mixture) -> On
     return _ipo_step(state, _exact_oracle(P), log_mu, eta, beta, mixture)
 
 
-def ipo_md_update_sampled(state, P, log_mu, rng, *, eta, beta, mixture, num_samples):
-    """:func:`ipo_md_update` with ``P m`` estimated by :func:`sampled_pref`."""
-    return _ipo_step(state, _sampled_oracle(rng, P, num_samples), log_mu, eta, beta, mixture)
+
+# --------------------------------------------------------------------------- optimistic MWU
+class OptimisticState(NamedTuple):
+    """``log_pi`` [..., K]; ``g_prev`` [..., K] = the oracle output of the previous update (unused at
+    ``t = 0``, where the previous gradient is taken equal to the current one); ``t`` [...]."""
+
+    log_pi: object
+    g_prev: object
+    t: object
+
+
+def _omwu_step(state, pref_fn, eta):
+    xp = array_namespace(state.log_pi)
+    g = pref_fn(softmax(state.log_pi))
+    # optax's optimistic convention: at the first step the "previous" gradient is the current one,
+    # so the first update is plain MWU (no phantom zero gradient)
+    g_prev = xp.where(xp.asarray(state.t)[..., None] == 0, g, state.g_prev)
+    new = kl_prox(state.log_pi, 2.0 * g - g_prev, eta)
+    return state._replace(log_pi=new, g_prev=g, t=state.t + 1.0)
+
+
+# --------------------------------------------------------------------------- rule factories
+# Each factory takes the hyper-parameters by their maths names, validates them once and returns
+# a Rule whose ``update(state, oracle)`` asks a :class:`~polopt.oracles.GameOracle`; the functional
+# forms above (``<rule>_update(state, P, log_mu, ...)``) are the same steps on the exact oracle.
+def _beta(rule, beta):
+    return coefficient(rule, "beta", beta)
+
+
+def _need_positive_beta(rule, beta, why):
+    require(rule, beta > 0, f"needs beta > 0 ({why}), got beta = {beta:g}")
+
+
+def mirror_prox(*, eta=2.0, beta=0.0, inner_steps=None, inner_eta=None) -> Rule:
+    """Nash Mirror Prox (two oracle calls): see :func:`mirror_prox_update`; ``eta = 2 = 1/L`` by default.
+
+    ``inner_steps`` (int): approximate Nash-MP, each prox solved by that many softmax-PG steps of size
+    ``inner_eta`` (default ``1 / (beta + 1/eta)``); with a sampled oracle the inner gradients are
+    REINFORCE estimates (:func:`mirror_prox_approx_update`). Guarantee: ``nash_mp.kl`` (theory).
+    """
+    eta, beta = step_size("mirror_prox", "eta", eta), _beta("mirror_prox", beta)
+    if inner_steps is None:
+        if inner_eta is not None:
+            raise TypeError("mirror_prox: inner_eta needs inner_steps (approximate Nash-MP)")
+
+        def update(state, oracle):
+            return _mirror_prox_step(state, oracle.pref, oracle.log_mu, eta, beta)
+    else:
+        inner_steps = as_positive_int("inner_steps", inner_steps)
+        inner_eta = None if inner_eta is None else step_size("mirror_prox", "inner_eta", inner_eta)
+
+        def update(state, oracle):
+            return mirror_prox_approx_update(state, oracle.P, oracle.log_mu, oracle.rng, eta=eta, beta=beta,
+                                             inner_steps=inner_steps, inner_eta=inner_eta,
+                                             num_samples=oracle.num_samples)
+
+    hp = hparams("mirror_prox", eta=eta, beta=beta, inner_steps=inner_steps, inner_eta=inner_eta)
+    return Rule("mirror_prox", lambda log_pi0, oracle=None: mirror_prox_init(log_pi0), update, 2, False, hp)
+
+
+def extragradient(*, eta, beta=0.0, form="tabular") -> Rule:
+    """EGPO (two oracle calls), ``eta beta < 1``: tabular (:func:`extragradient_update`) or its
+    ``"ipo_loss"`` SGD form (:func:`extragradient_ipo_loss_update`, learning rate ``eta``, ``beta > 0``;
+    the family checks its tabular step ``4 eta / (beta K)`` against ``1 / beta``)."""
+    eta, beta = step_size("extragradient", "eta", eta), _beta("extragradient", beta)
+    if form == "tabular":
+        require("extragradient", eta * beta < 1, f"the EGPO step must satisfy eta * beta < 1, got eta {eta:g} "
+                f"with beta {beta:g}")
+
+        def update(state, oracle):
+            return _mirror_prox_step(state, oracle.pref, oracle.log_mu, omd_prox_eta(eta, beta), beta)
+    elif form == "ipo_loss":
+        _need_positive_beta("extragradient", beta, "the IPO loss divides by beta")
+
+        def update(state, oracle):
+            return extragradient_ipo_loss_update(state, oracle.P, oracle.log_mu, oracle.rng, eta=eta, beta=beta,
+                                                 num_samples=oracle.num_samples)
+    else:
+        raise ValueError(f"extragradient: form must be 'tabular' or 'ipo_loss', got {form!r}")
+    hp = hparams("extragradient", eta=eta, beta=beta, form=form)
+    return Rule("extragradient", lambda log_pi0, oracle=None: mirror_prox_init(log_pi0), update, 2, False, hp)
+
+
+def nash_md(*, eta=None, beta=0.0, schedule="constant") -> Rule:
+    """Nash-MD (one oracle call): see :func:`nash_md_update`. ``schedule="decaying"``: ``eta_t =
+    2/(beta (t+2))`` (needs beta > 0, no ``eta``); ``"constant"``: ``eta`` with ``eta beta <= 1``."""
+    beta = _beta("nash_md", beta)
+    if schedule == "decaying":
+        _need_positive_beta("nash_md", beta, "the decaying step is 2 / (beta (t + 2))")
+        if eta is not None:
+            raise TypeError("nash_md: eta is not used with schedule='decaying' (eta_t = 2/(beta (t+2)))")
+    elif schedule == "constant":
+        eta = step_size("nash_md", "eta", eta)
+        require("nash_md", eta * beta <= 1, f"the mixture needs eta * beta <= 1, got eta {eta:g} with beta {beta:g}")
+    else:
+        raise ValueError(f"nash_md: schedule must be 'constant' or 'decaying', got {schedule!r}")
+
+    def update(state, oracle):
+        return _nash_md_step(state, oracle.pref, oracle.log_mu, eta, beta, schedule)
+
+    hp = hparams("nash_md", eta=eta, beta=beta, schedule=schedule)
+    return Rule("nash_md", lambda log_pi0, oracle=None: nash_md_init(log_pi0), update, 1, False, hp)
+
+
+def nash_ema(*, eta=0.1, beta=0.0, alpha=0.1) -> Rule:
+    """Nash-EMA (one oracle call): see :func:`nash_ema_update`; ``alpha`` in (0, 1] is the EMA weight."""
+    eta, beta = step_size("nash_ema", "eta", eta), _beta("nash_ema", beta)
+    alpha = coefficient("nash_ema", "alpha", alpha, low=0.0, high=1.0, low_open=True)
+
+    def update(state, oracle):
+        return _nash_ema_step(state, oracle.pref, oracle.log_mu, eta, beta, alpha)
+
+    hp = hparams("nash_ema", eta=eta, beta=beta, alpha=alpha)
+    return Rule("nash_ema", lambda log_pi0, oracle=None: nash_ema_init(log_pi0), update, 1, False, hp)
+
+
+def sppo(*, eta, form="exact", inner_steps=None) -> Rule:
+    """SPPO = multiplicative weights (one oracle call; last and average iterates): see :func:`sppo_update`.
+    ``form="squared_loss"``: SPPO's regression step by ``inner_steps`` (default 20) Gauss-Newton steps."""
+    eta = step_size("sppo", "eta", eta)
+    if form == "exact":
+        if inner_steps is not None:
+            raise TypeError("sppo: inner_steps is only used with form='squared_loss'")
+
+        def update(state, oracle):
+            return _mwu_step(state, oracle.pref, eta)
+    elif form == "squared_loss":
+        inner_steps = as_positive_int("inner_steps", 20 if inner_steps is None else inner_steps)
+
+        def update(state, oracle):
+            return _sppo_squared_loss_step(state, oracle.pref, eta, inner_steps)
+    else:
+        raise ValueError(f"sppo: form must be 'exact' or 'squared_loss', got {form!r}")
+    hp = hparams("sppo", eta=eta, form=form, inner_steps=inner_steps)
+    return Rule("sppo", lambda log_pi0, oracle=None: sppo_init(log_pi0), update, 1, True, hp)
+
+
+def dno(*, eta) -> Rule:
+    """DNO's tabular prototype (one oracle call; last and average iterates): see :func:`dno_update`."""
+    eta = step_size("dno", "eta", eta)
+
+    def update(state, oracle):
+        return _mwu_step(state, oracle.pref, eta)
+
+    return Rule("dno", lambda log_pi0, oracle=None: sppo_init(log_pi0), update, 1, True, hparams("dno", eta=eta))
+
+
+def inpo(*, eta, beta=0.0) -> Rule:
+    """INPO / online mirror descent (one oracle call; last and average iterates), ``eta beta < 1``."""
+    eta, beta = step_size("inpo", "eta", eta), _beta("inpo", beta)
+    require("inpo", eta * beta < 1, f"the OMD step must satisfy eta * beta < 1, got eta {eta:g} with beta {beta:g}")
+
+    def update(state, oracle):
+        return _omd_step(state, oracle.pref, oracle.log_mu, eta, beta)
+
+    return Rule("inpo", lambda log_pi0, oracle=None: sppo_init(log_pi0), update, 1, True,
+                hparams("inpo", eta=eta, beta=beta))
+
+
+def mmd(*, eta, beta=0.0, magnet_eta=0.0) -> Rule:
+    """Magnetic mirror descent in self-play (one oracle call): see :func:`mmd_update`. The magnet starts
+    at the oracle's reference; ``magnet_eta`` in [0, 1] moves it (0 = fixed)."""
+    eta, beta = step_size("mmd", "eta", eta), _beta("mmd", beta)
+    magnet_eta = coefficient("mmd", "magnet_eta", magnet_eta, low=0.0, high=1.0)
+
+    def init(log_pi0, oracle=None):
+        log_mu = None if oracle is None else oracle.log_mu
+        if log_mu is None:
+            raise TypeError("mmd: init needs an oracle with log_mu (the magnet starts at the reference)")
+        return mmd_init(log_pi0, log_mu)
+
+    def update(state, oracle):
+        return _mmd_step(state, oracle.pref, eta, beta, magnet_eta)
+
+    return Rule("mmd", init, update, 1, False, hparams("mmd", eta=eta, beta=beta, magnet_eta=magnet_eta))
+
+
+def online_ipo(*, eta, beta) -> Rule:
+    """Online IPO (one oracle call): one SGD step of learning rate ``eta`` (:func:`online_ipo_update`), beta > 0."""
+    eta, beta = step_size("online_ipo", "eta", eta), _beta("online_ipo", beta)
+    _need_positive_beta("online_ipo", beta, "the IPO target divides by beta")
+
+    def update(state, oracle):
+        return _ipo_step(state, oracle.pref, oracle.log_mu, eta, beta, None)
+
+    return Rule("online_ipo", lambda log_pi0, oracle=None: nash_md_init(log_pi0), update, 1, False,
+                hparams("online_ipo", eta=eta, beta=beta))
+
+
+def ipo_md(*, eta, beta, mixture=0.125) -> Rule:
+    """IPO-MD (one oracle call): online IPO with pairs from ``m ∝ pi^{1-b} mu^b``, ``b = mixture`` in [0, 1]."""
+    eta, beta = step_size("ipo_md", "eta", eta), _beta("ipo_md", beta)
+    _need_positive_beta("ipo_md", beta, "the IPO target divides by beta")
+    mixture = coefficient("ipo_md", "mixture", mixture, low=0.0, high=1.0)
+
+    def update(state, oracle):
+        return _ipo_step(state, oracle.pref, oracle.log_mu, eta, beta, mixture)
+
+    return Rule("ipo_md", lambda log_pi0, oracle=None: nash_md_init(log_pi0), update, 1, False,
+                hparams("ipo_md", eta=eta, beta=beta, mixture=mixture))
+
+
+def omwu(*, eta) -> Rule:
+    """Optimistic multiplicative weights in self-play (one oracle call per update).
+
+    .. math:: \\pi_{t+1}(y) \\propto \\pi_t(y)\\,\\exp\\big(\\eta\\,[2 (P\\pi_t)(y) - (P\\pi_{t-1})(y)]\\big),
+              \\qquad \\pi_{-1} := \\pi_0
+
+    Shapes ``[..., K]``; the state keeps the previous oracle output (:class:`OptimisticState`), so
+    each update makes one oracle call. On the symmetric zero-sum game ``P - 1/2`` with a unique
+    Nash equilibrium, OMWU's last iterate converges to it for a small enough constant step
+    (theorem ``omwu.last_iterate``), where MWU's last iterate cycles.
+    Reference: Daskalakis & Panageas, "Last-Iterate Convergence: Zero-Sum Games and Constrained
+    Min-Max Optimization", arXiv 1807.04252 (OMWU, Eq. (4); Theorem 1.1).
+    """
+    eta = step_size("omwu", "eta", eta)
+
+    def init(log_pi0, oracle=None):
+        xp = array_namespace(log_pi0)
+        log_pi0 = log_normalize(log_pi0)
+        return OptimisticState(log_pi0, xp.zeros_like(log_pi0), xp.zeros(log_pi0.shape[:-1]))
+
+    def update(state, oracle):
+        return _omwu_step(state, oracle.pref, eta)
+
+    return Rule("omwu", init, update, 1, False, hparams("omwu", eta=eta))

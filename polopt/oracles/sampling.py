@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_generator", "sample_categorical", "sample_preferences"]
+__all__ = ["as_generator", "check_seed", "sample_categorical", "sample_preferences"]
+
+
+def check_seed(seed):
+    """``seed`` unchanged if it is None, a non-negative int, a SeedSequence or a Generator; else a clear error.
+
+    Every ``solve`` method checks its seed, also those that never sample, so that a wrong seed is
+    never accepted silently.
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            "seed must be None, a non-negative int, a numpy SeedSequence or Generator; "
+            f"got {type(seed).__name__} {seed!r}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    return seed
 
 
 def as_generator(seed) -> np.random.Generator:
-    """``np.random.default_rng(seed)``; a Generator passes through unchanged."""
+    """``np.random.default_rng(seed)`` after :func:`check_seed`; a Generator passes through unchanged."""
+    seed = check_seed(seed)
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)

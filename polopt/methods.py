@@ -1,0 +1,199 @@
+"""The method table: every name :func:`polopt.solve` accepts, in one place.
+
+A row is a :class:`Method`. Everything that lists methods is derived from the rows: the names
+``po.methods(problem)`` returns (aliases included), ``po.describe`` summaries, which problems a
+method applies to, whether it averages, its oracle cost, ``po.rule(name, ...)``, the theorems'
+method lists and the test suites' parametrisations.
+
+Update rules are rows with a ``rule`` factory (``polopt.rules.<family>.<name>(**hparams) ->
+Rule``); the family runner (``run``) turns a problem into an oracle, calls the factory with the
+hyper-parameters (theory defaults from ``defaults(problem, iters)`` where the user gave none) and
+hands the Rule to the driver in :mod:`polopt.solve`. Exact solvers are rows with a ``run`` only.
+
+Families that still register through the :func:`register` decorator (the MDP, average-reward,
+game-solver, policy-gradient and LLM adapters) add rows when first needed; the import is
+explicit (:func:`_load`), never silent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from .rules import nlhf
+
+
+class Method(NamedTuple):
+    """One row of the table.
+
+    Fields: ``name``; ``applies(problem) -> bool``; ``run(problem, *, iters, init, seed, **hparams) ->
+    SolveResult``; ``summary`` (one line); ``rule`` (the factory, None for exact solvers); ``aliases``;
+    ``defaults(problem, iters, given) -> dict`` (theory defaults of the factory's hyper-parameters);
+    ``extra`` (hyper-parameters the runner takes besides the factory's); ``family``.
+    """
+
+    name: str
+    applies: Callable[[Any], bool]
+    run: Callable[..., Any]
+    summary: str
+    rule: Callable[..., Any] | None = None
+    aliases: tuple[str, ...] = ()
+    defaults: Callable[[Any, int, dict], dict] | None = None
+    extra: tuple[str, ...] = ()
+    family: str = ""
+
+    @property
+    def averages(self) -> bool:
+        """Whether the rule's state carries an averaged iterate (read off the rule itself)."""
+        return self.rule is not None and self.probe().averages
+
+    @property
+    def oracle_calls(self) -> int | None:
+        """Oracle calls one update makes (None for exact solvers)."""
+        return None if self.rule is None else self.probe().oracle_calls
+
+    def hparam_names(self) -> tuple[str, ...]:
+        """The factory's keyword names (its maths names), then the runner's extras."""
+        names = () if self.rule is None else tuple(inspect.signature(self.rule).parameters)
+        return names + tuple(self.extra)
+
+    def probe(self):
+        """The rule at its probe hyper-parameters (only what the rule declares is read)."""
+        return self.rule(**_PROBE.get(self.name, {}))
+
+
+_ROWS: dict[str, Method] = {}
+_ALIASES: dict[str, str] = {}
+_loaded = False
+
+#: Admissible hyper-parameters used to read what a factory declares (oracle calls, averaging).
+_PROBE = {
+    "extragradient": {"eta": 0.5},
+    "nash_md": {"eta": 0.5},
+    "sppo": {"eta": 0.5},
+    "dno": {"eta": 0.5},
+    "inpo": {"eta": 0.5},
+    "mmd": {"eta": 0.5},
+    "online_ipo": {"eta": 0.01, "beta": 0.1},
+    "ipo_md": {"eta": 0.01, "beta": 0.1},
+    "omwu": {"eta": 0.5},
+}
+
+
+def add(row: Method) -> Method:
+    """Add ``row`` (and its aliases) to the table; a name may be added once."""
+    for name in (row.name, *row.aliases):
+        if name in _ROWS or name in _ALIASES:
+            raise ValueError(f"method {name!r} is already in the table")
+    _ROWS[row.name] = row
+    for alias in row.aliases:
+        _ALIASES[alias] = row.name
+    return row
+
+
+def register(name: str, *, applies: Callable[[object], bool], summary: str = ""):
+    """Decorator adding the runner ``fn`` as an exact-solver / adapter row ``name``."""
+
+    def deco(fn):
+        add(Method(name, applies, fn, summary or (fn.__doc__ or "").strip().split("\n")[0]))
+        return fn
+
+    return deco
+
+
+# --------------------------------------------------------------------------- preference-game rules
+def _hedge_eta(K: int, iters: int) -> float:
+    return math.sqrt(8.0 * math.log(K) / max(iters, 1)) if K > 1 else 1.0
+
+
+def _K(game) -> int:
+    return int(game.P.shape[-1])
+
+
+def _games_rows():
+    from ._methods import nlhf as games
+
+    def row(name, rule, summary, defaults, aliases=(), applies=games.is_game):
+        return Method(name, applies, games.runner(name), summary, rule, aliases, defaults, games.COMMON, "games")
+
+    hedge = lambda g, T, hp: {"eta": _hedge_eta(_K(g), T)}  # noqa: E731  (Hedge: sqrt(8 ln K / T))
+    return (
+        row("mirror_prox", nlhf.mirror_prox,
+            "Nash Mirror Prox (two KL prox steps per iteration; approximate version with inner PG steps)",
+            lambda g, T, hp: {"eta": 2.0}, ("nash_mp",)),
+        row("extragradient", nlhf.extragradient,
+            "EGPO: extragradient in policy space (tabular or its online-IPO-loss SGD form)",
+            games.egpo_defaults, ("egpo",)),
+        row("nash_md", nlhf.nash_md,
+            "Nash-MD: mirror descent against the geometric mixture with mu (constant or decaying step)",
+            games.nash_md_defaults),
+        row("nash_ema", nlhf.nash_ema,
+            "Nash-EMA: mirror ascent against an exponential moving average of past policies",
+            lambda g, T, hp: {"eta": 0.1}),
+        row("sppo", nlhf.sppo,
+            "SPPO: multiplicative weights on P(y > pi_t) (exact or squared-loss form); last and average iterates",
+            hedge, ("multiplicative_weights",)),
+        row("dno", nlhf.dno, "DNO tabular prototype: multiplicative weights with r_t(y) = P(y > pi_t)", hedge),
+        row("inpo", nlhf.inpo, "INPO: online mirror descent on the beta-regularized game; last and average iterates",
+            lambda g, T, hp: {"eta": 4.0 * g.beta / (1.0 + 4.0 * g.beta**2) if g.beta > 0 else _hedge_eta(_K(g), T)},
+            ("online_mirror_descent",)),
+        row("mmd", nlhf.mmd, "Magnetic mirror descent in self-play (optional magnet update)",
+            lambda g, T, hp: {"eta": 4.0 * g.beta if g.beta > 0 else _hedge_eta(_K(g), T)}),
+        row("online_ipo", nlhf.online_ipo, "Online IPO: SGD on the self-play IPO loss",
+            lambda g, T, hp: {"eta": g.beta**2 / 4.0}, applies=games.is_regularized_game),
+        row("ipo_md", nlhf.ipo_md, "IPO-MD: online IPO with pairs from the geometric mixture of pi and mu",
+            lambda g, T, hp: {"eta": g.beta**2 / 4.0}, applies=games.is_regularized_game),
+        row("omwu", nlhf.omwu,
+            "Optimistic multiplicative weights: last-iterate convergence to a unique Nash (beta = 0)",
+            lambda g, T, hp: {"eta": 0.1}, ("optimistic_mwu",)),
+    )
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    # the adapters register their rows on import (an ImportError here is a real error: nothing is skipped)
+    from ._methods import average, games, llm, llm_losses, mdp, pg  # noqa: F401
+
+    for row in _games_rows():
+        add(row)
+
+
+def table() -> dict[str, Method]:
+    """``{name: Method}`` of every row (canonical names; aliases resolve through :func:`lookup`)."""
+    _load()
+    return dict(_ROWS)
+
+
+def aliases() -> dict[str, str]:
+    """``{alias: canonical name}``."""
+    _load()
+    return dict(_ALIASES)
+
+
+def lookup(name: str) -> Method | None:
+    """The row for ``name`` or one of its aliases (None if unknown)."""
+    _load()
+    return _ROWS.get(_ALIASES.get(name, name))
+
+
+def rule_rows() -> list[Method]:
+    """The rows that run an update rule (the common rule suite is parametrised over these)."""
+    return [m for m in table().values() if m.rule is not None]
+
+
+def rule(name: str, **hparams):
+    """The :class:`~polopt.rules.Rule` that ``solve(..., method=name)`` runs, with validated hyper-parameters.
+
+    ``po.rule("mirror_prox", eta=2.0, beta=0.1)``; aliases are accepted. Raises ValueError for an
+    unknown name (listing the rule names) and TypeError/ValueError for bad hyper-parameters.
+    """
+    row = lookup(name) if isinstance(name, str) else None
+    if row is None or row.rule is None:
+        names = sorted(m.name for m in rule_rows())
+        raise ValueError(f"unknown rule {name!r}; rules: {', '.join(names)}")
+    return row.rule(**hparams)
