@@ -144,6 +144,11 @@ def freeze(arr: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ memory
+#: Dense arrays up to this size are not checked against the available memory (every machine
+#: polopt runs on has it, and reading /proc/meminfo on each small solve would cost more than it).
+ALWAYS_FITS_BYTES = 2**26
+
+
 class DenseMemoryError(MemoryError):
     """A dense float64 array would not fit in the machine's available memory."""
 
@@ -172,6 +177,8 @@ def check_dense_size(name: str, shape, what: str, *, copies: int = 1, limit_byte
     naming the argument, the shape, the GiB needed and the GiB available."""
     shape = tuple(int(n) for n in shape)
     needed = 8 * copies * int(np.prod(shape, dtype=object))
+    if limit_bytes is None and needed <= ALWAYS_FITS_BYTES:
+        return
     limit = available_memory() if limit_bytes is None else int(limit_bytes)
     if limit is None or needed <= limit:
         return

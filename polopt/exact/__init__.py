@@ -5,10 +5,15 @@ the others):
 
 * evaluation: ``evaluate``, ``policy_value``, ``q_from_v``, ``Evaluation``
 * dynamic programming: ``value_iteration``, ``policy_iteration``,
-  ``modified_policy_iteration``, ``backward_induction``, ``solve_mdp``, ``greedy``
+  ``modified_policy_iteration``, ``backward_induction``, ``solve_mdp``, ``greedy``; operators
+  ``bellman_backup``, ``policy_kernel``, ``evaluate_deterministic``
 * linear programming: ``linear_program``
-* average reward: ``gain_bias``, ``relative_value_iteration``, ``average_reward_lp``
-* regularized: ``soft_value_iteration``, ``gibbs_policy``, ``regularized_bandit_optimum``
+* average reward: ``gain_bias``, ``relative_value_iteration``, ``average_reward_lp``; the RVI
+  loop ``rvi_trace`` / ``check_rvi_args``
+* regularized: ``soft_value_iteration``, ``gibbs_policy``, ``regularized_bandit_optimum``,
+  ``regularized_policy_evaluation``, ``soft_policy_iteration``, ``soft_bellman_operator``; the
+  soft VI loop ``soft_vi_loop`` and ``reference_policy``
+* tabular helpers: ``one_hot``, ``uniform_policy``, ``greedy_action`` (argmax of a q-table)
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
   ``duality_gap``, ``best_response``
 * ``effective_horizon``
@@ -30,10 +35,23 @@ _EXPORTS = {
         "backward_induction",
         "solve_mdp",
         "greedy",
+        "bellman_backup",
+        "policy_kernel",
+        "evaluate_deterministic",
     ),
     "lp": ("linear_program",),
-    "average": ("gain_bias", "relative_value_iteration", "average_reward_lp"),
-    "soft": ("soft_value_iteration", "gibbs_policy", "regularized_bandit_optimum"),
+    "average": ("gain_bias", "relative_value_iteration", "average_reward_lp", "rvi_trace", "check_rvi_args"),
+    "soft": (
+        "soft_value_iteration",
+        "gibbs_policy",
+        "regularized_bandit_optimum",
+        "regularized_policy_evaluation",
+        "soft_policy_iteration",
+        "soft_bellman_operator",
+        "soft_vi_loop",
+        "reference_policy",
+    ),
+    "_ops": ("one_hot", "uniform_policy", "greedy_action"),
     "games": (
         "nash",
         "nash_lp",

@@ -38,6 +38,9 @@ def greedy(q: np.ndarray) -> np.ndarray:
     return np.argmax(q, axis=-1)
 
 
+greedy_action = greedy  # public name (polopt.exact.greedy is the MDP-level greedy(mdp, v))
+
+
 def one_hot(sigma: np.ndarray, num_actions: int) -> np.ndarray:
     """Deterministic policy (int array) as a stochastic policy ``[..., A]``."""
     sigma = np.asarray(sigma)

@@ -33,16 +33,19 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from .._base import NotConvergedWarning
-from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
+from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
 from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi
 
 __all__ = [
     "AverageLPResult",
     "GainBias",
     "RVIResult",
+    "RVITrace",
     "average_reward_lp",
+    "check_rvi_args",
     "gain_bias",
     "relative_value_iteration",
+    "rvi_trace",
 ]
 
 #: Two actions whose gain (or bias) look-ahead differs by less than this, relative to the
@@ -201,20 +204,38 @@ def gain_bias(mdp, pi) -> GainBias:
     """
     _check_stationary(mdp, "gain_bias")
     pi = _as_policy(pi, mdp.num_states, mdp.num_actions)
+    S = mdp.num_states
+    # P_pi, P*, I - P + P* and its LU factors are dense S x S (P* is dense in general)
+    check_dense_size(
+        "gain_bias(mdp)", (S, S),
+        "gain_bias needs dense S x S matrices (the Cesaro limit P* is dense in general); for a large "
+        "sparse model use polopt.exact.relative_value_iteration (sparse backups) for the optimal gain "
+        "and bias, or polopt.exact.evaluate on mdp.with_gamma(gamma close to 1)",
+        copies=5,
+    )
     P = _dense_chain(mdp.P_sa, pi)
     return _gain_bias_of_chain(P, r_pi(mdp.r, pi))
 
 
 # --------------------------------------------------------------------------- RVI
-class _RVITrace(NamedTuple):
+class RVITrace(NamedTuple):
+    """:func:`rvi_trace` output: the result and, with ``record=True``, the trajectory (else None)."""
+
     result: RVIResult
-    spans: np.ndarray  # [T+1] sp(T h_t - h_t) (untransformed units)
-    lower: np.ndarray  # [T+1]
-    upper: np.ndarray  # [T+1]
-    policies: np.ndarray  # int [T+1, S] greedy policy of h_t
+    spans: np.ndarray | None  # [T+1] sp(T h_t - h_t) (untransformed units)
+    lower: np.ndarray | None  # [T+1] gain lower bounds min_s (T h_t - h_t)(s)
+    upper: np.ndarray | None  # [T+1] gain upper bounds max_s (T h_t - h_t)(s)
+    policies: np.ndarray | None  # int [T+1, S] greedy policy (action indices) of h_t
 
 
-def _rvi(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> _RVITrace:
+_RVITrace = RVITrace  # old private name
+
+
+def rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
+    """The loop of :func:`relative_value_iteration` on checked arguments (see
+    :func:`check_rvi_args`), without the not-converged warning, optionally recording the
+    trajectory: ``h_{n+1} = h_n + tau (T h_n - h_n)``, re-pinned at ``ref_state``, with the
+    gain bounds ``min/max_s (T h_n - h_n)(s)`` of every iterate."""
     S = mdp.num_states
     P_sa, r = mdp.P_sa, mdp.r
     h = np.zeros(S) if h0 is None else np.array(h0, dtype=np.float64)
@@ -243,7 +264,12 @@ def _rvi(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> _RVITrace:
     return _RVITrace(res, None, None, None, None)
 
 
-def _check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0):
+_rvi = rvi_trace  # old private name
+
+
+def check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0):
+    """Validate the arguments of :func:`relative_value_iteration`; returns
+    ``(tau, tol, max_iter, ref_state, h0)`` checked (``h0`` a read-only float64 copy or None)."""
     _check_stationary(mdp, "relative_value_iteration")
     tau = as_scalar("tau", tau, low=0.0, high=1.0, low_open=True)
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
@@ -256,6 +282,9 @@ def _check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0):
         if h0.shape != (mdp.num_states,):
             raise ValueError(f"h0 must have shape ({mdp.num_states},), got {h0.shape}")
     return tau, tol, max_iter, ref_state, h0
+
+
+_check_rvi_args = check_rvi_args  # old private name
 
 
 def relative_value_iteration(
@@ -298,8 +327,8 @@ def relative_value_iteration(
     References: Puterman (1994) §8.5.4-8.5.5; White (1963) "Dynamic programming, Markov
     chains, and the method of successive approximations".
     """
-    tau, tol, max_iter, ref_state, h0 = _check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0)
-    res = _rvi(mdp, tau, tol, max_iter, ref_state, h0, record=False).result
+    tau, tol, max_iter, ref_state, h0 = check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0)
+    res = rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record=False).result
     if not res.converged:
         warnings.warn(
             f"relative_value_iteration stopped after {res.num_iter} iterations with "

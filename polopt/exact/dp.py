@@ -23,10 +23,13 @@ Methods: value iteration (§6.3), policy iteration (§6.4), modified policy iter
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
+from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
 from ._ops import greedy as _argmax
 from ._ops import q_from_v
@@ -34,11 +37,15 @@ from .evaluation import _as_tabular, _check_policy, solve_discounted
 
 __all__ = [
     "BIResult",
+    "Backup",
     "PIResult",
     "SolveMDPResult",
     "VIResult",
     "backward_induction",
+    "bellman_backup",
+    "evaluate_deterministic",
     "greedy",
+    "policy_kernel",
     "modified_policy_iteration",
     "policy_iteration",
     "solve_mdp",
@@ -48,6 +55,12 @@ __all__ = [
 #: Policy iteration switches an action only if it improves q by more than this (relative to
 #: max(1, |v|_inf)); without it round-off ties make PI cycle between equal-valued actions.
 IMPROVE_RTOL = 1e-12
+#: Rewards with ``max|r| / (1-gamma)`` above this are divided by a power of two ``c`` (so that
+#: ``max|r/c| < 1``) before solving, and the values multiplied back by ``c``: values are linear
+#: in ``r`` and greedy policies invariant under ``r -> r/c``, and a power of two scales exactly,
+#: so the answer is the same while no intermediate (``T v - v``, ``gamma/(1-gamma) d``, a span)
+#: overflows. 2**900 ~ 8e270 leaves a factor 2**124 of head-room below the float64 maximum.
+OVERFLOW_GUARD = 2.0**900
 
 
 class VIResult(NamedTuple):
@@ -57,7 +70,10 @@ class VIResult(NamedTuple):
     ``policy`` int [S]: greedy w.r.t. the last iterate; ``v_lower``, ``v_upper`` [S]:
     certified bounds ``v_lower <= v* <= v_upper``; ``num_iter``: backups applied;
     ``converged``: span rule met; ``values`` [T+1, S]: iterates ``v_0..v_T`` (only with
-    ``record=True``, else None); ``residuals`` [T+1]: ``||T v_k - v_k||_inf``.
+    ``record=True``, else None); ``residuals`` [T+1]: ``||T v_k - v_k||_inf``;
+    ``policies`` int [T+1, S]: greedy action indices of ``v_0..v_T`` (only with
+    ``record=True``); ``status``: ``"converged"``, ``"max_iter"`` or ``"nonfinite"`` (the
+    values overflowed float64; a NotConvergedWarning was issued).
     """
 
     v: np.ndarray
@@ -68,18 +84,22 @@ class VIResult(NamedTuple):
     converged: bool
     values: np.ndarray | None
     residuals: np.ndarray
+    policies: np.ndarray | None = None
+    status: str = CONVERGED
 
 
 class PIResult(NamedTuple):
     """Policy iteration output: ``v`` [S] value of ``policy`` (int [S]); ``values`` [T+1, S]
-    values of the successive policies ``policies`` [T+1, S] (index 0 = the initial policy)."""
+    values of the successive policies ``policies`` int [T+1, S] (action indices, index 0 = the
+    initial policy; both None with ``record=False``); ``status`` as in :class:`VIResult`."""
 
     v: np.ndarray
     policy: np.ndarray
     num_iter: int
     converged: bool
-    values: np.ndarray
-    policies: np.ndarray
+    values: np.ndarray | None
+    policies: np.ndarray | None
+    status: str = CONVERGED
 
 
 class BIResult(NamedTuple):
@@ -92,7 +112,8 @@ class BIResult(NamedTuple):
 
 class SolveMDPResult(NamedTuple):
     """:func:`solve_mdp` output: ``v`` [S] (midpoint of the certified bracket), ``policy`` int
-    [S], ``v_lower <= v* <= v_upper``, ``method`` (the algorithm used), ``num_iter``."""
+    [S], ``v_lower <= v* <= v_upper``, ``method`` (the algorithm used), ``num_iter``,
+    ``status`` as in :class:`VIResult`."""
 
     v: np.ndarray
     policy: np.ndarray
@@ -100,6 +121,14 @@ class SolveMDPResult(NamedTuple):
     v_upper: np.ndarray
     method: str
     num_iter: int
+    status: str = CONVERGED
+
+
+class Backup(NamedTuple):
+    """:func:`bellman_backup` output: ``v`` [S] = ``T v``, ``policy`` int [S] greedy actions."""
+
+    v: np.ndarray
+    policy: np.ndarray
 
 
 # ------------------------------------------------------------------ helpers
@@ -137,16 +166,65 @@ def _check_v(name: str, v, S: int) -> np.ndarray:
     return v
 
 
-def _sigma_kernel(mdp, sigma: np.ndarray):
-    """``P_sigma`` [S, S] (dense gather or CSR row selection) and ``r_sigma`` [S]."""
+def _check_sigma(mdp, sigma) -> np.ndarray:
+    """A deterministic policy: int [S] with entries in ``[0, A-1]`` (TypeError/ValueError otherwise)."""
+    S, A = mdp.num_states, mdp.num_actions
+    arr = np.asarray(sigma)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"sigma must be an int array [S] of action indices, got dtype {arr.dtype}")
+    if arr.shape != (S,):
+        raise ValueError(f"sigma must have shape [S] = [{S}], got {arr.shape}")
+    bad = np.flatnonzero((arr < 0) | (arr >= A))
+    if bad.size:
+        raise ValueError(f"sigma[{bad[0]}] is {arr[bad[0]]}, expected an action in [0, {A - 1}]")
+    return arr.astype(np.int64)
+
+
+def _sigma_kernel(mdp, sigma: np.ndarray, r=None):
+    """``P_sigma`` [S, S] (dense gather or CSR row selection) and ``r_sigma`` [S] (of ``r``, default ``mdp.r``)."""
     S, A = mdp.num_states, mdp.num_actions
     rows = np.arange(S) * A + sigma
-    return mdp.P_sa[rows], mdp.r[np.arange(S), sigma]
+    r = mdp.r if r is None else r
+    return mdp.P_sa[rows], r[np.arange(S), sigma]
 
 
-def _evaluate_sigma(mdp, sigma: np.ndarray, x0=None) -> np.ndarray:
-    Psig, rsig = _sigma_kernel(mdp, sigma)
+def policy_kernel(mdp, sigma):
+    """Chain and reward of a deterministic policy: ``(P_sigma, r_sigma)``.
+
+    ``P_sigma[s, s'] = P(s' | s, sigma[s])`` — dense [S, S] for a dense kernel, CSR [S, S] for a
+    sparse one (rows selected, never densified) — and ``r_sigma[s] = r(s, sigma[s])`` [S].
+    ``sigma``: int [S] action indices. Any stationary MDP (discounted or average reward).
+    """
+    mdp = _as_tabular(mdp)
+    if mdp.is_time_inhomogeneous:
+        raise ValueError(f"policy_kernel needs a stationary MDP (P [S, A, S], r [S, A]); got {mdp!r}")
+    return _sigma_kernel(mdp, _check_sigma(mdp, sigma))
+
+
+def _evaluate_sigma(mdp, sigma: np.ndarray, x0=None, r=None) -> np.ndarray:
+    Psig, rsig = _sigma_kernel(mdp, sigma, r)
     return solve_discounted(Psig, rsig, mdp.gamma, x0=x0)
+
+
+def evaluate_deterministic(mdp, sigma, x0=None) -> np.ndarray:
+    """Exact value ``V^sigma = (I - gamma P_sigma)^{-1} r_sigma`` [S] of a deterministic policy.
+
+    ``sigma``: int [S] action indices; ``x0``: optional starting guess [S] for the Krylov solver
+    (large or sparse kernels). Dense ``S <= 2000``: LU; otherwise Krylov with a certified
+    residual, falling back to a sparse direct solve (:func:`polopt.exact.evaluation.solve_discounted`).
+    Rewards with ``max|r|/(1-gamma)`` above :data:`OVERFLOW_GUARD` are solved scaled (exact, see
+    there); a value beyond the float64 range issues a NotConvergedWarning and is returned non-finite.
+    """
+    mdp = _discounted_mdp(mdp, "evaluate_deterministic")
+    sigma = _check_sigma(mdp, sigma)
+    x0 = None if x0 is None else _check_v("x0", x0, mdp.num_states)
+    c = _reward_scale(mdp.r, mdp.gamma)
+    if c == 1.0:
+        v = _evaluate_sigma(mdp, sigma, x0=x0)
+    else:
+        v = _unscale(_evaluate_sigma(mdp, sigma, x0=None if x0 is None else x0 / c, r=mdp.r / c), c)
+    _nonfinite("evaluate_deterministic", mdp, v)  # warns; a non-finite value is returned as is
+    return v
 
 
 def greedy(mdp, v) -> np.ndarray:
@@ -154,6 +232,53 @@ def greedy(mdp, v) -> np.ndarray:
     mdp = _as_tabular(mdp)
     v = _check_v("v", v, mdp.num_states)
     return _argmax(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v))
+
+
+def bellman_backup(mdp, v) -> Backup:
+    """One Bellman optimality backup: ``Backup(T v [S], greedy int [S])``.
+
+    ``(T v)(s) = max_a q(s, a)`` with ``q = r + gamma P v`` (:func:`polopt.exact.q_from_v`
+    gives ``q`` itself); the greedy policy takes the lowest index on ties. Discounted MDPs
+    (``gamma < 1``); ``v`` [S] finite.
+    """
+    mdp = _discounted_mdp(mdp, "bellman_backup")
+    v = _check_v("v", v, mdp.num_states)
+    q = q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v)
+    return Backup(q.max(axis=1), _argmax(q))
+
+
+# ------------------------------------------------------------------ overflow
+def _reward_scale(r: np.ndarray, gamma: float) -> float:
+    """``1.0``, or a power of two ``c ~ max|r|`` when ``max|r| / (1-gamma) > OVERFLOW_GUARD``."""
+    m = float(np.max(np.abs(r))) if r.size else 0.0
+    if m == 0.0 or m <= OVERFLOW_GUARD * (1.0 - gamma):
+        return 1.0
+    # 2**e with m / 2**e in [0.5, 1); 2**1024 is not a float64, so at most 2**1023 (m / c < 2)
+    return math.ldexp(1.0, min(math.frexp(m)[1], 1023))
+
+
+def _unscale(x, c: float):
+    """``c x`` (exact for a power of two ``c``); a value beyond float64 becomes ``inf`` quietly
+    because :func:`_nonfinite` reports it with a clearer message than numpy's."""
+    if x is None or c == 1.0:
+        return x
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(x) * c
+
+
+def _nonfinite(who: str, mdp, *arrays) -> bool:
+    """Warn (NotConvergedWarning) and return True when an output holds inf or nan."""
+    if all(a is None or np.all(np.isfinite(a)) for a in arrays):
+        return False
+    m = float(np.max(np.abs(mdp.r))) if mdp.r.size else 0.0
+    warnings.warn(
+        f"{who}: the values overflowed float64 (max|r| = {m:.3g}, gamma = {mdp.gamma:g}: |v*| can reach "
+        f"max|r|/(1-gamma) = {m / (1.0 - mdp.gamma):.3g} > {np.finfo(np.float64).max:.3g}); the result "
+        "holds inf/nan. Rescale r (values are linear in r: solve with r / c and multiply v by c)",
+        NotConvergedWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 # ------------------------------------------------------------------ value iteration
@@ -165,25 +290,41 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     MacQueen bracket (width < ``tol``). ``v0`` defaults to 0. Guarantee:
     ``||v_k - v*|| <= gamma^k ||v_0 - v*||`` (theorem ``vi.contraction``) and
     ``v_lower <= v* <= v_upper`` (``vi.certified_bounds``), both checked in
-    ``tests/test_exact_mdp.py``.
+    ``tests/test_exact_mdp.py``. ``record=True`` keeps the trajectory: ``values`` [T+1, S]
+    and the greedy ``policies`` int [T+1, S] of ``v_0..v_T``. Huge rewards are solved scaled
+    (:data:`OVERFLOW_GUARD`); values beyond float64 give ``status = "nonfinite"`` and a
+    NotConvergedWarning.
     """
     mdp = _discounted_mdp(mdp, "value_iteration")
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    v = np.zeros(mdp.num_states) if v0 is None else _check_v("v0", v0, mdp.num_states).copy()
-    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0)
+    v = None if v0 is None else _check_v("v0", v0, mdp.num_states)
+    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0, who="value_iteration")
 
 
-def _span_iteration(mdp, v, tol: float, max_iter: int, record: bool, sweeps: int) -> VIResult:
+def _span_iteration(
+    mdp, v0, tol: float, max_iter: int, record: bool, sweeps: int, who: str, start_low: bool = False
+) -> VIResult:
     """The loop shared by VI (``sweeps = 0``) and MPI(``sweeps``).
 
     Each round: one backup ``T v`` and the span test on ``T v - v``; then ``v <- T v``
     followed by ``sweeps`` partial evaluations ``v <- r_sigma + gamma P_sigma v`` of the
     greedy ``sigma``. On exit, the midrange-corrected value and the MacQueen bracket.
+    ``v0 = None`` starts at 0, or at ``min r / (1-gamma)`` with ``start_low`` (MPI). Runs on ``r / c`` (``c``
+    from :func:`_reward_scale`, with ``v0`` and ``tol`` divided alike) and multiplies the
+    values back.
     """
-    gamma, P_sa, r = mdp.gamma, mdp.P_sa, mdp.r
+    gamma, P_sa = mdp.gamma, mdp.P_sa
+    c = _reward_scale(mdp.r, gamma)
+    r = mdp.r if c == 1.0 else mdp.r / c
+    if v0 is not None:
+        v = v0 / c
+    else:  # computed on the scaled rewards: min r / (1-gamma) may overflow unscaled
+        v = np.full(mdp.num_states, float(r.min()) / (1.0 - gamma) if start_low else 0.0)
+    tol = tol / c
     thr = _threshold(tol, gamma)
     values = [v] if record else None
+    policies = [] if record else None
     residuals = []
     it = 0
     while True:
@@ -191,22 +332,28 @@ def _span_iteration(mdp, v, tol: float, max_iter: int, record: bool, sweeps: int
         Tv = q.max(axis=1)
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
+        if record:
+            policies.append(_argmax(q))
         converged = float(d.max() - d.min()) < thr
-        if converged or it >= max_iter:
+        if converged or it >= max_iter or not np.all(np.isfinite(d)):
             break
         v = Tv
         if sweeps > 0:
-            Psig, rsig = _sigma_kernel(mdp, _argmax(q))
+            Psig, rsig = _sigma_kernel(mdp, _argmax(q), r)
             for _ in range(sweeps):
                 v = rsig + gamma * (Psig @ v)
         it += 1
         if record:
             values.append(v)
-    v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
-    return VIResult(
+    v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
+    res = VIResult(
         v_mid, _argmax(q), v_lower, v_upper, it, converged,
-        np.array(values) if record else None, np.array(residuals),
+        _unscale(np.array(values), c) if record else None, _unscale(np.array(residuals), c),
+        np.array(policies) if record else None, CONVERGED if converged else MAX_ITER,
     )
+    if _nonfinite(who, mdp, res.v, res.v_lower, res.v_upper):
+        res = res._replace(converged=False, status=NONFINITE)
+    return res
 
 
 # ------------------------------------------------------------------ policy iteration
@@ -221,13 +368,13 @@ def _improve(q: np.ndarray, sigma: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def _initial_sigma(mdp, pi0) -> tuple[np.ndarray, np.ndarray | None]:
     """Deterministic start (int [S]) and, for a stochastic ``pi0`` [S, A], the policy itself."""
-    S, A = mdp.num_states, mdp.num_actions
     if pi0 is None:
         return _argmax(mdp.r), None
     arr = np.asarray(pi0)
     if arr.ndim == 1:
         if not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"pi0 as a deterministic policy must be an int array [S], got dtype {arr.dtype}")
+        S, A = mdp.num_states, mdp.num_actions
         if arr.shape != (S,):
             raise ValueError(f"pi0 must have shape [S] = [{S}] (or [S, A]), got {arr.shape}")
         bad = np.flatnonzero((arr < 0) | (arr >= A))
@@ -238,7 +385,7 @@ def _initial_sigma(mdp, pi0) -> tuple[np.ndarray, np.ndarray | None]:
     return _argmax(pi), pi
 
 
-def policy_iteration(mdp, pi0=None, max_iter: int = 10000) -> PIResult:
+def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) -> PIResult:
     """Howard's policy iteration: exact evaluation, then greedy improvement, until stable.
 
     ``pi0``: int [S] or stochastic [S, A] start (default: the myopic ``argmax_a r``). A
@@ -246,21 +393,28 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000) -> PIResult:
     ``policies[0]`` then holds its row-wise argmax. Guarantees: ``V^{pi_{k+1}} >= V^{pi_k}``
     (Puterman Prop. 6.4.1, theorem ``pi.monotone``) and termination at an optimal policy in
     at most ``A^S`` improvements (Thm 6.4.2, ``pi.finite_termination``).
+
+    ``record`` (default True, which the trajectory-based callers rely on): keep ``values``
+    [T+1, S] and ``policies`` int [T+1, S] (action indices); with False both are None. Huge
+    rewards are solved scaled (:data:`OVERFLOW_GUARD`); values beyond float64 give
+    ``status = "nonfinite"`` and a NotConvergedWarning.
     """
     mdp = _discounted_mdp(mdp, "policy_iteration")
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    P_sa, r, gamma = mdp.P_sa, mdp.r, mdp.gamma
+    P_sa, gamma = mdp.P_sa, mdp.gamma
+    c = _reward_scale(mdp.r, gamma)
+    r = mdp.r if c == 1.0 else mdp.r / c
     sigma, pi_stoch = _initial_sigma(mdp, pi0)
     if pi_stoch is None:
-        v = _evaluate_sigma(mdp, sigma)
+        v = _evaluate_sigma(mdp, sigma, r=r)
     else:
-        from .evaluation import policy_value
+        from ._ops import P_pi, r_pi
 
-        v = policy_value(mdp, pi_stoch)
-    values, policies = [v], [sigma]
+        v = solve_discounted(P_pi(P_sa, pi_stoch), r_pi(r, pi_stoch), gamma)
+    values, policies = ([v], [sigma]) if record else (None, None)
     converged = False
     k = 0
-    while True:
+    while np.all(np.isfinite(v)):
         q = q_from_v(P_sa, r, gamma, v)
         new = _improve(q, sigma, v)
         if pi_stoch is None and np.array_equal(new, sigma):
@@ -270,11 +424,19 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000) -> PIResult:
         if k >= max_iter:
             break
         sigma = new
-        v = _evaluate_sigma(mdp, sigma, x0=v)
+        v = _evaluate_sigma(mdp, sigma, x0=v, r=r)
         k += 1
-        values.append(v)
-        policies.append(sigma)
-    return PIResult(v, sigma, k, converged, np.array(values), np.array(policies))
+        if record:
+            values.append(v)
+            policies.append(sigma)
+    res = PIResult(
+        _unscale(v, c), sigma, k, converged,
+        _unscale(np.array(values), c) if record else None, np.array(policies) if record else None,
+        CONVERGED if converged else MAX_ITER,
+    )
+    if _nonfinite("policy_iteration", mdp, res.v):
+        res = res._replace(converged=False, status=NONFINITE)
+    return res
 
 
 # ------------------------------------------------------------------ modified PI
@@ -287,15 +449,17 @@ def modified_policy_iteration(
     ``k`` partial evaluation sweeps ``v <- r_sigma + gamma P_sigma v`` started from ``T v``.
     ``v0`` defaults to ``min r / (1-gamma)`` so that ``T v0 >= v0`` and the iterates increase
     monotonically to ``v*`` (Puterman Thm 6.5.5). Returns a :class:`VIResult` with the same
-    certified bracket as :func:`value_iteration` (the bound holds for any ``v``).
+    certified bracket as :func:`value_iteration` (the bound holds for any ``v``); ``record=True``
+    keeps ``values`` [T+1, S] and the greedy ``policies`` int [T+1, S]. Overflow handling as in
+    :func:`value_iteration`.
     """
     mdp = _discounted_mdp(mdp, "modified_policy_iteration")
     k = as_positive_int("k", k, minimum=0)
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    S, gamma, r = mdp.num_states, mdp.gamma, mdp.r
-    v = np.full(S, float(r.min()) / (1.0 - gamma)) if v0 is None else _check_v("v0", v0, S).copy()
-    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=k)
+    v = None if v0 is None else _check_v("v0", v0, mdp.num_states)
+    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=k, who="modified_policy_iteration",
+                           start_low=True)
 
 
 # ------------------------------------------------------------------ finite horizon
@@ -372,8 +536,10 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     gamma = mdp.gamma
-    r = np.ascontiguousarray(mdp.r)
-    thr = _threshold(tol, gamma)
+    # huge rewards: solve on r / c (exact power-of-two scaling) and multiply the values back
+    c = _reward_scale(mdp.r, gamma)
+    r = np.ascontiguousarray(mdp.r if c == 1.0 else mdp.r / c)
+    thr = _threshold(tol / c, gamma)
     method = "optimistic_policy_iteration"
     # upper bounds on q from the previous backup: late rounds move v little and skip most rows
     U = np.full(r.shape, np.inf)
@@ -418,7 +584,7 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
             )
             w = w if ok else None
         else:
-            Psig = _sigma_kernel(mdp, sigma)[0]
+            Psig = _sigma_kernel(mdp, sigma, r)[0]
             w = _span_evaluate(Psig, rsig, gamma, v0, eval_thr)
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
@@ -431,19 +597,18 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
         width = float(d.max() - d.min())
         stable = np.array_equal(new, sigma)
         # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
-        if width < thr or it == max_iter or (stable and width >= prev_span):
+        if width < thr or it == max_iter or (stable and width >= prev_span) or not np.isfinite(width):
             break
         sigma, prev_span = new, width
-    v_lower, v_upper, v_mid = _bracket(Tv, d, gamma)
-    if float(d.max() - d.min()) >= thr:
-        import warnings
-
-        from .._base import NotConvergedWarning
-
+    v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
+    if _nonfinite("solve_mdp", mdp, v_mid, v_lower, v_upper):
+        return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it, NONFINITE)
+    converged = float(d.max() - d.min()) < thr
+    if not converged:
         warnings.warn(
             f"solve_mdp stopped after {it} rounds (max_iter={max_iter}) with bracket width "
             f"{float(np.max(v_upper - v_lower)):.3g} > tol={tol:g}",
             NotConvergedWarning,
             stacklevel=2,
         )
-    return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it)
+    return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it, CONVERGED if converged else MAX_ITER)

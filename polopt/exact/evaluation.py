@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._validation import as_float_array, check_nonnegative, check_stochastic
+from .._validation import as_float_array, check_dense_size, check_nonnegative, check_stochastic
 from ._ops import P_pi, q_from_v, r_pi
 
 __all__ = ["Evaluation", "evaluate", "policy_value", "q_from_v", "solve_discounted"]
@@ -111,6 +111,9 @@ def solve_discounted(
         if x is None:
             x = spla.spsolve(M.tocsc(), b)
         return np.asarray(x, dtype=np.float64)
+    # I - gamma Ppi and (direct solve) its LU factors: two more dense S x S arrays
+    check_dense_size("P_pi", (S, S), "pass the kernel as a scipy.sparse (S*A, S) matrix (Krylov / sparse LU)",
+                     copies=2)
     M = np.eye(S) - gamma * (Ppi.T if transpose else Ppi)
     if S > DIRECT_MAX_STATES and krylov:
         x = _krylov(M, b, gamma, x0)

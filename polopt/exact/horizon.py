@@ -59,7 +59,7 @@ class _Tables(NamedTuple):
     q_rand: np.ndarray  # [T, S, A]
     q_star: np.ndarray  # [T, S, A]
     q_worst: np.ndarray  # [T, S, A]
-    supports: list  # per t: bool [S*A, S] successor support
+    supports: list  # per t: CSR bool (S*A, S) successor support (sparse: never densified)
     kernels: list  # per t: (S*A, S) kernel
     rewards: list  # per t: [S, A]
 
@@ -69,8 +69,12 @@ def _tables(mdp) -> _Tables:
     gamma = mdp.gamma
     kernels = [mdp.P_at(t) for t in range(T)]
     rewards = [np.asarray(mdp.r_at(t)) for t in range(T)]
-    def support(K) -> np.ndarray:
-        return (sp.csr_matrix(K) > 0).toarray() if sp.issparse(K) else np.asarray(K) > 0
+    def support(K) -> sp.csr_matrix:
+        # sparse even for a dense kernel: a dense [S*A, S] mask of a sparse kernel (S = 1e5) would
+        # need S^2 A bytes, and the max over successors below would need 8x that
+        sup = sp.csr_matrix(sp.csr_matrix(K) > 0)
+        sup.sort_indices()
+        return sup
 
     # a stationary kernel has one support, shared by every step
     stationary = mdp.P_sparse is not None or mdp.P.ndim == 3
@@ -103,7 +107,9 @@ def _backup_max(tab: _Tables, u: np.ndarray) -> np.ndarray:
     out = u.copy()
     for t in range(T - 1):
         nxt = u[t + 1].max(axis=1)  # [S]
-        out[t] = np.where(tab.supports[t], nxt[None, :], -np.inf).max(axis=1).reshape(S, A)
+        sup = tab.supports[t]
+        # max over each CSR row's successors; every row of a stochastic kernel has one
+        out[t] = np.maximum.reduceat(nxt[sup.indices], sup.indptr[:-1]).reshape(S, A)
     return out
 
 
@@ -124,7 +130,9 @@ def _reachable_walk(tab: _Tables, start: np.ndarray, follow) -> tuple[list[np.nd
         taken, ok_t = follow(t, states)
         ok = ok and ok_t
         rows = (states[:, None] * A + np.arange(A)[None, :])[taken]
-        nxt = tab.supports[t][rows].any(axis=0) if rows.size else np.zeros(S, dtype=bool)
+        nxt = np.zeros(S, dtype=bool)
+        if rows.size:
+            nxt[tab.supports[t][rows].indices] = True
         reach.append(nxt)
     states = np.flatnonzero(reach[T - 1])
     ok = ok and follow(T - 1, states)[1]
@@ -164,7 +172,7 @@ def _check(mdp) -> _Tables:
 
 
 def _is_deterministic(tab: _Tables) -> bool:
-    return all(bool(np.all(s.sum(axis=1) == 1)) for s in tab.supports)
+    return all(bool(np.all(np.diff(s.indptr) == 1)) for s in tab.supports)
 
 
 def effective_horizon(mdp, rtol: float = OPTIMAL_RTOL) -> EffectiveHorizon:

@@ -43,18 +43,20 @@ import scipy.sparse.linalg as spla
 from scipy.special import logsumexp, rel_entr
 
 from .._base import NotConvergedWarning
-from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
+from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
 from ._ops import P_pi, q_from_v, r_pi
 
 __all__ = [
     "RegularizedOptimum",
     "SoftVIResult",
     "gibbs_policy",
+    "reference_policy",
     "regularized_bandit_optimum",
     "regularized_policy_evaluation",
     "soft_bellman_operator",
     "soft_policy_iteration",
     "soft_value_iteration",
+    "soft_vi_loop",
 ]
 
 #: A float64 sweep cannot move v by less than a few ulps of ||v||: stopping thresholds are
@@ -177,14 +179,18 @@ def _check_mdp(mdp, who: str, *, allow_horizon: bool):
         raise ValueError(f"{who} needs a discounted MDP (no horizon); got {mdp!r}")
 
 
-def _reference(reference, S: int, A: int) -> np.ndarray:
-    """Reference policy [S, A] (uniform if None; an [A] reference is shared by all states)."""
+def reference_policy(reference, S: int, A: int) -> np.ndarray:
+    """Reference policy ``mu`` [S, A], a fresh validated copy: uniform if None; an [A] reference
+    is shared by all states; ValueError naming ``reference`` if a row is off the simplex."""
     if reference is None:
         return np.full((S, A), 1.0 / A)
     ref = np.asarray(reference)
     if ref.ndim == 1:
         return np.broadcast_to(as_distribution("reference", reference, (A,)), (S, A)).copy()
     return np.array(as_distribution("reference", reference, (S, A)))
+
+
+_reference = reference_policy  # old private name
 
 
 def soft_bellman_operator(mdp, v, beta: float, reference=None) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +223,14 @@ def _validate_soft(mdp, beta, reference, who, allow_horizon=True):
     return beta, mu
 
 
-def _soft_vi_loop(mdp, beta, mu, tol, max_iter, v0, callback=None):
-    """Iterate ``v <- T_beta v``; returns (v, q, num_iter, converged)."""
+def soft_vi_loop(mdp, beta, mu, tol, max_iter, v0, callback=None):
+    """The loop of :func:`soft_value_iteration` on checked arguments, without its warning.
+
+    Iterates ``v <- T_beta v`` from ``v0`` [S] (0 if None) with ``mu`` [S, A] (see
+    :func:`reference_policy`); calls ``callback(v, q, ||T_beta v - v||_inf)`` at every iterate
+    (``v_0`` included) and stops as :func:`soft_value_iteration` does. Returns
+    ``(v, q, T_beta v, num_iter, converged)`` with ``q = r + gamma P v``.
+    """
     S, A = mdp.num_states, mdp.num_actions
     gamma = mdp.gamma
     log_mu = _log_reference(mu, (S, A))
@@ -242,6 +254,9 @@ def _soft_vi_loop(mdp, beta, mu, tol, max_iter, v0, callback=None):
         Tv = _soft_max(q, beta, log_mu)
         n += 1
     return v, q, Tv, n, converged
+
+
+_soft_vi_loop = soft_vi_loop  # old private name
 
 
 def soft_value_iteration(
@@ -331,6 +346,7 @@ def _evaluate(mdp, pi, reward) -> np.ndarray:
     S = mdp.num_states
     if sp.issparse(Ppi):
         return spla.spsolve((sp.identity(S, format="csc") - mdp.gamma * Ppi).tocsc(), reward)
+    check_dense_size("P_pi", (S, S), "pass the kernel as a scipy.sparse (S*A, S) matrix (sparse LU)", copies=2)
     return np.linalg.solve(np.eye(S) - mdp.gamma * Ppi, reward)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, check_stochastic
+from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, check_dense_size, check_stochastic
 from ._base import Problem
 from .mdp import TabularMDP
 
@@ -35,6 +35,8 @@ class LinearMixtureMDP(Problem):
 
     def __init__(self, phi, theta, r, horizon: int | None = None, gamma: float | None = None, rho=None):
         H = None if horizon is None else as_positive_int("horizon", horizon)
+        if getattr(phi, "shape", None) is not None:  # the validated copy is a second dense array
+            check_dense_size("phi", phi.shape, "reduce S or d (the features are dense [S, A, S, d])")
         phi = as_float_array("phi", phi, ndim=(4, 5))
         theta = as_float_array("theta", theta, ndim=(1, 2))
         d = phi.shape[-1]

@@ -33,6 +33,7 @@ from .._validation import (
     as_float_array,
     as_positive_int,
     as_scalar,
+    check_dense_size,
     check_real,
     check_stochastic,
 )
@@ -41,6 +42,12 @@ from ._base import Problem
 DISCOUNTED = "discounted"
 FINITE_HORIZON = "finite_horizon"
 AVERAGE = "average"
+
+
+_SPARSE_HINT = (
+    "pass P as a scipy.sparse matrix of shape (S*A, S) whose row s*A + a is P(. | s, a) "
+    "(state-action-pair form; every exact solver accepts it)"
+)
 
 
 def _as_sparse_kernel(P, num_actions: int) -> sp.csr_matrix:
@@ -128,6 +135,8 @@ class TabularMDP(Problem):
             S = P_sparse.shape[1]
         else:
             P_sparse = None
+            if getattr(P, "shape", None) is not None:  # the validated copy is a second dense array
+                check_dense_size("P", P.shape, _SPARSE_HINT)
             P_dense = as_float_array("P", P, ndim=(3, 4))
             if P_dense.ndim == 4 and H is None:
                 raise ValueError(
@@ -201,6 +210,8 @@ class TabularMDP(Problem):
         """The kernel as a dense array ``[S, A, S]`` (or ``[H, S, A, S]``)."""
         if self.P is not None:
             return self.P
+        check_dense_size("dense_P()", (self.num_states, self.num_actions, self.num_states),
+                         "use the sparse kernel P_sparse / P_sa (shape (S*A, S)) instead")
         out = self.P_sparse.toarray().reshape(self.num_states, self.num_actions, self.num_states)
         out.setflags(write=False)
         return out
