@@ -44,12 +44,9 @@ def run(quick: bool) -> Outcome:
     return Outcome(text, not failures and no_conv, fig, {"rows": rows})
 
 
-EXPERIMENT = Experiment(
-    name="nlhf_sppo_average",
-    claim="SPPO/MWU (exact, eta = sqrt(8 ln n/T)): DG_0(average of pi_0..pi_t) <= 2(ln n/(eta(t+1)) + eta/8), "
+EXPERIMENT = Experiment.from_theorem(
+    "sppo.average_duality_gap", run, name="nlhf_sppo_average",
+    setting="SPPO/MWU (exact, eta = sqrt(8 ln n/T)): DG_0(average of pi_0..pi_t) <= 2(ln n/(eta(t+1)) + eta/8), "
     "= sqrt(2 ln n/T) at t+1 = T; the last iterate's DG_0 stays above sqrt(2 ln n/T) over the last 10% of "
     "iterations (it does not converge)",
-    source="Wu et al., arXiv 2405.00675 (Thm 4.1 rate, recalled); constants derived (proofs/sppo_hedge_proof.py)",
-    confidence="derived",
-    run=run,
 )

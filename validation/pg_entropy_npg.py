@@ -31,11 +31,8 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds, fig, {"worst_ratio": worst, "failures": bad})
 
 
-EXPERIMENT = Experiment(
-    name="pg_entropy_npg",
-    claim="Entropy NPG: ||Q*_tau - Q_tau^{t+1}|| <= C1 gamma (1-eta tau)^t, ||log pi*_tau - log pi^{t+1}|| <= "
+EXPERIMENT = Experiment.from_theorem(
+    "entropy_npg.linear", run, name="pg_entropy_npg",
+    setting="Entropy NPG: ||Q*_tau - Q_tau^{t+1}|| <= C1 gamma (1-eta tau)^t, ||log pi*_tau - log pi^{t+1}|| <= "
     "2 C1 (1-eta tau)^t / tau",
-    source="Cen, Cheng, Chen, Wei, Chi, arXiv 2007.06558, Thm 1 (C1 recalled)",
-    confidence="recalled",
-    run=run,
 )

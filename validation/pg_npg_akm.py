@@ -28,10 +28,7 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds, fig, {"worst_ratio": worst, "failures": bad})
 
 
-EXPERIMENT = Experiment(
-    name="pg_npg_akm",
-    claim="NPG from uniform: V*(rho) - V_t(rho) <= log|A|/(eta t) + span(r)/((1-gamma)^2 t)",
-    source="Agarwal, Kakade, Lee, Mahajan, arXiv 1908.00261, Thm 5.3",
-    confidence="paper",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "npg.akm", run, name="pg_npg_akm",
+    setting="NPG from uniform: V*(rho) - V_t(rho) <= log|A|/(eta t) + span(r)/((1-gamma)^2 t)",
 )

@@ -36,10 +36,7 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds and dist < 1e-6, fig, {"worst": worst, "dist_eta_1e6": dist, "failures": bad})
 
 
-EXPERIMENT = Experiment(
-    name="pg_pi_limit",
-    claim="NPG / PMD with eta -> inf take policy-iteration steps (greedy in Q^{pi_t}); large eta approaches them",
-    source="AKM arXiv 1908.00261 Lemma 5.1 (NPG = soft PI) and its limit",
-    confidence="derived",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "npg.pi_limit", run, name="pg_pi_limit",
+    setting="NPG / PMD with eta -> inf take policy-iteration steps (greedy in Q^{pi_t}); large eta approaches them",
 )

@@ -40,10 +40,7 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds, fig, {"worst_ratio": worst, "slopes": slopes, "failures": bad})
 
 
-EXPERIMENT = Experiment(
-    name="pg_softmax_mei",
-    claim="Softmax PG (bandit, eta = 2/5): (pi* - pi_t).r <= 5/(c_t^2 t); the gap decays like 1/t (slope -1)",
-    source="Mei, Xiao, Szepesvari, Schuurmans, arXiv 2005.06392, §3 (bandit constant recalled)",
-    confidence="recalled",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "softmax_pg.mei_bandit", run, name="pg_softmax_mei",
+    setting="Softmax PG (bandit, eta = 2/5): (pi* - pi_t).r <= 5/(c_t^2 t); the gap decays like 1/t (slope -1)",
 )

@@ -33,10 +33,7 @@ def run(quick: bool) -> Outcome:
                    {"failures": failures})
 
 
-EXPERIMENT = Experiment(
-    name="rvi_gain_bounds",
-    claim="RVI: min_s (Th - h)(s) <= g* <= max_s (Th - h)(s) at every iterate (unichain)",
-    source="Puterman (1994) §8.5.5 (Odoni bounds; section unverified)",
-    confidence="recalled",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "rvi.gain_bounds", run, name="rvi_gain_bounds",
+    setting="RVI: min_s (Th - h)(s) <= g* <= max_s (Th - h)(s) at every iterate (unichain)",
 )

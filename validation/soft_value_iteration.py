@@ -54,10 +54,7 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds, fig, {"ratios": ratios, "failures": failures})
 
 
-EXPERIMENT = Experiment(
-    name="soft_value_iteration",
-    claim="Soft VI contracts at rate gamma; 0 <= v* - v*_beta <= beta log A / (1-gamma) for uniform mu",
-    source="Geist, Scherrer, Pietquin arXiv 1901.11275 (regularized MDPs); gap bound derived",
-    confidence="derived",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "soft_vi.contraction", run, name="soft_value_iteration",
+    setting="Soft VI contracts at rate gamma; 0 <= v* - v*_beta <= beta log A / (1-gamma) for uniform mu",
 )

@@ -40,10 +40,7 @@ def run(quick: bool) -> Outcome:
     return Outcome(measured, holds, fig, {"below": below, "above": above, "iterate_error": err})
 
 
-EXPERIMENT = Experiment(
-    name="vi_certified_bounds",
-    claim="VI's MacQueen bounds v_k' + gamma/(1-gamma)[min, max](T v - v) contain v*",
-    source="Puterman (1994) Thm 6.6.3",
-    confidence="paper",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "vi.certified_bounds", run, name="vi_certified_bounds",
+    setting="VI's MacQueen bounds v_k' + gamma/(1-gamma)[min, max](T v - v) contain v*",
 )

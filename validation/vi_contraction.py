@@ -35,10 +35,7 @@ def run(quick: bool) -> Outcome:
                                           "instances": list(instances)})
 
 
-EXPERIMENT = Experiment(
-    name="vi_contraction",
-    claim="Value iteration: ||v_k - v*||_inf <= gamma^k ||v_0 - v*||_inf at every k",
-    source="Puterman (1994) Thm 6.2.3",
-    confidence="paper",
-    run=run,
+EXPERIMENT = Experiment.from_theorem(
+    "vi.contraction", run, name="vi_contraction",
+    setting="Value iteration: ||v_k - v*||_inf <= gamma^k ||v_0 - v*||_inf at every k",
 )
