@@ -210,3 +210,34 @@ def test_average_and_soft_loops_have_public_names():
     mu = po.exact.reference_policy(None, 2, 2)
     v, q, Tv, n, converged = po.exact.soft_vi_loop(disc, 0.5, mu, 1e-12, 10_000, None)
     np.testing.assert_allclose(v, po.exact.soft_value_iteration(disc, 0.5).v, atol=EXACT_F64)
+
+
+# ------------------------------------------------------------------ 3. LP scaling and conditioning
+@pytest.mark.parametrize("scale", [1e-9, 1e-6, 1.0, 1e20, 1e100, 1e300])
+@pytest.mark.parametrize("solver", ["highs", "cvxpy"])
+def test_lp_is_scale_invariant(scale, solver):
+    """HiGHS read |r| >= 1e20 as infinite ("Model error") and lost 0.5% at |r| ~ 1e-6."""
+    if solver == "cvxpy" and scale > 1e100:
+        pytest.skip("the cvxpy cross-check is run at moderate scales only")
+    base = random_mdp(20, 3, gamma=0.95, seed=4)
+    mdp = po.TabularMDP(base.P, base.r * scale, gamma=0.95)
+    lp = po.exact.linear_program(mdp, solver=solver)
+    ref = po.exact.solve_mdp(base)
+    np.testing.assert_allclose(lp.v / scale, ref.v, atol=EXACT_F64 if solver == "highs" else 1e-5)
+    np.testing.assert_array_equal(lp.policy, ref.policy)
+    np.testing.assert_allclose(lp.occupancy.sum(), 1.0, atol=1e-9)
+
+
+def test_lp_refuses_gamma_too_close_to_one():
+    base = random_mdp(5, 2, gamma=0.9, seed=0)
+    with pytest.raises(ValueError, match=r"too close to 1.*\(1\+gamma\)/\(1-gamma\) = 2e\+09.*solve_mdp"):
+        po.exact.linear_program(base.with_gamma(1 - 1e-9))
+    with pytest.raises(ValueError, match="too close to 1"):
+        po.exact.linear_program(base.with_gamma(1 - 1e-10))  # HiGHS status 2 ("infeasible") before
+
+
+def test_lp_at_the_conditioning_limit_is_accurate():
+    mdp = random_mdp(20, 3, gamma=1 - 1e-7, seed=7)
+    lp = po.exact.linear_program(mdp)
+    ref = po.exact.policy_iteration(mdp)
+    np.testing.assert_allclose(lp.v, ref.v, rtol=1e-6)

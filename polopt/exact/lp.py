@@ -19,10 +19,22 @@ HiGHS (``scipy.optimize.linprog(method="highs")``) is the default: ``A_ub`` is s
 kernel is, and ``x`` is read from the inequality marginals. ``solver="cvxpy"`` solves the same
 primal with cvxpy, for cross-checks. Average-reward MDPs go to
 :func:`polopt.exact.average.average_reward_lp`.
+
+Scaling and conditioning. LP solvers work to *absolute* tolerances (HiGHS: 1e-7 primal/dual
+feasibility) and read numbers ``>= 1e20`` as infinite, so the LP is solved with ``r / c`` for the
+power of two ``c`` with ``max|r| / c in [0.5, 1)`` (exact in float64; ``v*`` is linear in ``r``,
+the occupancy does not depend on it) and ``v`` multiplied back by ``c``. Without it rewards of
+1e20 were a "Model error" and rewards of 1e-6 came back with 0.5% error. The constraint matrix
+``E - gamma P`` has condition number up to ``(1+gamma)/(1-gamma)`` (it is ``1 - gamma`` away from
+singular along the constants); measured relative errors of ``v`` grow from ~1e-14 at
+gamma = 0.99 to ~3e-8 at ``1 - 1e-7``, and HiGHS reports the LP infeasible near ``1 - 1e-9``. Above
+:data:`MAX_CONDITION` the LP is refused with a ValueError pointing to ``solve_mdp`` /
+``policy_iteration``, whose certified bracket does not degrade that way.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +47,10 @@ from .evaluation import _as_tabular
 __all__ = ["LPResult", "linear_program"]
 
 SOLVERS = ("highs", "cvxpy")
+#: Largest condition number ``(1+gamma)/(1-gamma)`` of ``E - gamma P`` the LP accepts (gamma up
+#: to ``1 - 1e-7``): beyond it the solver's absolute tolerances give relative value errors above
+#: ~1e-7 and then outright failures ("infeasible" near ``1 - 1e-9``).
+MAX_CONDITION = 2e7
 
 
 class LPResult(NamedTuple):
@@ -71,26 +87,38 @@ def _weights(mdp, rho) -> np.ndarray:
     return w / w.sum()
 
 
-def _highs(mdp, w):
-    M = _constraint_matrix(mdp)
-    res = linprog(
-        w, A_ub=-M, b_ub=-mdp.r.ravel(), bounds=[(None, None)] * mdp.num_states, method="highs"
+def _reward_scale(r: np.ndarray) -> float:
+    """Power of two ``c`` with ``max|r| / c`` in ``[0.5, 1)`` (1 for ``r = 0``); dividing by it is exact."""
+    m = float(np.max(np.abs(r))) if r.size else 0.0
+    return 1.0 if m == 0.0 else math.ldexp(1.0, min(math.frexp(m)[1], 1023))
+
+
+def _failure(mdp, what: str) -> RuntimeError:
+    return RuntimeError(
+        f"the discounted MDP LP solver failed ({what}) on {mdp!r} with rewards scaled to max|r| < 1 and "
+        f"condition number (1+gamma)/(1-gamma) = {(1 + mdp.gamma) / (1 - mdp.gamma):.3g}; "
+        "polopt.exact.solve_mdp or policy_iteration solve it exactly"
     )
+
+
+def _highs(mdp, w, r):
+    M = _constraint_matrix(mdp)
+    res = linprog(w, A_ub=-M, b_ub=-r.ravel(), bounds=[(None, None)] * mdp.num_states, method="highs")
     if res.status != 0:
-        raise RuntimeError(f"HiGHS failed on the discounted MDP LP: {res.message}")
+        raise _failure(mdp, f"HiGHS status {res.status}: {res.message}")
     return np.asarray(res.x), -np.asarray(res.ineqlin.marginals)
 
 
-def _cvxpy(mdp, w):
+def _cvxpy(mdp, w, r):
     import cvxpy as cp
 
     M = _constraint_matrix(mdp)
     v = cp.Variable(mdp.num_states)
-    cons = [M @ v >= mdp.r.ravel()]
+    cons = [M @ v >= r.ravel()]
     prob = cp.Problem(cp.Minimize(w @ v), cons)
     prob.solve()
     if prob.status != cp.OPTIMAL:
-        raise RuntimeError(f"cvxpy returned status {prob.status!r} on the discounted MDP LP")
+        raise _failure(mdp, f"cvxpy status {prob.status!r}")
     return np.asarray(v.value), np.asarray(cons[0].dual_value)
 
 
@@ -108,9 +136,15 @@ def linear_program(mdp, solver: str = "highs", rho=None):
     Returns:
         :class:`LPResult` ``(v [S], policy int [S], occupancy [S, A], weights [S])``.
 
+    Rewards are scaled to ``max|r| < 1`` by a power of two for the solver and the values scaled
+    back (exact; see the module docstring).
+
     Raises:
-        ValueError: unknown ``solver``, finite-horizon MDP, bad ``rho``.
-        RuntimeError: the LP solver did not reach optimality.
+        ValueError: unknown ``solver``, finite-horizon MDP, bad ``rho``, or ``gamma`` so close to 1
+            that ``(1+gamma)/(1-gamma) > MAX_CONDITION`` (the LP is too ill-conditioned for the
+            solver's absolute tolerances; the message points to ``solve_mdp``).
+        RuntimeError: the LP solver did not reach optimality (not observed within MAX_CONDITION);
+            the message names the conditioning and the exact alternatives.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
@@ -121,8 +155,18 @@ def linear_program(mdp, solver: str = "highs", rho=None):
         return average_reward_lp(mdp)
     if mdp.criterion != "discounted":
         raise ValueError(f"linear_program needs a discounted or average-reward MDP, got {mdp!r}")
+    cond = (1.0 + mdp.gamma) / (1.0 - mdp.gamma)
+    if cond > MAX_CONDITION:
+        raise ValueError(
+            f"linear_program: gamma = {mdp.gamma!r} is too close to 1 for an LP solver: the constraint matrix "
+            f"E - gamma P has condition number up to (1+gamma)/(1-gamma) = {cond:.3g} > {MAX_CONDITION:g} "
+            "(gamma <= 1 - 1e-7), and the solver's absolute tolerances (1e-7) then give wrong values or no "
+            "solution; use polopt.exact.solve_mdp or polopt.exact.policy_iteration (certified at any gamma < 1)"
+        )
     w = _weights(mdp, rho)
-    v, x = (_highs if solver == "highs" else _cvxpy)(mdp, w)
+    c = _reward_scale(mdp.r)
+    v, x = (_highs if solver == "highs" else _cvxpy)(mdp, w, mdp.r / c)
+    v = v * c  # exact: c is a power of two
     x = np.clip(x, 0.0, None).reshape(mdp.num_states, mdp.num_actions)
     policy = greedy(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v))
     return LPResult(v, policy, (1.0 - mdp.gamma) * x, w)
