@@ -10,7 +10,8 @@ from .._validation import as_distribution
 class Problem:
     """Base of every problem class. Instances are immutable after construction."""
 
-    __slots__ = ("_frozen",)
+    # __weakref__: solve caches the certified optimum of a problem without keeping the problem alive
+    __slots__ = ("_frozen", "__weakref__")
 
     def _freeze(self) -> None:
         object.__setattr__(self, "_frozen", True)
