@@ -1,6 +1,6 @@
 """Nash equilibria of random intransitive preference games: polopt vs SciPy HiGHS vs nashpy.
 
-Run ``python -m bench.bench_games [--quick] [--out FILE.json]``. For each K the instance is the
+Run ``python -m bench.bench_games [--quick] [--out FILE.json] [--busy N]``. For each K the instance is the
 EGPO generator (strictly-lower entries U(0, 1), upper = 1 - lower, diagonal 1/2; seed 0) and
 each solver reports its wall time and the certified duality gap ``2 max_y (P pi)(y) - 1`` of
 its answer (:func:`polopt.certificates.duality_gap`). nashpy (Lemke–Howson and support
@@ -8,7 +8,8 @@ enumeration on the bimatrix game ``(P - 1/2, 1/2 - P)``) runs only for ``K <= 10
 enumeration for ``K <= 6``): Lemke–Howson did not finish in 300 s at K = 50.
 ``polopt_nash_auto`` is the interior point with crossover of
 :func:`polopt.exact.games.nash`; its ``method`` field says which path certified the answer.
-Compare ratios within one run, not absolute times across machines.
+Compare ratios within one run, not absolute times across machines. ``--busy N`` runs N
+spinning processes beside the timings (``bench/_common.py``); the JSON records ``busy``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from bench import best_time
+from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
 from polopt import certificates
 from polopt.exact import games
 from polopt.problems import PreferenceGame
@@ -64,8 +66,6 @@ def _nashpy(P: np.ndarray, algorithm: str) -> np.ndarray:
     return pi / pi.sum()
 
 
-
-
 def run(sizes, repeat: int = 3) -> list[dict]:
     rows = []
     for K in sizes:
@@ -96,15 +96,30 @@ def run(sizes, repeat: int = 3) -> list[dict]:
     return rows
 
 
-def main(argv=None) -> None:
+def summary(report: dict) -> list[dict]:
+    """Rows of the ``polopt bench`` table: polopt's certified solver against each anchor that ran."""
+    out = []
+    for row in report["rows"]:
+        ours = row["polopt_nash_auto"]["seconds"]
+        for anchor in ("scipy_highs_lp", "nashpy_lemke_howson"):
+            if anchor in row:
+                out.append(summary_row(f"nash K={row['K']}", ours, anchor, row[anchor]["seconds"]))
+    return out
+
+
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
     parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
+    add_busy_argument(parser)
     args = parser.parse_args(argv)
-    rows = run(QUICK_SIZES if args.quick else FULL_SIZES)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"benchmark": "nash_symmetric_preference_game", "rows": rows}, fh, indent=2)
+    with busy(args.busy):
+        rows = run(QUICK_SIZES if args.quick else FULL_SIZES)
+        load = load_average()
+    report = {"benchmark": "nash_symmetric_preference_game", "quick": args.quick, "busy": args.busy,
+              "load_average": load, "rows": rows}
+    write_json(report, args.out)
+    return report
 
 
 if __name__ == "__main__":

@@ -1,18 +1,26 @@
-"""``solve`` adapters for the exact game solvers: "nash_lp" and "regularized_nash".
+"""``solve`` adapters for the exact game solvers: "nash", "nash_lp" and "regularized_nash".
 
-* ``"nash_lp"`` — the unregularized equilibrium (von Neumann winner) of any
-  :class:`~polopt.problems.PreferenceGame`; the game's ``beta`` is not used and every
-  certificate is the ``beta = 0`` one. It runs :func:`polopt.exact.nash` (``solver="auto"``:
-  interior point with crossover to the exact support solve, LP fallback; ``solver="lp"``: HiGHS). ``optimum`` is an
-  independent :func:`polopt.exact.nash_lp` solution when ``K <= 200`` (cheap cross-check),
-  else the returned policy itself. ``iterates = [init, solution]``.
+* ``"nash"`` — the unregularized equilibrium (von Neumann winner) of any
+  :class:`~polopt.problems.PreferenceGame` by the fast certified solver
+  :func:`polopt.exact.nash` (``solver="auto"``: interior point with crossover to the exact
+  support solve, HiGHS fallback; ``solver="lp"``: HiGHS). The game's ``beta`` is not used and
+  every certificate is the ``beta = 0`` one.
+* ``"nash_lp"`` — the same equilibrium problem solved as a linear program by HiGHS
+  (:func:`polopt.exact.nash_lp`, ``scipy.optimize.linprog(method="highs")``), and nothing else.
 * ``"regularized_nash"`` — ``pi*_beta`` of a game with ``beta > 0`` by Newton's method in
   the log domain (``solver="newton"``, the default; ``iterates`` = every Newton iterate,
   iterate 0 = init) or by cvxpy (``solver="cvxpy"``; ``iterates = [init, solution]``).
 
-Both report ``value = 1/2`` (the game value), ``optimum = Optimum(pi*, 0.5)`` and the
-certificates "exploitability", "duality_gap", "kl_to_optimum" (``KL(pi* || pi_t)``) per iterate.
-Unknown hyper-parameters raise TypeError.
+All report ``value = 1/2`` (the game value) and the certificates "exploitability",
+"duality_gap", "kl_to_optimum" (``KL(pi* || pi_t)``) per iterate. For the unregularized
+methods ``iterates = [init, solution]`` and ``optimum = Optimum(returned equilibrium, 0.5)``:
+a game may have a whole polytope of equilibria, and measuring the KL against a *different*
+one (another solver's vertex) would report a distance to "the optimum" for an exact answer
+with duality gap 0. ``info["nash_unique"]`` says whether the equilibrium is unique (the rank
+test of :func:`polopt.exact.nash_is_unique`, at the returned equilibrium); when it is and
+``K <= LP_CROSS_CHECK_MAX_K``, "nash" also solves the HiGHS LP and reports the sup-norm
+distance in ``info["lp_cross_check"]`` (None otherwise). Unknown hyper-parameters raise
+TypeError.
 """
 
 from __future__ import annotations
@@ -27,10 +35,9 @@ from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register
 from . import reject_unknown
 
-#: Above this K the LP cross-check of "nash_lp" is skipped (HiGHS takes ~0.1 s at K = 200, ~12 s at 1000).
+#: Above this K the LP cross-check of "nash" is skipped (HiGHS takes ~0.1 s at K = 200, ~12 s at 1000).
 LP_CROSS_CHECK_MAX_K = 200
 GAME_VALUE = 0.5
-
 
 
 def _init_policy(game: PreferenceGame, init) -> np.ndarray:
@@ -55,40 +62,83 @@ def _is_regularized_game(problem) -> bool:
     return isinstance(problem, PreferenceGame) and problem.beta > 0
 
 
+#: ``tol`` of the uniqueness rank test (the default of :func:`polopt.exact.nash_is_unique`).
+UNIQUENESS_TOL = 1e-9
+
+
+def _unregularized_result(problem: PreferenceGame, init, res, *, method: str, hparams: dict, tol: float,
+                          cross_check: bool) -> SolveResult:
+    """SolveResult of an unregularized equilibrium ``res`` (:class:`polopt.exact.games.NashResult`)."""
+    pi0 = _init_policy(problem, init)
+    pi = res.policy
+    unique = _games._unique_at(problem.skew, pi, UNIQUENESS_TOL)
+    lp_distance = None
+    if cross_check and unique and problem.num_actions <= LP_CROSS_CHECK_MAX_K:
+        # an independent solver must find the same point when the equilibrium is unique
+        lp_distance = float(np.max(np.abs(_games.nash_lp(problem).policy - pi)))
+    iterates = np.stack([pi0, pi])
+    certs = _certificates(problem, iterates, pi, 0.0)
+    return SolveResult(
+        policy=pi,
+        iterates=iterates,
+        value=GAME_VALUE,
+        optimum=Optimum(pi, GAME_VALUE),
+        certificates=certs,
+        status=CONVERGED if res.duality_gap <= tol else MAX_ITER,
+        method=method,
+        hparams=hparams,
+        num_iter=1,
+        info={"solver": res.method, "support": res.support, "ipm_iterations": res.num_iter, "beta": 0.0,
+              "nash_unique": unique, "lp_cross_check": lp_distance},
+        problem=problem,
+    )
+
+
+def _gap_tol(hparams: dict) -> float:
+    return as_scalar("tol", hparams.get("tol", _games.NASH_TOL), low=0.0, low_open=True)
+
+
 @register(
-    "nash_lp",
+    "nash",
     applies=_is_game,
-    summary="unregularized Nash equilibrium (interior point + support crossover, certified; LP fallback); beta ignored",
+    summary="unregularized Nash equilibrium, certified (interior point + exact support crossover; HiGHS "
+            "fallback); beta ignored",
 )
-def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
-    """Unregularized equilibrium; hparams ``solver`` ("auto" | "lp") and ``tol`` (certified gap)."""
-    reject_unknown("nash_lp", hparams, ("solver", "tol"))
+def _nash(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """Unregularized equilibrium; hparams ``solver`` ("auto" | "lp") and ``tol`` (certified gap).
+
+    ``iters`` is not used: the interior point stops on its certificate (at most 60 iterations,
+    then the LP).
+    """
+    reject_unknown("nash", hparams, ("solver", "tol"))
     solver = hparams.get("solver", "auto")
     if solver not in ("auto", "lp"):
         raise ValueError(f"solver must be 'auto' or 'lp', got {solver!r}")
-    tol = as_scalar("tol", hparams.get("tol", _games.NASH_TOL), low=0.0, low_open=True)
-    pi0 = _init_policy(problem, init)
+    tol = _gap_tol(hparams)
     res = _games.nash(problem, method=solver, tol=tol)
-    if problem.num_actions <= LP_CROSS_CHECK_MAX_K and solver != "lp":
-        pi_star = _games.nash_lp(problem).policy
-    else:
-        pi_star = res.policy
-    iterates = np.stack([pi0, res.policy])
-    certs = _certificates(problem, iterates, pi_star, 0.0)
-    status = CONVERGED if res.duality_gap <= tol else MAX_ITER
-    return SolveResult(
-        policy=res.policy,
-        iterates=iterates,
-        value=GAME_VALUE,
-        optimum=Optimum(pi_star, GAME_VALUE),
-        certificates=certs,
-        status=status,
-        method="nash_lp",
-        hparams={"solver": solver, "tol": tol},
-        num_iter=1,
-        info={"solver": res.method, "support": res.support, "ipm_iterations": res.num_iter, "beta": 0.0},
-        problem=problem,
-    )
+    return _unregularized_result(problem, init, res, method="nash", hparams={"solver": solver, "tol": tol},
+                                 tol=tol, cross_check=solver == "auto")
+
+
+@register(
+    "nash_lp",
+    applies=_is_game,
+    summary="unregularized Nash equilibrium by the HiGHS linear program (scipy.optimize.linprog); beta ignored",
+)
+def _nash_lp(problem: PreferenceGame, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """Unregularized equilibrium by HiGHS; hparam ``tol`` (duality gap for status "converged").
+
+    ``solver`` is accepted for compatibility and must be "lp"; the interior point is method "nash".
+    """
+    reject_unknown("nash_lp", hparams, ("solver", "tol"))
+    solver = hparams.get("solver", "lp")
+    if solver != "lp":
+        raise ValueError(f"solver must be 'lp' for method 'nash_lp' (the HiGHS LP), got {solver!r}; "
+                         "the interior point with crossover is method 'nash'")
+    tol = _gap_tol(hparams)
+    res = _games.nash_lp(problem)
+    return _unregularized_result(problem, init, res, method="nash_lp", hparams={"solver": "lp", "tol": tol},
+                                 tol=tol, cross_check=False)
 
 
 @register(

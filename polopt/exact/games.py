@@ -16,9 +16,16 @@ Set-up: ``P[y, y'] = Pr(y > y')`` with ``P + P.T = 1``,
   arXiv 2312.00886, §4); :func:`regularized_nash` solves it by Newton's method in the log
   domain and cross-checks it with an exponential-cone program in cvxpy.
 
-Certificates (:mod:`polopt.certificates`): exploitability ``f_beta(pi) = max_pi' J_beta(pi', pi)
-- 1/2`` and the two-sided duality gap, which equals ``2 f_beta(pi)`` for this symmetric game
-(``tests/test_games.py`` checks the identity on generated games).
+Certificates: exploitability ``f_beta(pi) = max_pi' J_beta(pi', pi) - 1/2`` and the two-sided
+duality gap, which equals ``2 f_beta(pi)`` for this symmetric game (``tests/test_games.py``
+checks the identity on generated games). They are computed here by small pure functions
+(``exact`` is below ``certificates`` in the layering and does not import it); the same
+formulas in :mod:`polopt.certificates` are an independent implementation, and
+``tests/test_games.py`` checks that the two agree.
+
+Threads: the dense kernels (interior point, Newton, the uniqueness SVD) run with one BLAS
+thread (:func:`polopt._threads.single_threaded`): on 2-core machines a second thread made
+them 2-4x slower whenever another process was running (bench/results/threads.json).
 """
 
 from __future__ import annotations
@@ -27,13 +34,13 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import LinAlgError, LinAlgWarning, lu_factor, lu_solve
 from scipy.optimize import linprog
-from scipy.special import log_softmax, logsumexp, softmax
+from scipy.special import log_softmax, logsumexp, rel_entr, softmax
 
-from .. import certificates
+from .._threads import single_threaded
 from .._validation import as_distribution, as_scalar
 from ..problems import PreferenceGame
+from ._ipm import interior_point, to_simplex
 
 __all__ = [
     "BestResponse",
@@ -51,12 +58,6 @@ __all__ = [
 
 #: Duality gap the fast solver must certify before it returns (the LP fallback is used otherwise).
 NASH_TOL = 1e-9
-#: Interior point: fraction of the step to the boundary of ``pi, w >= 0`` (Mehrotra's choice).
-_STEP_TO_BOUNDARY = 0.995
-#: Interior point: Gondzio correctors per iteration (measured: 2 saves 2-3 of ~15 iterations at K = 1000).
-_NUM_CORRECTORS = 2
-#: Interior point: below this ``t = pi.w`` the support is tried even if the guess changed since the last iteration.
-_CROSSOVER_T = 1e-7
 #: Ties in the best response to ``pi`` (beta = 0): actions within this of the max payoff.
 BR_TIE_TOL = 1e-12
 #: Newton vs cvxpy (method="both"): largest allowed sup-norm difference. The conic solver is
@@ -74,7 +75,7 @@ class NashResult(NamedTuple):
         policy: equilibrium ``pi`` [K] (on the simplex).
         value: payoff ``pi`` guarantees, ``min_j (P.T pi)(j) = 1/2 - duality_gap / 2``
             (the game value is 1/2).
-        duality_gap: ``DG_0(pi) = 2 max_y (P pi)(y) - 1`` from :func:`polopt.certificates.duality_gap`.
+        duality_gap: ``DG_0(pi) = 2 max_y (P pi)(y) - 1`` (:func:`duality_gap` at ``beta = 0``).
         method: how it was certified ("ipm_crossover", "interior_point", "lp", "lp (fallback)").
         support: sorted indices ``{y : pi(y) > 0}``.
         num_iter: interior-point iterations (0 for the LP).
@@ -133,6 +134,37 @@ def _beta(game: PreferenceGame, beta) -> float:
 
 
 # --------------------------------------------------------------------------- certificates
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    """``KL(p || q)`` (``0 log 0 = 0``), floored at 0 against round-off of the sum."""
+    return max(float(rel_entr(p, q).sum()), 0.0)
+
+
+def _best_response_value(payoff: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
+    """``max_pi' pi'.payoff - beta KL(pi'||mu)``: ``max payoff`` at ``beta = 0``, else
+    ``beta log sum_y mu(y) exp(payoff(y) / beta)`` shifted by the max over ``supp(mu)``
+    (terms with ``mu(y) = 0`` vanish; plain NumPy, as ``logsumexp`` costs ~1 ms per call in
+    SciPy's array-API dispatch)."""
+    if beta == 0.0:
+        return float(np.max(payoff))
+    x = payoff / beta
+    on = mu > 0
+    m = float(np.max(x[on]))
+    return float(beta * (m + np.log(np.dot(mu[on], np.exp(x[on] - m)))))
+
+
+def _exploitability(P: np.ndarray, pi: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
+    reg = beta * _kl(pi, mu) if beta > 0 else 0.0
+    return _best_response_value(P @ pi, mu, beta) + reg - 0.5
+
+
+def _duality_gap(P: np.ndarray, pi: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
+    """Both best responses computed separately (not ``2 f``), so the identity stays checkable."""
+    reg = beta * _kl(pi, mu) if beta > 0 else 0.0
+    best_max = _best_response_value(P @ pi, mu, beta) + reg
+    best_min = -_best_response_value(-(pi @ P), mu, beta) - reg
+    return best_max - best_min
+
+
 def exploitability(game, pi, beta: float | None = None) -> float:
     """``f_beta(pi) = max_pi' J_beta(pi', pi) - 1/2`` with the game's ``mu`` (and ``beta`` unless given).
 
@@ -143,7 +175,7 @@ def exploitability(game, pi, beta: float | None = None) -> float:
         ValueError: ``pi`` is not a distribution of shape [K] (message names ``pi``).
     """
     game = _as_game(game)
-    return certificates.exploitability(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
+    return _exploitability(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
 
 
 def duality_gap(game, pi, beta: float | None = None) -> float:
@@ -153,7 +185,7 @@ def duality_gap(game, pi, beta: float | None = None) -> float:
     [der]; checked on hypothesis-generated games in ``tests/test_games.py``).
     """
     game = _as_game(game)
-    return certificates.duality_gap(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
+    return _duality_gap(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
 
 
 def best_response(game, pi, beta: float | None = None, tol: float = BR_TIE_TOL) -> BestResponse:
@@ -171,7 +203,7 @@ def best_response(game, pi, beta: float | None = None, tol: float = BR_TIE_TOL) 
     if beta > 0:
         logits = np.log(game.mu) + payoff / beta
         br = softmax(logits)
-        value = beta * logsumexp(logits) + beta * float(certificates.kl(pi, game.mu))
+        value = beta * logsumexp(logits) + beta * _kl(pi, game.mu)
         return BestResponse(br, float(value))
     best = payoff.max()
     ties = payoff >= best - tol
@@ -180,15 +212,9 @@ def best_response(game, pi, beta: float | None = None, tol: float = BR_TIE_TOL) 
 
 # --------------------------------------------------------------------------- unregularized Nash
 def _certify(P: np.ndarray, pi: np.ndarray, method: str, num_iter: int = 0) -> NashResult:
-    dg = certificates.duality_gap(P, pi, beta=0.0)
+    dg = _duality_gap(P, pi, None, 0.0)  # mu is not read at beta = 0
     value = float(np.min(pi @ P))
     return NashResult(pi, value, float(dg), method, np.flatnonzero(pi > 0), num_iter)
-
-
-def _to_simplex(x: np.ndarray) -> np.ndarray:
-    """Clip round-off negatives and renormalize (the certificate is computed on the result)."""
-    x = np.clip(x, 0.0, None)
-    return x / x.sum()
 
 
 def _lp_policy(P: np.ndarray) -> np.ndarray:
@@ -205,7 +231,7 @@ def _lp_policy(P: np.ndarray) -> np.ndarray:
     )
     if res.status != 0:  # the LP is always feasible and bounded; a failure is a solver problem
         raise RuntimeError(f"HiGHS failed on the Nash LP: {res.message}")
-    return _to_simplex(res.x[:K])
+    return to_simplex(res.x[:K])
 
 
 def nash_lp(game) -> NashResult:
@@ -214,201 +240,13 @@ def nash_lp(game) -> NashResult:
     .. math:: \\max_{\\pi \\in \\Delta_K, v} v \\quad \\text{s.t.} \\quad P^\\top \\pi \\ge v \\mathbf{1}
 
     The optimal ``v`` is 1/2 because ``P + P.T = 1``. The returned policy is clipped to the
-    simplex and its duality gap is certified by :func:`polopt.certificates.duality_gap`
-    (``beta = 0``). Cost: a dense LP, ~12 s at K = 1000 on 2 cores; use
-    :func:`nash` for large K. Reference: von Neumann's minimax theorem; Dantzig (1951),
+    simplex and its duality gap is certified by :func:`duality_gap` (``beta = 0``). Cost: a
+    dense LP, ~12 s at K = 1000 on an idle 2-core machine (HiGHS does not use BLAS threads);
+    use :func:`nash` for large K. Reference: von Neumann's minimax theorem; Dantzig (1951),
     "A proof of the equivalence of the programming problem and the game problem".
     """
     game = _as_game(game)
     return _certify(game.P, _lp_policy(game.P), "lp")
-
-
-def _support_solve(S: np.ndarray, T: np.ndarray) -> np.ndarray | None:
-    """Solve ``S[T, T] pi_T = v 1, 1.pi_T = 1`` (bordered system); None if singular.
-
-    For a skew ``S`` the bordered matrix is skew of size ``|T| + 1``, hence singular when
-    ``|T|`` is even: generic equilibria have odd support. At a solution ``v = pi.S pi = 0``.
-    """
-    n = T.size
-    B = np.empty((n + 1, n + 1))
-    B[:n, :n] = S[np.ix_(T, T)]
-    B[:n, n] = -1.0
-    B[n, :n] = 1.0
-    B[n, n] = 0.0
-    rhs = np.zeros(n + 1)
-    rhs[n] = 1.0
-    try:
-        with warnings.catch_warnings():  # an exactly singular block is reported by the None return
-            warnings.simplefilter("ignore", LinAlgWarning)
-            lu = lu_factor(B, check_finite=False)
-        if np.min(np.abs(np.diag(lu[0]))) <= 1e-13 * max(1.0, np.max(np.abs(np.diag(lu[0])))):
-            return None
-        x = lu_solve(lu, rhs, check_finite=False)
-    except (LinAlgError, ValueError):
-        return None
-    if not np.all(np.isfinite(x)):
-        return None
-    return x[:n]
-
-
-class _Newton(NamedTuple):
-    """Factorization of the IPM Newton matrix ``M = diag(d) - S`` (see :func:`_interior_point`)."""
-
-    lu: tuple
-    a: np.ndarray  # M^{-1} 1
-    a_sum: float  # 1.M^{-1} 1 > 0 (M has positive definite symmetric part diag(d))
-
-
-def _newton_factor(S: np.ndarray, d: np.ndarray, work: np.ndarray) -> _Newton:
-    """LU of ``M = diag(d) - S`` written into ``work`` [K, K] (no new K x K allocation per iteration)."""
-    np.negative(S, out=work)
-    work.flat[:: S.shape[0] + 1] += d  # S has a zero diagonal
-    lu = lu_factor(work, overwrite_a=True, check_finite=False)
-    a = lu_solve(lu, np.ones(S.shape[0]), check_finite=False)
-    return _Newton(lu, a, float(a.sum()))
-
-
-def _newton_direction(S: np.ndarray, fac: _Newton, pi: np.ndarray, rc: np.ndarray):
-    """Solve the bordered Newton system for ``(dpi, dt)`` and return ``(dpi, dt, dw)``.
-
-    ``(W - Pi S) dpi + pi dt = rc`` and ``1.dpi = 0``; dividing row ``i`` by ``pi_i`` gives
-    ``M dpi + 1 dt = rc / pi`` with ``M = diag(w / pi) - S``. Eliminating ``dt``:
-    ``dpi = b - dt a`` with ``b = M^{-1}(rc / pi)``, ``a = M^{-1} 1`` and ``dt = 1.b / 1.a``
-    (so that ``1.dpi = 0``). ``dw = -S dpi + dt 1`` keeps ``w = -S pi + t 1`` exact.
-    """
-    b = lu_solve(fac.lu, rc / pi, check_finite=False)
-    dt = float(b.sum()) / fac.a_sum
-    dpi = b - dt * fac.a
-    return dpi, dt, dt - S @ dpi
-
-
-def _max_step(x: np.ndarray, dx: np.ndarray) -> float:
-    """Largest ``alpha <= 1`` with ``x + alpha dx >= 0`` (``x > 0``)."""
-    neg = dx < 0
-    return min(1.0, float(np.min(-x[neg] / dx[neg]))) if neg.any() else 1.0
-
-
-def _centrality_correctors(S, fac: _Newton, pi, w, direction, target: float):
-    """Gondzio's multiple centrality correctors on top of Mehrotra's direction.
-
-    Take a trial step ``1.5 alpha + 0.1`` (capped at 1) along the direction, push the products
-    ``pi * w`` there back into ``[0.1, 10] * sigma mu`` by one extra solve with the same LU, and
-    keep the corrected direction while it lengthens the step by at least 0.01. Each corrector
-    costs two triangular solves and a matrix-vector product, against one LU per iteration; it
-    saves 2-3 iterations at K = 1000. Reference: Gondzio 1996, "Multiple centrality corrections
-    in a primal-dual method for linear programming", Comput. Optim. Appl. 6.
-    Returns ``(dpi, dt, dw, alpha)`` with ``alpha`` the largest feasible step.
-    """
-    dpi, dt, dw = direction
-    alpha = min(_max_step(pi, dpi), _max_step(w, dw))
-    for _ in range(_NUM_CORRECTORS):
-        trial = min(1.0, 1.5 * alpha + 0.1)
-        v = (pi + trial * dpi) * (w + trial * dw)
-        rc = np.maximum(np.clip(v, 0.1 * target, 10.0 * target) - v, -10.0 * target)
-        cpi, ct, cw = _newton_direction(S, fac, pi, rc)
-        longer = min(_max_step(pi, dpi + cpi), _max_step(w, dw + cw))
-        if longer < alpha + 0.01:
-            break
-        dpi, dt, dw, alpha = dpi + cpi, dt + ct, dw + cw, longer
-    return dpi, dt, dw, alpha
-
-
-def _crossover(S: np.ndarray, T: np.ndarray, tol: float) -> np.ndarray | None:
-    """Exact equilibrium on the guessed support ``T``, or None if it is not one.
-
-    On the support of an equilibrium ``(S pi)_T = 0`` (complementarity, module docstring), so
-    ``pi_T`` solves the bordered system of :func:`_support_solve`. The candidate is accepted
-    only if ``pi_T >= 0`` and its certified duality gap ``2 max_y (S pi)(y)`` is ``<= tol``.
-    """
-    if T.size == 0:
-        return None
-    piT = _support_solve(S, T)
-    if piT is None or np.any(piT < 0):
-        return None
-    pi = np.zeros(S.shape[0])
-    pi[T] = piT
-    pi = _to_simplex(pi)
-    return pi if certificates.duality_gap(S + 0.5, pi, beta=0.0) <= tol else None
-
-
-def _interior_point(S: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray | None, str, int]:
-    """Primal-dual interior point on the symmetric game LP, with crossover to the exact support.
-
-    **LP.** With ``w = -S pi + t 1`` (``S = P - 1/2``, so ``(P pi)(y) - 1/2 = (S pi)(y)``)::
-
-        min t   s.t.   w = t 1 - S pi >= 0,   1.pi = 1,   pi >= 0.
-
-    Its optimum is ``t = 0`` and the optimal ``pi`` are exactly the equilibria. Because ``S`` is
-    skew, ``pi.S pi = 0`` and the complementarity gap is ``pi.w = t`` for every feasible point:
-    the LP is self-dual (its dual is the same problem), so a primal-dual method needs only the
-    ``K + 1`` unknowns ``(pi, t)``; ``w`` is recomputed from its definition, and every iterate
-    is feasible (``1.pi = 1`` is kept by the direction, positivity by the step length).
-
-    **Newton step** on the central path ``pi * w = sigma mu 1`` (``mu = t / K``):
-    ``(W - Pi S) dpi + pi dt = sigma mu 1 - pi * w [- dpi_aff * dw_aff]``, ``1.dpi = 0``; one
-    LU of ``M = diag(w / pi) - S`` [K, K] per iteration serves Mehrotra's predictor and
-    corrector (``sigma = (mu_aff / mu)^3``; Mehrotra 1992, "On the implementation of a
-    primal-dual interior point method", SIAM J. Optim. 2(4); Wright 1997, "Primal-Dual
-    Interior-Point Methods", ch. 10). ``M`` is nonsingular: its symmetric part is ``diag(w / pi)``.
-
-    **Crossover.** The IPM converges to the analytic centre of the optimal face, which is
-    strictly complementary (Goldman–Tucker): ``pi > 0`` exactly on the support ``T``, ``w > 0``
-    off it. The support is guessed with the Tapia indicator of the affine direction (El-Bakry,
-    Tapia, Zhang 1994, "A study of indicators for identifying zero variables in interior-point
-    methods", SIAM Rev. 36(1)): ``pi_i`` is on the support when its predicted relative decrease
-    ``-dpi_i / pi_i`` is smaller than that of ``w_i``. Given ``T`` the equilibrium is the solution
-    of the linear system ``(S pi)_T = 0``, ``1.pi_T = 1`` (:func:`_crossover`), exact to round-off,
-    and it is accepted only with a certified gap. For a unique equilibrium ``|T|`` is odd
-    (``S[T, T]`` is skew with a one-dimensional kernel), so only odd guesses are tried.
-
-    Returns ``(pi, how, iterations)``: ``how`` = "ipm_crossover" (support solve certified) or
-    "interior_point" (the iterate itself certifies: its gap ``2 max (S pi) = 2 max (t - w) <= 2 t``);
-    ``pi`` is None when neither certified ``tol`` within ``max_iter`` iterations.
-    """
-    K = S.shape[0]
-    pi = np.full(K, 1.0 / K)
-    Spi = S @ pi
-    t = max(0.0, float(Spi.max())) + 1.0  # w >= 1 at the start: a well-centred interior point
-    w = t - Spi
-    work = np.empty((K, K))
-    tried = previous = None
-    for it in range(max_iter + 1):
-        if 2.0 * float(np.max(t - w)) <= tol:  # the iterate certifies; prefer the exact support solve
-            for guess in (pi > w, previous):  # ratio test, then the last Tapia guess
-                pi_x = None if guess is None else _crossover(S, np.flatnonzero(guess), tol)
-                if pi_x is not None:
-                    return pi_x, "ipm_crossover", it
-            return pi, "interior_point", it
-        if it == max_iter:
-            break
-        mu = t / K
-        fac = _newton_factor(S, w / pi, work)
-        dpi, dt, dw = _newton_direction(S, fac, pi, -pi * w)  # affine (predictor) direction
-        # Tapia indicator: on the support dpi / pi -> 0 and dw / w -> -1; off it the reverse.
-        # A support solve costs a |T|^3 LU, so it is tried only once the guess is stable
-        # (same set as at the previous iteration) or mu is small, and never twice on one set.
-        in_T = dpi / pi > dw / w
-        stable = previous is not None and np.array_equal(in_T, previous)
-        previous = in_T
-        if (stable or t <= _CROSSOVER_T) and in_T.sum() % 2 == 1 and not np.array_equal(in_T, tried):
-            tried = in_T
-            pi_x = _crossover(S, np.flatnonzero(in_T), tol)
-            if pi_x is not None:
-                return pi_x, "ipm_crossover", it
-        alpha = min(_max_step(pi, dpi), _max_step(w, dw))
-        mu_aff = float((pi + alpha * dpi) @ (w + alpha * dw)) / K
-        sigma = (mu_aff / mu) ** 3
-        dpi, dt, dw = _newton_direction(S, fac, pi, sigma * mu - pi * w - dpi * dw)  # corrector
-        dpi, dt, dw, alpha = _centrality_correctors(S, fac, pi, w, (dpi, dt, dw), sigma * mu)
-        alpha = min(1.0, _STEP_TO_BOUNDARY * alpha)
-        pi = pi + alpha * dpi
-        pi /= pi.sum()  # 1.dpi = 0 up to round-off; keep the iterate on the simplex exactly
-        t = t + alpha * dt
-        Spi = S @ pi
-        w = t - Spi  # recomputed from the definition: no drift in the constraint
-        if not (np.all(pi > 0) and np.all(w > 0) and np.isfinite(t)):  # round-off floor reached
-            break
-    return None, "", it
 
 
 def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) -> NashResult:
@@ -416,8 +254,8 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) 
 
     Methods:
         "auto": primal-dual interior point on the self-dual game LP with crossover to the
-            exact support solve (:func:`_interior_point`: one dense K x K LU per iteration,
-            typically 10-20 iterations); ``method`` of the result is "ipm_crossover" when the
+            exact support solve (:func:`polopt.exact._ipm.interior_point`: one dense K x K LU
+            per iteration, typically 10-20 iterations); ``method`` of the result is "ipm_crossover" when the
             support solve certified, "interior_point" when the interior iterate itself did,
             and "lp (fallback)" when neither reached ``tol`` in ``max_iter`` iterations
             (degenerate games, e.g. ties) and :func:`nash_lp` was used.
@@ -425,12 +263,13 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) 
 
     Returns:
         :class:`NashResult` whose ``duality_gap`` is recomputed by
-        :func:`polopt.certificates.duality_gap` on the returned policy; ``num_iter`` counts
+        :func:`duality_gap` (``beta = 0``) on the returned policy; ``num_iter`` counts
         IPM iterations.
 
-    Performance (bench/bench_games.py, idle 2-core machine): a random intransitive game with
-    K = 1000 (support ~ K/2) takes 12-13 iterations (one dense LU each): 0.86 s, against
-    13.7 s for HiGHS (the iterate certifies the gap 4e-10 <= tol before the support solve).
+    Performance (bench/bench_games.py, 2-core machine, one BLAS thread): a random intransitive
+    game with K = 1000 (support ~ K/2) takes 13 iterations (one dense LU each): ~0.35 s idle,
+    against 12-28 s for HiGHS (the iterate certifies the gap 4e-10 <= tol before the support
+    solve).
     """
     game = _as_game(game)
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
@@ -441,7 +280,7 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) 
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
         raise ValueError(f"max_iter must be an int >= 0, got {max_iter!r}")
     P = game.P
-    pi, how, iters = _interior_point(P - 0.5, tol, int(max_iter))
+    pi, how, iters = interior_point(P - 0.5, tol, int(max_iter))
     if pi is not None:
         res = _certify(P, pi, how, iters)
         if res.duality_gap <= tol:
@@ -496,9 +335,17 @@ def nash_is_unique(game, tol: float = 1e-9, method: str = "rank") -> bool:
         return bool(np.max(upper - lower) <= np.sqrt(tol))
     if method != "rank":
         raise ValueError(f"method must be 'rank' or 'lp', got {method!r}")
-    res = nash(game, tol=tol)
-    pi = res.policy
-    S = game.skew
+    return _unique_at(game.skew, nash(game, tol=tol).policy, tol)
+
+
+@single_threaded()
+def _unique_at(S: np.ndarray, pi: np.ndarray, tol: float) -> bool:
+    """The rank test of :func:`nash_is_unique` at an equilibrium ``pi`` of the game ``S = P - 1/2``.
+
+    Valid at *any* equilibrium: a unique one is strictly complementary with a one-dimensional
+    kernel, and the proof above shows any equilibrium passing the test is the only one. One
+    SVD of the support block (25 ms at |T| = 500, one thread).
+    """
     on = pi > tol
     g = S @ pi
     if np.any(g[~on] >= -tol):
@@ -556,6 +403,7 @@ def _newton_level(P, log_mu, beta, theta, tol, max_iter, path):
 _CONTINUATION_FACTORS = (4.0, 1.25)
 
 
+@single_threaded()
 def _regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
     """Newton with continuation in beta: levels ``beta 4^k, ..., 4 beta, beta`` from ``>= 1`` down.
 
@@ -630,7 +478,7 @@ def _regularized_cvxpy(P, mu, beta):
     if pi.value is None:
         raise RuntimeError(f"cvxpy could not solve the regularized game: status {prob.status}")
     iters = prob.solver_stats.num_iters if prob.solver_stats is not None else 0
-    return _to_simplex(np.asarray(pi.value, dtype=np.float64)), int(iters or 0)
+    return to_simplex(np.asarray(pi.value, dtype=np.float64)), int(iters or 0)
 
 
 def regularized_nash(game, beta: float | None = None, method: str = "newton", tol: float = 1e-12) -> RegNashResult:
@@ -667,14 +515,14 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
     if method == "cvxpy":
         pi, iters = _regularized_cvxpy(P, mu, beta)
         res = _fixed_point_residual(P, mu, beta, pi)
-        return RegNashResult(pi, certificates.exploitability(P, pi, mu, beta), iters, "cvxpy", res)
+        return RegNashResult(pi, _exploitability(P, pi, mu, beta), iters, "cvxpy", res)
     pi, res, steps, _ = _regularized_newton(P, mu, beta, tol)
     if not res <= tol * (1.0 + 1.0 / beta):
         from .._base import NotConvergedWarning
 
         warnings.warn(f"regularized_nash: fixed-point residual {res:.3g} above tol={tol:g} (1 + 1/beta)",
                       NotConvergedWarning, stacklevel=2)
-    out = RegNashResult(pi, certificates.exploitability(P, pi, mu, beta), steps, method, res)
+    out = RegNashResult(pi, _exploitability(P, pi, mu, beta), steps, method, res)
     if method == "both":
         pi_cvx, _ = _regularized_cvxpy(P, mu, beta)
         gap = float(np.max(np.abs(pi - pi_cvx)))
