@@ -58,3 +58,25 @@ def test_span_evaluate_csr_matches_direct_solve(seed):
     assert ok
     # span < thr gives ||w_corrected - v|| <= gamma/(1-gamma) thr/2 ~ 5e-12
     np.testing.assert_allclose(w, v_exact, atol=EXACT_F64)
+
+
+def test_serial_and_parallel_backups_agree(monkeypatch):
+    """backup_csr picks the serial kernel below PARALLEL_MIN_NNZ; both give identical results."""
+    mdp = garnet_mdp(200, 4, 3, gamma=0.9, seed=1)
+    P = mdp.P_sparse
+    r = np.ascontiguousarray(mdp.r)
+    v = np.random.default_rng(1).normal(size=200)
+    hint = np.zeros(200, dtype=np.int64)
+    args = (P.indptr, P.indices, P.data, r, 0.9, v, hint, _slack(v))
+    serial = _kernels.backup_csr_serial(*args, np.full(r.shape, np.inf), 0.0)
+    parallel = _kernels.backup_csr_parallel(*args, np.full(r.shape, np.inf), 0.0)
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert P.nnz < _kernels.PARALLEL_MIN_NNZ
+    called = []
+    monkeypatch.setattr(_kernels, "backup_csr_serial", lambda *a: called.append("serial") or serial)
+    monkeypatch.setattr(_kernels, "backup_csr_parallel", lambda *a: called.append("parallel") or parallel)
+    _kernels.backup_csr(*args, np.full(r.shape, np.inf), 0.0)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_NNZ", 1)
+    _kernels.backup_csr(*args, np.full(r.shape, np.inf), 0.0)
+    assert called == ["serial", "parallel"]

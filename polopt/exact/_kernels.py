@@ -78,41 +78,90 @@ def _row_dot(indptr, indices, data, row, v):
     return acc
 
 
-@njit(cache=True, parallel=True)
-def backup_csr(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
-    """Pruned exact backup on a CSR ``(S*A, S)`` kernel; same contract as :func:`backup_dense`.
+#: Backups on CSR kernels with at least this many stored entries split the states over numba's
+#: threads; smaller ones run serially. Measured on the 2-core development machine (shared with
+#: other work, load ~2.7): median / worst ms of 20-30 calls of :func:`backup_csr` on Garnet
+#: kernels (A = 4, 5 successors), "1 thread -> 2 threads":
+#:
+#:     nnz    machine as is                  beside 2 busy spinning processes
+#:     4e4    0.058 / 0.35 -> 0.037 / 0.11   0.068 / 0.10 -> 0.038 / 0.05
+#:     2e5    0.46 / 8.7   -> 0.18 / 52      0.32 / 4.5   -> 0.20 / 4.3
+#:     5e5    1.35 / 5.6   -> 0.61 / 48      1.18 / 5.4   -> 32 / 40
+#:     1e6    2.8 / 3.0    -> 5.7 / 52       6.8 / 7.3    -> 1.5 / 7.5
+#:     2e6    11.7 / 21    -> 13.6 / 48      6.3 / 15     -> 32 / 40
+#:     4e6    12.2 / 14    -> 40 / 44        26.7 / 40    -> 24 / 56
+#:
+#: A parallel region gains at most a factor (threads) but, whenever another process holds a
+#: core, waits a scheduler time slice (4-50 ms measured) for its slowest thread; solve_mdp on
+#: river_swim(500, 0.99, sparse=True) (nnz ~ 2.5e3, hundreds of backups) took 7.0 ms median
+#: with one thread and 36 ms median / 190 ms worst with two (15 / 180 ms beside 2 spinners).
+#: Parallel pays only when one serial backup is long against that wait: from ~1e7 entries
+#: (~30-70 ms serial at 3-7 ns per entry), hence 2**23 ~ 8.4e6.
+PARALLEL_MIN_NNZ = 2**23
 
-    States are independent (each writes only its own ``Tv``, ``sigma``, ``U`` row), so they
-    are split over the cores; the result does not depend on the number of threads.
-    """
-    S, A = r.shape
+
+@njit(cache=True)
+def _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads):
+    """The pruned backup of state ``s`` (writes ``Tv[s]``, ``sigma[s]``, ``reads[s]``, ``U[s]``)."""
+    A = r.shape[1]
+    a0 = hint[s]
+    best = r[s, a0] + gamma * _row_dot(indptr, indices, data, s * A + a0, v)
+    U[s, a0] = best
+    arg = a0
+    n = 1
+    for a in range(A):
+        if a == a0:
+            continue
+        bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
+        if bound < best:
+            U[s, a] = bound
+            continue
+        q = r[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, v)
+        U[s, a] = q
+        n += 1
+        if q > best:
+            best = q
+            arg = a
+    Tv[s] = best
+    sigma[s] = arg
+    reads[s] = n
+
+
+@njit(cache=True)
+def backup_csr_serial(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
+    """:func:`backup_csr` on one thread."""
+    S = r.shape[0]
+    ub = np.max(v) + slack
+    Tv = np.empty(S)
+    sigma = np.empty(S, dtype=np.int64)
+    reads = np.zeros(S, dtype=np.int64)
+    for s in range(S):
+        _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
+    return Tv, sigma, reads.sum()
+
+
+@njit(cache=True, parallel=True)
+def backup_csr_parallel(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
+    """:func:`backup_csr` with the states split over numba's threads (each state writes only its
+    own ``Tv``, ``sigma``, ``U`` row, so the result does not depend on the number of threads)."""
+    S = r.shape[0]
     ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
     reads = np.zeros(S, dtype=np.int64)
     for s in prange(S):
-        a0 = hint[s]
-        best = r[s, a0] + gamma * _row_dot(indptr, indices, data, s * A + a0, v)
-        U[s, a0] = best
-        arg = a0
-        n = 1
-        for a in range(A):
-            if a == a0:
-                continue
-            bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
-            if bound < best:
-                U[s, a] = bound
-                continue
-            q = r[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, v)
-            U[s, a] = q
-            n += 1
-            if q > best:
-                best = q
-                arg = a
-        Tv[s] = best
-        sigma[s] = arg
-        reads[s] = n
+        _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
     return Tv, sigma, reads.sum()
+
+
+def backup_csr(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
+    """Pruned exact backup on a CSR ``(S*A, S)`` kernel; same contract as :func:`backup_dense`.
+
+    Runs :func:`backup_csr_parallel` when the kernel stores at least :data:`PARALLEL_MIN_NNZ`
+    entries, else :func:`backup_csr_serial` (same result either way; see the measurements there).
+    """
+    kernel = backup_csr_parallel if data.shape[0] >= PARALLEL_MIN_NNZ else backup_csr_serial
+    return kernel(indptr, indices, data, r, gamma, v, hint, slack, U, shift)
 
 
 @njit(cache=True)
