@@ -301,18 +301,105 @@ def test_bad_input():
 
 
 # --------------------------------------------------------------------------- solve adapters
-def test_solve_nash_lp():
+@pytest.mark.parametrize("method", ["nash", "nash_lp"])
+def test_solve_nash(method):
     game = random_intransitive(12, 5)
-    res = po.solve(game, method="nash_lp")
-    assert res.status == "converged" and res.iterates.shape == (2, 12)
+    res = po.solve(game, method=method)
+    assert res.method == method and res.status == "converged" and res.iterates.shape == (2, 12)
     assert res.value == 0.5 and res.optimum.value == 0.5
     for name in ("exploitability", "duality_gap", "kl_to_optimum"):
         assert res.certificates[name].shape == (2,)
     assert res.certificates["duality_gap"][-1] <= NASH_GAP
-    assert res.certificates["kl_to_optimum"][-1] <= NASH_AGREEMENT
+    assert res.certificates["kl_to_optimum"][-1] == 0.0  # measured against the returned equilibrium
+    assert res.info["nash_unique"] is True
     np.testing.assert_allclose(res.iterates[0], game.mu)
     with pytest.raises(TypeError, match="eta"):
-        po.solve(game, method="nash_lp", eta=1.0)
+        po.solve(game, method=method, eta=1.0)
+
+
+def test_solve_nash_cross_checks_a_unique_equilibrium_with_highs():
+    res = po.solve(random_intransitive(12, 5), method="nash")
+    assert res.info["solver"] == "ipm_crossover"
+    assert res.info["lp_cross_check"] <= NASH_AGREEMENT
+    assert po.solve(random_intransitive(12, 5), method="nash_lp").info["lp_cross_check"] is None
+
+
+def test_nash_lp_runs_highs_and_not_the_interior_point(monkeypatch):
+    """"nash_lp" is the linear program its name says; the interior point is method "nash"."""
+    from polopt.exact import _ipm
+
+    calls = []
+    real = games.linprog
+
+    def counting_linprog(*args, **kwargs):
+        calls.append(kwargs.get("method"))
+        return real(*args, **kwargs)
+
+    def no_ipm(*args, **kwargs):
+        raise AssertionError("nash_lp must not run the interior point")
+
+    monkeypatch.setattr(games, "linprog", counting_linprog)
+    monkeypatch.setattr(games, "interior_point", no_ipm)
+    monkeypatch.setattr(_ipm, "interior_point", no_ipm)
+    res = po.solve(catalogue.perturbed_rps(), method="nash_lp")
+    assert calls == ["highs"] and res.info["solver"] == "lp"
+    np.testing.assert_allclose(res.policy, catalogue.RPS_NASH, atol=EXACT_F64)
+    with pytest.raises(ValueError, match="method 'nash'"):
+        po.solve(catalogue.perturbed_rps(), method="nash_lp", solver="auto")
+    with pytest.raises(ValueError, match="solver"):
+        po.solve(catalogue.perturbed_rps(), method="nash", solver="simplex")
+
+
+#: Games with a polytope of equilibria: all ties, and two tied actions that both beat a third.
+NON_UNIQUE_GAMES = {
+    "all_ties_2": np.full((2, 2), 0.5),
+    "all_ties_4": np.full((4, 4), 0.5),
+    "tied_pair": np.array([[0.5, 0.5, 1.0], [0.5, 0.5, 1.0], [0.0, 0.0, 0.5]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NON_UNIQUE_GAMES))
+@pytest.mark.parametrize("method", ["nash", "nash_lp"])
+def test_several_equilibria_certificates_agree_with_the_optimum(name, method):
+    """Regression: "nash_lp" on the all-ties 2x2 game returned pi = [.5, .5] with optimum [1, 0]:
+    duality gap 0 but KL to "the optimum" 0.69. The optimum is now the returned equilibrium."""
+    game = PreferenceGame(NON_UNIQUE_GAMES[name])
+    res = po.solve(game, method=method)
+    np.testing.assert_array_equal(res.optimum.policy, res.policy)
+    assert res.certificates["duality_gap"][-1] <= NASH_GAP
+    assert res.certificates["kl_to_optimum"][-1] == 0.0
+    assert res.info["nash_unique"] is False and res.info["lp_cross_check"] is None
+    assert not games.nash_is_unique(game)
+
+
+def test_local_certificates_are_the_certificates_module():
+    """exact.games computes its certificates locally (exact does not import certificates); the two
+    implementations agree."""
+    import ast
+    import inspect
+
+    from polopt.exact import _ipm
+
+    for module in (games, _ipm):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for a in node.names}
+        assert not imported & {"certificates", "result", "polopt.certificates", "polopt.result"}, module.__name__
+
+
+@SETTINGS
+@given(games_and_policies(), st.sampled_from([0.0, 0.05, 1.0]))
+def test_exact_certificates_match_the_certificates_module(game_pi, beta):
+    from polopt.exact import _ipm
+
+    game, pi = game_pi
+    P, mu = game.P, game.mu
+    assert games.exploitability(game, pi, beta) == pytest.approx(
+        certificates.exploitability(P, pi, mu, beta), abs=EXPL_ROUNDOFF)
+    assert games.duality_gap(game, pi, beta) == pytest.approx(
+        certificates.duality_gap(P, pi, mu, beta), abs=EXPL_ROUNDOFF)
+    assert _ipm.skew_gap(game.skew, pi) == pytest.approx(certificates.duality_gap(P, pi), abs=CERT_ROUNDOFF)
 
 
 def test_solve_regularized_nash():
