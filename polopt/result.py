@@ -104,3 +104,90 @@ class SolveResult(NamedTuple):
             f"SolveResult(method={self.method!r}, status={self.status!r}, num_iter={self.num_iter}, "
             f"final certificates: {certs or 'none'})"
         )
+
+
+class OneHotIterates:
+    """Deterministic iterates stored as action indices, read as the one-hot policies they are.
+
+    ``sigmas`` int [T+1, ...] (the action of each state at each iterate), ``num_actions`` A;
+    ``first`` an optional dense policy for iterate 0 (a stochastic ``init``). Memory is
+    ``(T+1) S`` small integers instead of ``(T+1) S A`` floats; ``np.asarray(it)``, ``it[k]``,
+    ``it.shape``, ``len(it)`` and every ndarray method (through the dense array, built on demand)
+    read as the ``[T+1, ..., A]`` array of the result contract.
+    """
+
+    __array_priority__ = 1.0
+
+    def __init__(self, sigmas, num_actions: int, first=None):
+        sigmas = np.asarray(sigmas)
+        A = int(num_actions)
+        # the smallest integer type that holds an action index: 1 byte per state when A <= 127
+        self._sigmas = sigmas.astype(np.min_scalar_type(-max(A, 1)), copy=False)
+        self._A = A
+        self._first = None if first is None else np.asarray(first, dtype=np.float64)
+
+    @property
+    def sigmas(self) -> np.ndarray:
+        """The action indices [T+1, ...]."""
+        return self._sigmas
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._sigmas.shape + (self._A,)
+
+    @property
+    def ndim(self) -> int:
+        return self._sigmas.ndim + 1
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64)
+
+    def __len__(self) -> int:
+        return self._sigmas.shape[0]
+
+    def _dense(self, sigmas, first_row: bool) -> np.ndarray:
+        out = (sigmas[..., None] == np.arange(self._A)).astype(np.float64)
+        if first_row and self._first is not None:
+            out[0] = self._first
+        return out
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            k = int(key) % len(self)
+            if k == 0 and self._first is not None:
+                return self._first.copy()
+            return self._dense(self._sigmas[k], False)
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._dense(self._sigmas, True)
+        return out if dtype is None else out.astype(dtype)
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(np.asarray(self), name)
+
+    def __repr__(self) -> str:
+        return f"OneHotIterates(shape={self.shape})"
+
+
+def _delegate(op: str):
+    def method(self, *args):
+        return getattr(np.asarray(self), op)(*args)
+
+    method.__name__ = op
+    return method
+
+
+for _op in ("add", "sub", "mul", "truediv", "pow", "eq", "ne", "lt", "le", "gt", "ge", "matmul"):
+    for _name in (f"__{_op}__", f"__r{_op}__"):
+        if hasattr(np.ndarray, _name):
+            setattr(OneHotIterates, _name, _delegate(_name))
+OneHotIterates.__neg__ = _delegate("__neg__")
+OneHotIterates.__array_ufunc__ = lambda self, ufunc, method, *inputs, **kw: getattr(ufunc, method)(
+    *(np.asarray(x) if isinstance(x, OneHotIterates) else x for x in inputs), **kw)

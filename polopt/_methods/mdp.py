@@ -3,15 +3,20 @@
 Every method returns a :class:`~polopt.result.SolveResult` whose ``optimum`` comes from an
 *independent* exact method, so the certificates measure one algorithm against another:
 
+* ``"solve_mdp"`` — the default for a discounted MDP (``po.solve(mdp)``): the certified
+  optimistic policy iteration of :func:`~polopt.exact.solve_mdp`. Iterates ``[init, policy]``;
+  certificates [2] ``"suboptimality"`` (against the certified bracket: ``max_s(v_upper - v^pi)``,
+  an upper bound on the true suboptimality) and ``"bellman_residual"``; ``info``: ``"v_lower"``,
+  ``"v_upper"``. Its own result is the optimum (no second solver runs).
 * ``"value_iteration"`` — discounted TabularMDP / LinearMixtureMDP (gamma < 1).
   Hyper-parameter ``tol`` (span rule; default ``SOLVER_TOL``). ``init``: initial value
   ``v0`` [S] (default 0) or a policy [S, A] whose value is ``v0``. Certificates [T+1]:
   ``"value_error"`` ``||v_k - v*||_inf``, ``"bellman_residual"`` ``||T v_k - v_k||_inf``,
   ``"suboptimality"`` of the greedy policy of ``v_k``. ``info``: ``"values"`` [T+1, S],
   ``"v_lower"``, ``"v_upper"`` (certified bracket of ``v*``), ``"v"`` (midrange value).
-  Optimum: policy iteration.
+  Optimum: the certified :func:`~polopt.exact.solve_mdp`, computed once per problem.
 * ``"modified_policy_iteration"`` — as value iteration, hyper-parameters ``k`` (partial
-  evaluation sweeps, default 20) and ``tol``. Optimum: policy iteration.
+  evaluation sweeps, default 20) and ``tol``. Optimum: as value iteration.
 * ``"policy_iteration"`` — ``init``: policy [S, A] or int [S] (default myopic). Certificates
   ``"suboptimality"`` [T+1] of the successive policies; ``info["values"]`` [T+1, S] their
   values. Optimum: :func:`~polopt.exact.solve_mdp` (optimistic PI certified by MacQueen
@@ -28,24 +33,30 @@ Every method returns a :class:`~polopt.result.SolveResult` whose ``optimum`` com
   its value recomputed by exact policy evaluation (:func:`~polopt.exact.evaluate`); its
   optimality is tested against enumeration of all deterministic policies.
 
-``iters`` is the iteration budget (``max_iter``); the run has status ``"max_iter"`` when it is
-exhausted before the stopping rule holds. Unknown hyper-parameters raise ``TypeError``.
+Every certificate is computed when first read (:class:`~polopt.result.LazyCertificates`);
+deterministic iterates are stored as action indices (:class:`~polopt.result.OneHotIterates`)
+and read as the one-hot ``[T+1, S, A]`` array of the contract. ``iters`` is the iteration
+budget (``max_iter``); the run has status ``"max_iter"`` when it is exhausted before the
+stopping rule holds. Unknown hyper-parameters raise ``TypeError``.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from .._base import SOLVER_TOL
+from .._base import CONVERGED, MAX_ITER, NONFINITE, SOLVER_TOL
+from .._threads import single_threaded
 from .._validation import as_float_array
 from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import lp as _lp
-from ..exact._ops import greedy, one_hot, q_from_v, uniform_policy
+from ..exact._ops import one_hot, uniform_policy
+from ..methods import register
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
-from ..result import CONVERGED, MAX_ITER, Optimum, SolveResult
-from ..solve import register
+from ..result import LazyCertificates, OneHotIterates, Optimum, SolveResult
 from . import reject_unknown
 
 
@@ -70,6 +81,33 @@ def _is_finite(problem) -> bool:
 
 
 # ------------------------------------------------------------------ shared pieces
+_OPTIMA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def optimum(mdp) -> _dp.SolveMDPResult:
+    """The certified optimum of a discounted MDP (:func:`~polopt.exact.solve_mdp`), computed once per problem.
+
+    Problems are immutable, so the cache (weak: it never keeps a problem alive) cannot go stale.
+    """
+    try:
+        return _OPTIMA[mdp]
+    except (KeyError, TypeError):
+        pass
+    with single_threaded():
+        star = _dp.solve_mdp(mdp)
+    try:
+        _OPTIMA[mdp] = star
+    except TypeError:  # not weak-referenceable: no cache
+        pass
+    return star
+
+
+def _status(res) -> str:
+    if getattr(res, "status", CONVERGED) == NONFINITE:
+        return NONFINITE
+    return CONVERGED if res.converged else MAX_ITER
+
+
 def _init_value(mdp, init) -> np.ndarray | None:
     """``init`` as an initial value: v0 [S], or a policy [S, A] whose exact value is used."""
     if init is None:
@@ -95,40 +133,39 @@ def _init_policy(mdp, init):
 
 
 class _PolicyValues:
-    """Exact values of greedy policies, cached (successive greedy policies often repeat)."""
+    """Exact values of deterministic policies, cached (successive greedy policies often repeat)."""
 
     def __init__(self, mdp):
         self.mdp = mdp
         self.cache: dict[bytes, np.ndarray] = {}
 
     def __call__(self, sigma: np.ndarray) -> np.ndarray:
-        key = sigma.tobytes()
+        key = np.asarray(sigma).tobytes()
         if key not in self.cache:
-            self.cache[key] = _dp._evaluate_sigma(self.mdp, sigma)
+            self.cache[key] = _dp.evaluate_deterministic(self.mdp, sigma)
         return self.cache[key]
 
 
-def _value_based(problem, method: str, values: np.ndarray, run_res, hparams: dict) -> SolveResult:
-    """Shared SolveResult for value iteration and modified policy iteration."""
+def _value_based(problem, method: str, run_res, hparams: dict) -> SolveResult:
+    """Shared SolveResult for value iteration and modified policy iteration (lazy certificates)."""
     mdp = _tabular(problem)
     A = mdp.num_actions
-    star = _dp.policy_iteration(mdp)
-    v_star = star.v
-    sigmas = np.array([greedy(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v)) for v in values])
+    values, sigmas = run_res.values, run_res.policies
     value_of = _PolicyValues(mdp)
-    certs = {
-        "value_error": np.array([float(np.max(np.abs(v - v_star))) for v in values]),
-        "bellman_residual": np.array([bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, v) for v in values]),
-        "suboptimality": np.array([suboptimality(value_of(s), v_star) for s in sigmas]),
-    }
-    policy = one_hot(run_res.policy, A)
+    star = optimum(mdp)
+
+    certs = LazyCertificates({
+        "value_error": lambda: np.max(np.abs(values - optimum(mdp).v), axis=1),
+        "bellman_residual": np.asarray(run_res.residuals),
+        "suboptimality": lambda: np.array([suboptimality(value_of(s), optimum(mdp).v) for s in sigmas]),
+    })
     return SolveResult(
-        policy=policy,
-        iterates=one_hot(sigmas, A),
+        policy=one_hot(run_res.policy, A),
+        iterates=OneHotIterates(sigmas, A),
         value=value_of(np.asarray(run_res.policy)),
-        optimum=Optimum(one_hot(star.policy, A), v_star),
+        optimum=Optimum(one_hot(star.policy, A), star.v),
         certificates=certs,
-        status=CONVERGED if run_res.converged else MAX_ITER,
+        status=_status(run_res),
         method=method,
         hparams=hparams,
         num_iter=run_res.num_iter,
@@ -139,6 +176,47 @@ def _value_based(problem, method: str, values: np.ndarray, run_res, hparams: dic
 
 # ------------------------------------------------------------------ methods
 @register(
+    "solve_mdp",
+    applies=_is_discounted,
+    summary="the default: certified optimistic policy iteration (exact pruned backups, MacQueen bracket)",
+)
+def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    reject_unknown("solve_mdp", hparams, ("tol",))
+    tol = hparams.get("tol", SOLVER_TOL)
+    mdp = _tabular(problem)
+    S, A = mdp.num_states, mdp.num_actions
+    with single_threaded():
+        res = _dp.solve_mdp(mdp, tol=tol, max_iter=iters)
+    if res.status == CONVERGED and tol == SOLVER_TOL:
+        try:
+            _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
+        except TypeError:
+            pass
+    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    value_of = _PolicyValues(mdp)
+    certs = LazyCertificates({
+        # against the certified upper bound: each entry bounds the true sup-norm suboptimality from above
+        "suboptimality": lambda: np.array([suboptimality(_ev.policy_value(mdp, pi0), res.v_upper),
+                                           suboptimality(value_of(res.policy), res.v_upper)]),
+        "bellman_residual": lambda: np.array([bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, _ev.policy_value(mdp, pi0)),
+                                              bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, res.v)]),
+    })
+    return SolveResult(
+        policy=one_hot(res.policy, A),
+        iterates=OneHotIterates(np.stack([np.zeros(S, dtype=np.int64), res.policy]), A, first=pi0),
+        value=res.v,
+        optimum=Optimum(one_hot(res.policy, A), res.v),
+        certificates=certs,
+        status=CONVERGED if res.status == CONVERGED else res.status,
+        method="solve_mdp",
+        hparams={"tol": tol},
+        num_iter=res.num_iter,
+        info={"v_lower": res.v_lower, "v_upper": res.v_upper, "algorithm": res.method},
+        problem=problem,
+    )
+
+
+@register(
     "value_iteration",
     applies=_is_discounted,
     summary="value iteration with the span rule, midrange correction and certified bounds",
@@ -147,8 +225,9 @@ def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     reject_unknown("value_iteration", hparams, ("tol",))
     tol = hparams.get("tol", SOLVER_TOL)
     mdp = _tabular(problem)
-    res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
-    return _value_based(problem, "value_iteration", res.values, res, {"tol": tol})
+    with single_threaded():
+        res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
+    return _value_based(problem, "value_iteration", res, {"tol": tol})
 
 
 @register(
@@ -161,8 +240,10 @@ def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> Solv
     tol = hparams.get("tol", SOLVER_TOL)
     k = hparams.get("k", 20)
     mdp = _tabular(problem)
-    res = _dp.modified_policy_iteration(mdp, k=k, tol=tol, v0=_init_value(mdp, init), max_iter=iters, record=True)
-    return _value_based(problem, "modified_policy_iteration", res.values, res, {"k": k, "tol": tol})
+    with single_threaded():
+        res = _dp.modified_policy_iteration(mdp, k=k, tol=tol, v0=_init_value(mdp, init), max_iter=iters,
+                                            record=True)
+    return _value_based(problem, "modified_policy_iteration", res, {"k": k, "tol": tol})
 
 
 @register(
@@ -175,23 +256,25 @@ def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     mdp = _tabular(problem)
     A = mdp.num_actions
     pi0 = _init_policy(mdp, init)
-    res = _dp.policy_iteration(mdp, pi0=pi0, max_iter=iters)
-    star = _dp.solve_mdp(mdp)
-    iterates = one_hot(res.policies, A)
-    if pi0 is not None and np.ndim(pi0) == 2:
-        iterates[0] = pi0
-    certs = {"suboptimality": np.array([suboptimality(v, star.v) for v in res.values])}
+    with single_threaded():
+        res = _dp.policy_iteration(mdp, pi0=pi0, max_iter=iters)
+    star = optimum(mdp)
+    values = res.values
+    certs = LazyCertificates({
+        "suboptimality": lambda: np.max(optimum(mdp).v[None, :] - values, axis=1),
+    })
+    first = pi0 if pi0 is not None and np.ndim(pi0) == 2 else None
     return SolveResult(
         policy=one_hot(res.policy, A),
-        iterates=iterates,
+        iterates=OneHotIterates(res.policies, A, first=first),
         value=res.v,
         optimum=Optimum(one_hot(star.policy, A), star.v),
         certificates=certs,
-        status=CONVERGED if res.converged else MAX_ITER,
+        status=_status(res),
         method="policy_iteration",
         hparams={},
         num_iter=res.num_iter,
-        info={"values": res.values},
+        info={"values": values},
         problem=problem,
     )
 
@@ -235,17 +318,20 @@ def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
     mdp = _tabular(problem)
     S, A = mdp.num_states, mdp.num_actions
     res = _lp.linear_program(mdp, solver=solver)
-    star = _dp.policy_iteration(mdp)
+    star = optimum(mdp)
     pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
-    v0 = _ev.policy_value(mdp, pi0)
     policy = one_hot(res.policy, A)
-    value = _dp._evaluate_sigma(mdp, res.policy)
+    value = _dp.evaluate_deterministic(mdp, res.policy)
+    certs = LazyCertificates({
+        "suboptimality": lambda: np.array([suboptimality(_ev.policy_value(mdp, pi0), star.v),
+                                           suboptimality(value, star.v)]),
+    })
     return SolveResult(
         policy=policy,
         iterates=np.stack([pi0, policy]),
         value=value,
         optimum=Optimum(one_hot(star.policy, A), star.v),
-        certificates={"suboptimality": np.array([suboptimality(v0, star.v), suboptimality(value, star.v)])},
+        certificates=certs,
         status=CONVERGED,
         method="linear_program",
         hparams={"solver": solver},
@@ -294,5 +380,52 @@ def _backward_induction(problem, *, iters, init, seed, **hparams) -> SolveResult
         hparams={},
         num_iter=1,
         info={"V": res.V, "Q": res.Q},
+        problem=problem,
+    )
+
+
+def _is_regularized_bandit(problem) -> bool:
+    return isinstance(problem, (Bandit, ContextualBandit)) and problem.beta > 0
+
+
+def _regularized_objective(problem, pi) -> float:
+    """``E_pi r - beta KL(pi || mu)`` (rho-averaged over contexts)."""
+    from ..certificates import kl
+
+    pi = np.asarray(pi, dtype=np.float64)
+    per = np.sum(pi * problem.r, axis=-1) - problem.beta * kl(pi, problem.mu)
+    return float(per @ problem.rho) if isinstance(problem, ContextualBandit) else float(per)
+
+
+@register(
+    "regularized_optimum",
+    applies=_is_regularized_bandit,
+    summary="the default for a KL-regularized bandit: the Gibbs policy mu exp(r / beta) in closed form",
+)
+def _regularized_optimum(problem, *, iters, init, seed, **hparams) -> SolveResult:
+    from ..exact.soft import regularized_bandit_optimum
+
+    reject_unknown("regularized_optimum", hparams, ())
+    star = regularized_bandit_optimum(problem)
+    shape = np.shape(problem.mu)
+    pi0 = np.array(problem.mu, dtype=np.float64) if init is None else as_float_array("init", init)
+    if pi0.shape != shape:
+        raise ValueError(f"init must have shape {shape}, got {pi0.shape}")
+    # J* - J(pi) >= 0 exactly; the clip removes only the round-off of two logsumexps (~1e-16)
+    certs = LazyCertificates({
+        "suboptimality": lambda: np.maximum(np.array([star.value - _regularized_objective(problem, pi0),
+                                                      star.value - _regularized_objective(problem, star.policy)]),
+                                            0.0),
+    })
+    return SolveResult(
+        policy=star.policy,
+        iterates=np.stack([pi0, star.policy]),
+        value=star.value,
+        optimum=Optimum(star.policy, star.value),
+        certificates=certs,
+        status=CONVERGED,
+        method="regularized_optimum",
+        hparams={},
+        num_iter=1,
         problem=problem,
     )
