@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.bench_estimators [--quick] [--out FILE.json] [--repeat N]
+    python -m bench.bench_estimators [--quick] [--out FILE.json] [--repeat N] [--busy N]
 
 One *estimate* is one group of G = 8 arms drawn from the policy (Vose alias method, uniforms
 from a seeded NumPy Generator, included in the time) turned into one gradient estimate
@@ -24,12 +24,13 @@ numpy, and machine information.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
 import numpy as np
+
+from bench._common import add_busy_argument, busy, summary_row, write_json
 
 K, G = 100, 8
 TARGET_PER_S = 1e6
@@ -86,17 +87,29 @@ def machine_info() -> dict:
             "load_average": load, "numpy": np.__version__, "numba": numba.__version__}
 
 
+def summary(report: dict) -> list[dict]:
+    """Rows of the ``polopt bench`` table: the fused numba kernel against the NumPy reference,
+    both as the time for the numba kernel's N estimates (the NumPy run uses N / 10)."""
+    rows = []
+    for est, row in report["estimators"].items():
+        n = row["numba_mean"]["N"]
+        rows.append(summary_row(f"estimator {est} N={n}", n / row["numba_mean"]["estimates_per_s"],
+                                "numpy (scaled)", n / row["numpy"]["estimates_per_s"]))
+    return rows
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 10^5 instead of 10^6")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per way (best is kept)")
+    add_busy_argument(parser)
     args = parser.parse_args(argv)
-    report = run(args.quick, args.repeat)
-    report["machine"] = machine_info()
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(report, fh, indent=2)
+    with busy(args.busy):
+        report = run(args.quick, args.repeat)
+        report["machine"] = machine_info()
+    report["busy"] = args.busy
+    write_json(report, args.out)
     return report
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.bench_mdp [--quick] [--out FILE.json] [--repeat N]
+    python -m bench.bench_mdp [--quick] [--out FILE.json] [--repeat N] [--busy N]
 
 Instances (``--quick`` uses small versions that run in seconds):
 
@@ -24,7 +24,6 @@ flips one RiverSwim state per improvement) are listed under ``skipped`` with the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import warnings
@@ -34,6 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from bench import best_time
+from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
 
 #: Accuracy every solver is asked for, and the bar for counting a run as accurate.
 TARGET = 1e-8
@@ -90,8 +90,6 @@ def reference_value(mdp) -> np.ndarray:
 
 #: A solver slower than this (seconds) is timed once: repeats would not change the verdict.
 SLOW_S = 2.0
-
-
 
 
 def solvers(mdp, ddp, dense: bool, quick: bool):
@@ -193,23 +191,37 @@ def machine_info() -> dict:
     }
 
 
+def summary(report: dict) -> list[dict]:
+    """Rows of the ``polopt bench`` table: ``solve_mdp`` against QuantEcon's best accurate method."""
+    rows = []
+    for name, inst in report["instances"].items():
+        table = inst["solvers"]
+        qe = {k: v["time_s"] for k, v in table.items() if k.startswith("quantecon") and v["accurate"]}
+        best = min(qe, key=qe.get) if qe else None
+        rows.append(summary_row(name, table["polopt.solve_mdp"]["time_s"], best, qe.get(best)))
+    return rows
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small instances (seconds)")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per solver (best is kept)")
+    add_busy_argument(parser)
     args = parser.parse_args(argv)
-    results, ratios = run(args.quick, args.repeat)
+    with busy(args.busy):
+        results, ratios = run(args.quick, args.repeat)
+        load = load_average()
     report = {
         "target_error": TARGET,
         "quick": args.quick,
+        "busy": args.busy,
+        "load_average": load,
         "instances": results,
         "ratios": ratios,
         "machine": machine_info(),
     }
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(report, fh, indent=2)
+    write_json(report, args.out)
     return report
 
 

@@ -1,6 +1,6 @@
 """Batched Nash Mirror Prox: ``jax.vmap`` (float64, one ``jit``) vs a plain NumPy loop, same instances.
 
-Run ``python -m bench.bench_nlhf [--quick] [--out FILE.json]``.
+Run ``python -m bench.bench_nlhf [--quick] [--out FILE.json] [--busy N]``.
 
 1. **Batch**: ``B`` EGPO random games of ``K = 10`` actions (strictly-lower entries U(0, 1),
    upper = 1 - lower; reference = softmax of N(0, 1) logits; seed 0), ``beta = 0.1``, ``eta = 2``,
@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from bench import best_time
+from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
 
 BETA = 0.1
 ETA = 2.0
@@ -147,21 +148,35 @@ def machine() -> dict:
             "jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]}
 
 
-def main(argv=None) -> None:
+def summary(report: dict) -> list[dict]:
+    """Rows of the ``polopt bench`` table: the jitted JAX rule against the NumPy loop of the same rule."""
+    b, large = report["batch"], report["large_n"]
+    return [
+        summary_row(f"nash_mp batch B={b['games']} K={b['actions']} T={b['iters']}", b["jax_vmap_seconds"],
+                    "numpy loop", b["numpy_loop_seconds"]),
+        summary_row(f"nash_mp n={large['actions']} T={large['iters']}", large["iters"] / large["jax_iters_per_second"],
+                    "numpy loop", large["iters"] / large["numpy_iters_per_second"]),
+    ]
+
+
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK} instead of {FULL}")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")
     parser.add_argument("--repeat", type=int, default=3)
+    add_busy_argument(parser)
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    batch = bench_batch(cfg, args.repeat)
-    print(json.dumps(batch))
-    large = bench_large(cfg)
-    print(json.dumps(large))
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"benchmark": "nash_mirror_prox_batched", "quick": args.quick, "batch": batch,
-                       "large_n": large, "machine": machine()}, fh, indent=2)
+    with busy(args.busy):
+        batch = bench_batch(cfg, args.repeat)
+        print(json.dumps(batch))
+        large = bench_large(cfg)
+        print(json.dumps(large))
+        load = load_average()
+    report = {"benchmark": "nash_mirror_prox_batched", "quick": args.quick, "busy": args.busy,
+              "load_average": load, "batch": batch, "large_n": large, "machine": machine()}
+    write_json(report, args.out)
+    return report
 
 
 if __name__ == "__main__":

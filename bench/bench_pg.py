@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.bench_pg [--quick] [--out FILE.json] [--repeat N] [--numpy-instances M]
+    python -m bench.bench_pg [--quick] [--out FILE.json] [--repeat N] [--numpy-instances M] [--busy N]
 
 Workload: ``B = 100`` random MDPs (``polopt.problems.random.random_mdp(S=100, A=10, gamma=0.9,
 seed=i)``), ``T = 1000`` NPG iterations each (``polopt.rules.pg.npg_update`` with the exact oracle
@@ -25,7 +25,6 @@ Output: ``bench/results/pg.json`` by default (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import best_time
+from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
 
 #: NumPy vs JAX x64 running the same rule (different op ordering): polopt.testing.tolerances.BACKEND.
 from polopt.testing.tolerances import BACKEND
@@ -108,8 +108,23 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeat", type=int, default=3, help="timed JAX runs (best is kept)")
     parser.add_argument("--numpy-instances", type=int, default=None,
                         help="instances timed in NumPy, rest extrapolated (default: all with --quick, 10 otherwise)")
+    add_busy_argument(parser)
     args = parser.parse_args(argv)
+    with busy(args.busy):
+        report = _run(args)
+    write_json(report, args.out)
+    return report
 
+
+def summary(report: dict) -> list[dict]:
+    """Rows of the ``polopt bench`` table: the batched JAX rule against the NumPy loop of the same rule."""
+    w = report["workload"]
+    return [summary_row(f"npg batch B={w['batch']} S={w['num_states']} A={w['num_actions']} T={w['iterations']}",
+                        report["jax_vmap_s"], "numpy loop", report["numpy_loop_s"])]
+
+
+def _run(args) -> dict:
+    """The timed workload (see the module docstring); the report without the output path."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -153,6 +168,8 @@ def main(argv=None) -> dict:
         # one LU per instance and iteration cannot be batched away on a CPU
         "speedup_bound_from_solve": numpy_iter_us / floor["jax_solve_us"],
         "agree": diff <= BACKEND,
+        "busy": args.busy,
+        "load_average": load_average(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "numpy": np.__version__, "jax": jax.__version__,
                     "jax_backend": jax.default_backend()},
@@ -161,9 +178,6 @@ def main(argv=None) -> dict:
           f"{numpy_s:.3f} s{f' (extrapolated from {m})' if m < B else ''}, speedup {numpy_s / jax_s:.1f}x, "
           f"max |pi_np - pi_jax| = {diff:.2e}; one {S}x{S} solve: numpy {floor['numpy_solve_us']:.1f} us, jax "
           f"{floor['jax_solve_us']:.1f} us (speed-up bound {numpy_iter_us / floor['jax_solve_us']:.1f}x)", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
     return report
 
 

@@ -95,20 +95,41 @@ def bench_suites() -> list[str]:
 
 
 def cmd_bench(args) -> int:
+    """Run the suites, print one table (benchmark, polopt time, anchor, anchor time, ratio) and write
+    the JSON: one ``<suite>.json`` per suite when ``--out`` is a folder, or all suites in one file
+    when ``--out`` ends in ``.json``."""
     import importlib
+    import tempfile
     from pathlib import Path
 
+    from bench._common import format_table, write_json
+
+    if args.busy < 0:
+        raise ValueError(f"--busy must be an integer >= 0, got {args.busy}")
     available = bench_suites()
     suites = args.suite or available
     unknown = [s for s in suites if s not in available]
     if unknown:
         raise SystemExit(f"unknown bench suite(s) {', '.join(unknown)}; available: {', '.join(available)}")
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    for suite in suites:
-        mod = importlib.import_module(f"bench.bench_{suite}")
-        # the same file name as the committed results (bench/results/<suite>.json)
-        argv = (["--quick"] if args.quick else []) + ["--out", f"{args.out}/{suite}.json"]
-        mod.main(argv)
+    out = Path(args.out)
+    one_file = out.suffix == ".json"
+    reports, rows = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for suite in suites:
+            mod = importlib.import_module(f"bench.bench_{suite}")
+            # per-suite file: the same name as the committed results (bench/results/<suite>.json);
+            # with a single --out file the suites write to a scratch folder (some default to bench/results)
+            target = (Path(tmp) if one_file else out) / f"{suite}.json"
+            argv = (["--quick"] if args.quick else []) + ["--busy", str(args.busy), "--out", str(target)]
+            report = mod.main(argv)
+            reports[suite] = report
+            if hasattr(mod, "summary") and report is not None:
+                rows += [{**row, "name": f"{suite}: {row['name']}"} for row in mod.summary(report)]
+    if one_file:
+        write_json({"busy": args.busy, "quick": args.quick, "summary": rows, "suites": reports}, out)
+    print(f"\nbusy processes: {args.busy}; ratio = anchor time / polopt time (> 1: polopt faster)")
+    print(format_table(rows))
+    print(f"results: {out}")
     return 0
 
 
@@ -141,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks against QuantEcon, pymdptoolbox, nashpy, SciPy")
     b.add_argument("--quick", action="store_true")
-    b.add_argument("--out", default="bench/results")
+    b.add_argument("--out", default="bench/results",
+                   help="folder for <suite>.json files, or one FILE.json for all suites (default: bench/results)")
+    b.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="run N spinning processes beside the timed code (default 0: idle)")
     b.add_argument("--suite", nargs="*", help="suites to run (default: all bench/bench_*.py)")
     b.set_defaults(fn=cmd_bench)
     return p

@@ -66,6 +66,59 @@ def test_bench_quick_games_writes_json(tmp_path, capsys):
         assert row["polopt_nash_auto"]["duality_gap"] <= 1e-9  # certified, like the library default
 
 
+def test_bench_busy_table_and_single_file(tmp_path, capsys):
+    out = tmp_path / "all.json"
+    assert main(["bench", "--quick", "--suite", "games", "--busy", "1", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["busy"] == 1 and data["suites"]["games"]["busy"] == 1
+    assert {row["name"] for row in data["summary"]} >= {"games: nash K=200"}
+    printed = capsys.readouterr().out
+    assert "benchmark" in printed and "ratio" in printed and "games: nash K=200" in printed
+    assert "scipy_highs_lp" in printed and "busy processes: 1" in printed
+    assert not list(tmp_path.glob("games.json"))  # one file asked for, one file written
+
+
+def test_bench_rejects_negative_busy(tmp_path, capsys):
+    assert main(["bench", "--suite", "games", "--busy", "-1", "--out", str(tmp_path)]) == 2
+    assert "--busy must be an integer >= 0" in capsys.readouterr().err
+
+
+def test_busy_processes_spin_and_are_always_stopped():
+    from bench._common import busy
+
+    with busy(2) as procs:
+        assert len(procs) == 2 and all(p.is_alive() for p in procs)
+    assert not any(p.is_alive() for p in procs)
+    with pytest.raises(KeyboardInterrupt):
+        with busy(1) as procs:
+            raise KeyboardInterrupt
+    assert not procs[0].is_alive()
+    with pytest.raises(ValueError, match="busy must be an int >= 0"):
+        with busy(-1):
+            pass
+
+
+def test_bench_summary_table_format():
+    from bench._common import format_table, summary_row
+
+    rows = [summary_row("a", 0.002, "x", 0.01), summary_row("bb", 2.0, None, None)]
+    assert rows[0]["ratio"] == pytest.approx(5.0) and rows[1]["ratio"] is None
+    text = format_table(rows).splitlines()
+    assert text[0].split() == ["benchmark", "polopt", "anchor", "anchor", "time", "ratio"]
+    assert text[2].split() == ["a", "2.00", "ms", "x", "10.00", "ms", "5.00x"]
+    assert text[3].split() == ["bb", "2.000", "s", "-", "-", "-"]
+
+
+@pytest.mark.parametrize("suite", ["games", "mdp", "nlhf", "pg", "estimators"])
+def test_every_suite_takes_busy(suite):
+    import importlib
+
+    mod = importlib.import_module(f"bench.bench_{suite}")
+    with pytest.raises(SystemExit):
+        mod.main(["--busy", "-2"])  # parsed (and rejected) by the suite's own parser
+    assert callable(mod.summary)
+
+
 def test_bench_rejects_unknown_suite(tmp_path):
     with pytest.raises(SystemExit, match="unknown bench suite"):
         main(["bench", "--suite", "nope", "--out", str(tmp_path)])
