@@ -48,7 +48,7 @@ def _timed(fn, repeat):
 def run(quick: bool, repeat: int) -> dict:
     import numba
 
-    from polopt.rules import estimators as rx
+    from polopt.oracles import bandit as rx
 
     rng = np.random.default_rng(0)
     pi = rng.dirichlet(np.ones(K))

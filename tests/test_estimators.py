@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from polopt.oracles import bandit as bandit_oracles
 from polopt.rules import estimators as rx
 from polopt.rules._core import log_normalize
 from polopt.testing.strategies import SETTINGS, simplex
@@ -42,7 +43,7 @@ def test_contextual_kernel_matches_reference_and_parallel_path(reduce, monkeypat
     pi, r, rho = rng.dirichlet(np.ones(5), size=3), rng.normal(size=(3, 5)), np.array([0.2, 0.5, 0.3])
     a = rx.sample_gradients(4, pi, r, "oblr", 3, 5000, contexts=rho, reduce=reduce)
     b = rx.sample_gradients(4, pi, r, "oblr", 3, 5000, contexts=rho, reduce=reduce, backend="numpy")
-    monkeypatch.setattr(rx, "PARALLEL_MIN_GROUPS", 1)
+    monkeypatch.setattr(bandit_oracles, "PARALLEL_MIN_GROUPS", 1)
     c = rx.sample_gradients(4, pi, r, "oblr", 3, 5000, contexts=rho, reduce=reduce)
     np.testing.assert_allclose(a.grads, b.grads, rtol=0, atol=IDENTITY_F64)
     np.testing.assert_allclose(c.grads, a.grads, rtol=0, atol=IDENTITY_F64)
@@ -208,3 +209,45 @@ def test_jax_backend_agrees():
         np.testing.assert_allclose(np.asarray(b), rx.group_gradient(pi, r, acts, est, baseline=0.1), atol=BACKEND)
     a = rx.clipped_surrogate_gradient(lp, lp_old, acts, adv, 0.2, beta=0.1, log_mu=lp_old, kl="k3")
     np.testing.assert_allclose(np.asarray(out[-1]), a, atol=BACKEND)
+
+
+def test_sampling_kernels_live_in_the_oracles_and_are_re_exported():
+    assert rx.sample_gradients is bandit_oracles.sample_gradients
+    assert rx.advantages is bandit_oracles.advantages and rx.ESTIMATORS == bandit_oracles.ESTIMATORS
+
+
+@pytest.mark.parametrize("factory", [rx.reinforce, rx.remax, rx.rloo, rx.grpo, rx.dr_grpo])
+@pytest.mark.parametrize("eta", [np.inf, -1.0, 0.0, np.nan])
+def test_factories_reject_bad_steps(factory, eta):
+    with pytest.raises(ValueError, match="eta"):
+        factory(eta=eta)
+
+
+def test_factory_validation():
+    with pytest.raises(ValueError, match="beta must be > 0 where a KL term is used"):
+        rx.grpo(kl="k3")
+    with pytest.raises(ValueError, match="smoothness"):
+        rx.oblr_po(smoothness=np.inf)
+    with pytest.raises(TypeError, match="eta is not used with smoothness"):
+        rx.estimator_ascent(estimator="oblr", eta=1.0, smoothness=2.0)
+    with pytest.raises(ValueError, match="eps must lie in"):
+        rx.grpo(eps=1.0)
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        rx.estimator_ascent(estimator="ppo", eta=1.0)
+    rule = rx.rloo(eta=0.5)
+    assert rule.name == "rloo" and rule.oracle_calls == 1 and not rule.averages and rule.hparams.eta == 0.5
+
+
+def test_rule_update_with_exact_and_sampled_oracles():
+    """One rule, two oracles: the exact oracle's step is the mean of the sampled ones."""
+    from polopt.exact.estimators import group_moments
+
+    r, lm = np.array([[1.0, 0.0, 0.5]]), np.log(np.full((1, 3), 1 / 3))
+    rule = rx.rloo(eta=0.3)
+    exact = bandit_oracles.BanditOracle(r, lm, np.ones(1), 3, 1, None, group_moments)
+    sampled = bandit_oracles.BanditOracle(r, lm, np.ones(1), 3, 20000, np.random.default_rng(0))
+    s0 = rule.init(lm, exact)
+    d_exact = rule.update(s0, exact).direction
+    d_sampled = rule.update(s0, sampled).direction
+    np.testing.assert_allclose(d_sampled, d_exact, atol=0.01)
+    np.testing.assert_allclose(d_exact, rx.policy_gradient(np.exp(lm), r), atol=IDENTITY_F64)

@@ -148,3 +148,37 @@ def test_bad_input():
         po.solve(BANDIT, method="reinforce", eta=0.0)
     with pytest.raises(ValueError, match="mode must be"):
         po.solve(BANDIT, method="rloo", mode="mc")
+
+
+@pytest.mark.parametrize("method", ("reinforce", "remax", "rloo", "grpo", "dr_grpo"))
+@pytest.mark.parametrize("mode", ["exact", "sampled"])
+def test_huge_rewards_give_an_honest_run(method, mode):
+    """r = 1e150 once raised a KL error mid-run (log pi = -inf); now the run is finite or 'nonfinite' with a warning."""
+    b = po.Bandit([1e150, 0.0, 1.0], beta=0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = po.solve(b, method, iters=30, mode=mode, seed=0, group_size=3)
+    assert res.status in ("max_iter", "nonfinite")
+    assert any(issubclass(w.category, NotConvergedWarning) for w in caught)
+    assert np.all(np.isfinite(res.iterates)) and res.iterates.shape[0] == res.num_iter + 1
+    if res.status == "max_iter":
+        assert np.isfinite(res.certificates["suboptimality"]).all()
+
+
+def test_rows_and_applicability_match_solve():
+    """Every estimator row applies to exactly the problems solve runs it on (the table is the one source)."""
+    rows = {m.name: m for m in po.methods_table().values() if m.family == "llm_estimators"}
+    assert set(rows) == set(METHODS)
+    for problem in (BANDIT, po.Bandit([1.0, 0.0], beta=0.5), po.ContextualBandit(np.eye(3), beta=0.2)):
+        for name, row in rows.items():
+            assert row.applies(problem) and name in po.methods(problem)
+            hp = {"smoothness": 3.0} if (name == "oblr_po" and problem.beta > 0) else {}
+            _solve(problem, name, iters=2, group_size=2, **hp)
+    assert not any(row.applies(po.PreferenceGame([[0.5, 0.7], [0.3, 0.5]])) for row in rows.values())
+
+
+def test_stops_at_tol_during_the_run_and_certificates_are_lazy():
+    res = po.solve(BANDIT, method="rloo", iters=100000, eta=5.0, tol=1e-3)
+    assert res.status == "converged" and res.num_iter < 100000
+    assert res.certificates.computed() == []
+    assert res.info["grad_norm"][-1] <= 1e-3 < res.info["grad_norm"][-2]

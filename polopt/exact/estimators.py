@@ -60,6 +60,7 @@ __all__ = [
     "contextual_estimator_moments",
     "estimator_moments",
     "expected_objective_after_step",
+    "group_moments",
     "objective_hessian",
     "optimal_constant_baseline",
     "softmax_gradient",
@@ -333,6 +334,44 @@ def estimator_moments(pi, r, estimator: str, group_size: int, *, baseline: float
     dev = g - mean
     cov = dev.T @ (prob[:, None] * dev)
     return EstimatorMoments(mean, cov, grad, mean - grad, float(np.trace(cov)), method, int(n))
+
+
+def group_moments(pi, R, estimator: str, group_size: int, *, baseline: float = 0.0, loss_coef=None,
+                  std_eps: float = STD_EPS, ddof: int = 1) -> tuple[np.ndarray, float]:
+    """``(E g_hat [K], tr Cov g_hat)`` of one group estimate with rewards ``R`` and in-loss term ``loss_coef``.
+
+    The exact oracle of :class:`polopt.oracles.bandit.BanditOracle`: ``R`` is already KL-shaped (or
+    raw, with ``loss_coef = -beta dk``) by the rule, so nothing here takes a logarithm and ``pi`` may
+    hold zeros (an underflowed probability). Closed form where it exists (``loss_coef`` zero and a
+    constant, greedy, leave-one-out or group-mean baseline), else the multiset enumeration; a problem
+    beyond :data:`MAX_WORK` raises ValueError (:func:`check_work` says so before a run).
+    """
+    pi = np.asarray(pi, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    G = int(group_size)
+    coef = np.zeros_like(R) if loss_coef is None else np.asarray(loss_coef, dtype=np.float64)
+    if estimator in _CLOSED and not np.any(coef):
+        mean, cov = _closed_form(pi, R, G, estimator, baseline)
+        return mean, float(np.trace(cov))
+    check_work(pi.shape[0], G, estimator, closed=False)
+    acts, prob = _outcomes(pi, G, "multiset")
+    g = _estimates(pi, R, coef, acts, estimator, baseline, std_eps, ddof)
+    mean = prob @ g
+    dev = g - mean
+    return mean, float(np.sum(prob * np.sum(dev * dev, axis=1)))
+
+
+def check_work(K: int, group_size: int, estimator: str, *, closed: bool) -> None:
+    """ValueError when the exact moments of ``estimator`` (no closed form unless ``closed``) would
+    enumerate more than :data:`MAX_WORK` doubles (outcomes x G x K)."""
+    if closed and estimator in _CLOSED:
+        return
+    n = _num_outcomes(K, group_size, "multiset")
+    if n * group_size * K > MAX_WORK:
+        raise ValueError(
+            f"enumerating {n} outcomes of group_size {group_size} on K = {K} arms exceeds the work limit "
+            f"{MAX_WORK:g} (outcomes x G x K); use mode='sampled' or a smaller instance"
+        )
 
 
 def expected_objective_after_step(pi, r, estimator: str, group_size: int, eta, *, baseline: float = 0.0,

@@ -33,9 +33,17 @@ Exact means, biases and covariances of all of these (by enumeration of the ``K^G
 and in closed form) are in :mod:`polopt.exact.estimators`; ``tests/test_exact_estimators.py``
 checks Monte Carlo from this module against them.
 
-Every function but :func:`sample_gradients` (NumPy; a numba kernel) is written against the
-array namespace of its inputs (NumPy float64 or ``jax.numpy``), with leading batch axes carried
-through: ``pi`` [..., K], ``actions`` / ``rewards`` / ``adv`` [..., G].
+Every formula is written against the array namespace of its inputs (NumPy float64 or
+``jax.numpy``), with leading batch axes carried through: ``pi`` [..., K], ``actions`` /
+``rewards`` / ``adv`` [..., G]. The group estimators themselves (:func:`advantages`,
+:func:`group_gradient`, ...) and their fused numba sampler :func:`sample_gradients` live in
+:mod:`polopt.oracles.bandit` (what the oracle returns) and are re-exported here.
+
+Rule factories (bottom of the module): :func:`estimator_ascent` (softmax PG ascent with any
+estimator; GRPO's clipped multi-epoch step with ``epochs > 1``; OBLR-PO's SNR step with
+``smoothness``) and one factory per method of the table (:func:`reinforce`, :func:`remax`,
+:func:`rloo`, :func:`grpo`, :func:`dr_grpo`, :func:`oblr_po`), each ``update(state, oracle)``
+with a :class:`polopt.oracles.bandit.BanditOracle` (exact moments or samples).
 
 References: Williams (1992) REINFORCE; Kool, van Hoof, Welling, "Buy 4 REINFORCE samples, get a
 baseline for free!" (2019) and Ahmadian et al., arXiv 2402.14740 (RLOO); Li et al., arXiv
@@ -48,11 +56,34 @@ abstract was read — the forms used here are the classical ones, see ``shared``
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._core import array_namespace
+from .._validation import as_positive_int, as_scalar
+from ..oracles.bandit import (  # noqa: F401  (re-exported: the estimators' historical home)
+    _CHUNK,
+    _CODES,
+    _KERNELS,
+    ESTIMATORS,
+    GROUP_ESTIMATORS,
+    PARALLEL_MIN_GROUPS,
+    STD_EPS,
+    GradientSamples,
+    _numba_kernels,
+    _take,
+    advantages,
+    alias_draw,
+    alias_tables,
+    check_estimator,
+    gradient_from_advantages,
+    gradient_weights,
+    greedy_baseline,
+    group_gradient,
+    sample_gradients,
+    trace_cov_from_sums,
+)
+from ._core import Rule, array_namespace, coefficient, hparams, log_normalize, require, step_size
 
 __all__ = [
     "ESTIMATORS",
@@ -63,7 +94,15 @@ __all__ = [
     "advantages",
     "clipped_surrogate",
     "clipped_surrogate_gradient",
+    "EstimatorState",
+    "dr_grpo",
     "estimate_snr",
+    "estimator_ascent",
+    "grpo",
+    "oblr_po",
+    "reinforce",
+    "remax",
+    "rloo",
     "gradient_from_advantages",
     "gradient_weights",
     "greedy_baseline",
@@ -78,40 +117,12 @@ __all__ = [
     "trace_cov_from_sums",
 ]
 
-ESTIMATORS = ("reinforce", "remax", "rloo", "grpo", "dr_grpo", "oblr")
-#: Estimators whose baseline is built from the other members of the group (need G >= 2).
-GROUP_ESTIMATORS = ("rloo", "grpo", "dr_grpo", "oblr")
 KL_ESTIMATORS = ("k1", "k3")
-#: Added to the group standard deviation before dividing (the value of verl's GRPO advantage):
-#: a group with equal rewards then gets advantage 0 instead of 0/0.
-STD_EPS = 1e-6
-
-
-# --------------------------------------------------------------------------- validation (static)
-def check_estimator(estimator: str, group_size: int | None = None) -> str:
-    """``estimator`` must be one of :data:`ESTIMATORS`; group estimators need ``group_size >= 2``."""
-    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
-    if group_size is not None and estimator in GROUP_ESTIMATORS and group_size < 2:
-        raise ValueError(
-            f"group_size must be >= 2 for the {estimator} estimator (its baseline uses the other "
-            f"members of the group), got {group_size}"
-        )
-    return estimator
-
 
 def _check_beta(beta, who: str) -> None:
     # called only where a KL term is used: beta = 0 would silently drop the term the caller asked for
     if isinstance(beta, (int, float, np.floating, np.integer)) and not float(beta) > 0.0:
         raise ValueError(f"beta must be > 0 where a KL term is used ({who}), got {float(beta):g}")
-
-
-def _take(v, actions):
-    """``v[..., a_i]`` for ``actions`` [..., G]; ``v`` [..., K] broadcasts over the leading axes of ``actions``."""
-    xp = array_namespace(v)
-    lead = tuple(np.broadcast_shapes(v.shape[:-1], actions.shape[:-1]))
-    v = xp.broadcast_to(v, lead + v.shape[-1:])
-    return xp.take_along_axis(v, xp.broadcast_to(actions, lead + actions.shape[-1:]), axis=-1)
 
 
 def _check_kl(kl: str) -> str:
@@ -142,32 +153,6 @@ def shaped_reward(r, log_pi, log_mu, beta):
     return r - beta * (log_pi - log_mu)
 
 
-def greedy_baseline(pi, r):
-    """ReMax baseline ``b = r(argmax_a pi(a))`` (first maximiser on ties), ``[..., K] -> [...]``.
-
-    It depends on the policy only, not on the sample, so REINFORCE with it stays unbiased
-    (Li et al., arXiv 2310.10505: the reward of the greedy decode).
-    """
-    xp = array_namespace(pi, r)
-    idx = xp.argmax(pi, axis=-1)[..., None]
-    return xp.take_along_axis(r, idx, axis=-1)[..., 0]
-
-
-def gradient_weights(pi):
-    """``w(a) = ||grad log pi(a)||^2 = ||e_a - pi||^2 = (1 - pi(a))^2 + sum_{b != a} pi(b)^2``, ``[..., K]``.
-
-    Summed as non-negative terms (the sum over ``b != a`` from exclusive prefix and suffix sums)
-    rather than as ``1 - 2 pi(a) + ||pi||^2``, which cancels catastrophically when ``pi(a)``
-    is near 1: there ``w(a) ~ 1e-10`` and the expanded form keeps only ~6 correct digits.
-    """
-    xp = array_namespace(pi)
-    sq = pi * pi
-    zero = xp.zeros_like(sq[..., :1])
-    before = xp.concatenate([zero, xp.cumsum(sq, axis=-1)[..., :-1]], axis=-1)
-    after = xp.flip(xp.concatenate([zero, xp.cumsum(xp.flip(sq, axis=-1), axis=-1)[..., :-1]], axis=-1), axis=-1)
-    return (1.0 - pi) ** 2 + before + after
-
-
 def optimal_baseline(pi, r):
     """Variance-optimal constant baseline (the "gradient-weighted" baseline), ``[..., K] -> [...]``.
 
@@ -184,78 +169,6 @@ def optimal_baseline(pi, r):
     den = xp.sum(pw, axis=-1)
     safe = xp.where(den > 0, den, 1.0)
     return xp.where(den > 0, xp.sum(pw * r, axis=-1) / safe, xp.sum(pi * r, axis=-1))
-
-
-# --------------------------------------------------------------------------- advantages of a group
-def advantages(rewards, estimator: str, *, baseline=0.0, weights=None, std_eps: float = STD_EPS, ddof: int = 1):
-    """Advantages ``A_i`` of a group of rewards ``[..., G] -> [..., G]`` (table in the module docstring).
-
-    Args:
-        rewards: ``R(a_i)`` of the group, ``[..., G]``.
-        estimator: one of :data:`ESTIMATORS`.
-        baseline: ``b`` for "reinforce" / "remax" (scalar or ``[...]``; for ReMax pass
-            :func:`greedy_baseline`, :func:`group_gradient` does it for you).
-        weights: ``w(a_i)`` ``[..., G]`` for "oblr" (:func:`gradient_weights` of the sampled arms).
-        std_eps: added to the group std for "grpo".
-        ddof: degrees of freedom of the group std for "grpo" (1: the unbiased ``torch.std`` used
-            by TRL and verl; 0: the population std).
-
-    Leave-one-out forms use ``sum_{j != i} x_j = sum_j x_j - x_i``: O(G), no ``G x G`` mask.
-    """
-    xp = array_namespace(rewards)
-    G = rewards.shape[-1]
-    check_estimator(estimator, G)
-    if estimator in ("reinforce", "remax"):
-        b = xp.asarray(baseline, dtype=rewards.dtype)
-        return rewards - (b[..., None] if b.ndim else b)
-    total = xp.sum(rewards, axis=-1, keepdims=True)
-    if estimator == "rloo":
-        return rewards - (total - rewards) / (G - 1)
-    mean = total / G
-    if estimator == "dr_grpo":
-        return rewards - mean
-    if estimator == "grpo":
-        var = xp.sum((rewards - mean) ** 2, axis=-1, keepdims=True) / (G - ddof)
-        return (rewards - mean) / (xp.sqrt(var) + std_eps)
-    # oblr: leave-one-out gradient-weighted mean; independent of a_i given the others -> unbiased
-    if weights is None:
-        raise ValueError("weights (the gradient weights w(a_i) of the sampled arms) are required for oblr")
-    wr = xp.sum(weights * rewards, axis=-1, keepdims=True) - weights * rewards
-    w = xp.sum(weights, axis=-1, keepdims=True) - weights
-    # w = 0 only when pi is one-hot on the other samples; then e_a - pi = 0 and the value is irrelevant
-    b = xp.where(w > 0, wr / xp.where(w > 0, w, 1.0), 0.0)
-    return rewards - b
-
-
-def gradient_from_advantages(pi, actions, adv):
-    """``g_hat = (1/G) sum_i adv_i (e_{a_i} - pi)``: ``pi`` [..., K], ``actions``/``adv`` [..., G] -> [..., K]."""
-    xp = array_namespace(pi, adv)
-    K = pi.shape[-1]
-    onehot = (actions[..., None] == xp.arange(K)).astype(pi.dtype)  # [..., G, K]
-    G = actions.shape[-1]
-    return (xp.sum(adv[..., None] * onehot, axis=-2) - xp.sum(adv, axis=-1, keepdims=True) * pi) / G
-
-
-def group_gradient(pi, r, actions, estimator: str, *, baseline=0.0, loss_coef=None, std_eps: float = STD_EPS,
-                   ddof: int = 1):
-    """One gradient estimate per group: ``pi`` [..., K], rewards per arm ``r`` [..., K], ``actions`` [..., G].
-
-    .. math:: \\hat g = \\frac1G\\sum_i (A_i + c(a_i))(e_{a_i} - \\pi)
-
-    ``loss_coef`` ``c`` [..., K] (optional) is a per-action in-loss term (e.g.
-    ``-beta * kl_loss_coefficient(...)``). ReMax's baseline is computed here from ``pi``.
-
-    Returns ``[..., K]``. Unbiasedness / scaling / bias of each estimator: module docstring.
-    """
-    check_estimator(estimator, actions.shape[-1])
-    R = _take(r, actions)
-    if estimator == "remax":
-        baseline = greedy_baseline(pi, r)
-    weights = _take(gradient_weights(pi), actions) if estimator == "oblr" else None
-    adv = advantages(R, estimator, baseline=baseline, weights=weights, std_eps=std_eps, ddof=ddof)
-    if loss_coef is not None:
-        adv = adv + _take(loss_coef, actions)
-    return gradient_from_advantages(pi, actions, adv)
 
 
 # --------------------------------------------------------------------------- KL estimators and PPO clipping
@@ -378,275 +291,157 @@ def snr_step_size(grad_sq, trace_cov, smoothness):
     return xp.where(tot > 0, grad_sq / xp.where(tot > 0, tot, 1.0), 0.0) / smoothness
 
 
-# --------------------------------------------------------------------------- fast sampling (numba)
-class GradientSamples(NamedTuple):
-    """Output of :func:`sample_gradients`.
+# --------------------------------------------------------------------------- rule factories
+# Each factory takes the hyper-parameters by their maths names, validates them once and returns a
+# Rule whose ``update(state, oracle)`` asks a :class:`~polopt.oracles.bandit.BanditOracle` for the
+# estimate (its exact expectation or samples): the rule is the same in both modes.
+class EstimatorState(NamedTuple):
+    """State of softmax PG ascent with an estimator: ``log_pi`` [..., K] (normalized logits), ``t``
+    (updates made), and what the last update used: ``eta`` (its step), ``direction`` (its ascent
+    direction, shape of ``log_pi``) and ``trace_cov`` (``tr Cov`` of the direction where the oracle
+    knows it, else 0)."""
 
-    ``grads``: ``[N, K]`` one estimate per group (``reduce="none"``), or their mean (``reduce="mean"``:
-    ``[K]`` for a bandit, ``[X, K]`` for a contextual bandit with each group's estimate placed in
-    the row of its context); ``contexts``: ``[N]`` context of each group (0 for a bandit);
-    ``sq_norms``: ``sum_n ||g_n||^2`` over the N estimates (for :func:`trace_cov_from_sums`).
+    log_pi: Any
+    t: Any
+    eta: Any
+    direction: Any
+    trace_cov: Any
+
+
+#: PPO's clip range (Schulman et al. 2017 use 0.2).
+DEFAULT_EPS = 0.2
+#: Mei et al.'s smoothness constant of ``theta -> softmax(theta).r`` for rewards in [0, 1] (the
+#: factory's default; the solve runner uses ``(5/2) max_x rho_x span(r_x)`` of the problem).
+MEI_SMOOTHNESS = 2.5
+
+
+def _kl_rewards(r, log_pi, log_mu, beta, kl):
+    """Rewards ``R`` fed to the estimator and the per-action in-loss coefficient ``c`` ([X, K] each)."""
+    if beta == 0:
+        return r, np.zeros_like(r)
+    if kl == "reward":
+        return shaped_reward(r, log_pi, log_mu, beta), np.zeros_like(r)
+    return r, -beta * kl_loss_coefficient(log_pi, log_mu, kl)
+
+
+def estimator_ascent(*, estimator: str = "rloo", eta=None, beta=0.0, baseline=0.0, kl: str = "reward",
+                     std_eps=STD_EPS, ddof: int = 1, eps=DEFAULT_EPS, epochs: int = 1, smoothness=None,
+                     name: str | None = None) -> Rule:
+    """Softmax policy-gradient ascent ``theta <- theta + eta g`` with the group estimator ``estimator``.
+
+    ``g`` is the oracle's mean of ``num_samples`` group estimates (exact expectation or samples) of
+    the rewards ``R`` with KL placement ``kl``: ``"reward"`` shapes them (``R = r - beta log(pi/mu)``,
+    unbiased for ``J = E_pi r - beta KL(pi || mu)``), ``"k1"`` / ``"k3"`` put GRPO's estimator into
+    the loss (:func:`kl_loss_coefficient`). ``baseline``: the reinforce constant or ``"optimal"``
+    (:func:`optimal_baseline` of the current policy).
+
+    Steps: ``eta`` (a constant > 0, finite), or with ``smoothness = L`` OBLR-PO's SNR step
+    ``eta_t = SNR_t / ((1 + SNR_t) L)`` (:func:`snr_step_size`; ``eta`` must then be None).
+    ``epochs > 1``: GRPO/PPO's clipped multi-epoch step: ``epochs`` gradient steps of the clipped
+    surrogate (:func:`clipped_surrogate_gradient`, clip range ``eps``) on one sampled batch (needs
+    a sampled oracle). One oracle call per update; the state is :class:`EstimatorState`.
     """
-
-    grads: np.ndarray
-    contexts: np.ndarray
-    sq_norms: float
-
-
-_CODES = {"reinforce": 0, "remax": 0, "rloo": 1, "dr_grpo": 2, "grpo": 3, "oblr": 4}
-#: Groups per work chunk of the numba kernel (scratch arrays and partial sums are per chunk).
-_CHUNK = 4096
-_KERNELS: dict = {}
-#: Batches of at least this many groups run on numba's thread pool; smaller ones serially.
-PARALLEL_MIN_GROUPS = 1 << 16
-
-
-def _numba_kernels():
-    """Compile on first use only: importing the rules never pays numba's start-up."""
-    if _KERNELS:
-        return _KERNELS["alias"], _KERNELS["grad"]
-    import numba
-
-    @numba.njit(cache=True)
-    def alias_tables(pi, prob, alias):
-        # Vose's alias method (Walker 1977; Vose 1991): column j keeps j w.p. prob[j], else alias[j]
-        X, K = pi.shape
-        small = np.empty(K, np.int64)
-        large = np.empty(K, np.int64)
-        scaled = np.empty(K)
-        for x in range(X):
-            ns, nl = 0, 0
-            for k in range(K):
-                scaled[k] = pi[x, k] * K
-                alias[x, k] = k
-                if scaled[k] < 1.0:
-                    small[ns] = k
-                    ns += 1
-                else:
-                    large[nl] = k
-                    nl += 1
-            while ns > 0 and nl > 0:
-                ns -= 1
-                s = small[ns]
-                g = large[nl - 1]
-                prob[x, s] = scaled[s]
-                alias[x, s] = g
-                scaled[g] = scaled[g] + scaled[s] - 1.0
-                if scaled[g] < 1.0:
-                    nl -= 1
-                    small[ns] = g
-                    ns += 1
-            # leftovers are 1 up to round-off: they keep their own column
-            for i in range(nl):
-                prob[x, large[i]] = 1.0
-            for i in range(ns):
-                prob[x, small[i]] = 1.0
-
-    @numba.njit(cache=True)
-    def chunk(c, prob, alias, pi, pp, rew, coef, base, w, ctx, u, code, std_eps, ddof, dense, out, part, sq):
-        N, G = u.shape
-        K = pi.shape[1]
-        # one chunk of groups; its scratch arrays are allocated once
-        a = np.empty(G, np.int64)
-        R = np.empty(G)
-        A = np.empty(G)
-        sq_c = 0.0
-        for n in range(c * _CHUNK, min(N, (c + 1) * _CHUNK)):
-            x = ctx[n]
-            for i in range(G):
-                y = u[n, i] * K
-                j = min(int(y), K - 1)
-                a[i] = j if y - j < prob[x, j] else alias[x, j]
-                R[i] = rew[x, a[i]]
-            tot = 0.0
-            for i in range(G):
-                tot += R[i]
-            if code == 0:
-                for i in range(G):
-                    A[i] = R[i] - base[x]
-            elif code == 1:
-                for i in range(G):
-                    A[i] = R[i] - (tot - R[i]) / (G - 1)
-            elif code == 2 or code == 3:
-                mean = tot / G
-                for i in range(G):
-                    A[i] = R[i] - mean
-                if code == 3:
-                    ss = 0.0
-                    for i in range(G):
-                        ss += A[i] * A[i]
-                    sd = np.sqrt(ss / (G - ddof)) + std_eps
-                    for i in range(G):
-                        A[i] = A[i] / sd
-            else:
-                sw, swr = 0.0, 0.0
-                for i in range(G):
-                    sw += w[x, a[i]]
-                    swr += w[x, a[i]] * R[i]
-                for i in range(G):
-                    wi = w[x, a[i]]
-                    den = sw - wi
-                    A[i] = R[i] - ((swr - wi * R[i]) / den if den > 0 else 0.0)
-            s = 0.0
-            for i in range(G):
-                A[i] = (A[i] + coef[x, a[i]]) / G
-                s += A[i]
-            if dense:
-                for k in range(K):
-                    out[n, k] = -s * pi[x, k]
-                for i in range(G):
-                    out[n, a[i]] += A[i]
-            else:
-                # g = sum_i A_i e_{a_i} - s pi: accumulate in O(G), and ||g||^2 from
-                # sum_{i,j: a_i = a_j} A_i A_j - 2 s sum_i A_i pi(a_i) + s^2 ||pi||^2
-                api, dup = 0.0, 0.0
-                for i in range(G):
-                    part[c, x, a[i]] += A[i]
-                    api += A[i] * pi[x, a[i]]
-                    for j in range(G):
-                        if a[j] == a[i]:
-                            dup += A[i] * A[j]
-                part[c, x, K] += s
-                sq_c += dup - 2.0 * s * api + s * s * pp[x]
-        sq[c] = sq_c
-
-    # two drivers with distinct names: numba's on-disk cache keys by function, not by the parallel flag
-    @numba.njit(cache=True)
-    def grad_serial(prob, alias, pi, pp, rew, coef, base, w, ctx, u, code, std_eps, ddof, dense, out, part, sq):
-        for c in range((u.shape[0] + _CHUNK - 1) // _CHUNK):
-            chunk(c, prob, alias, pi, pp, rew, coef, base, w, ctx, u, code, std_eps, ddof, dense, out, part, sq)
-
-    @numba.njit(cache=True, parallel=True)
-    def grad_parallel(prob, alias, pi, pp, rew, coef, base, w, ctx, u, code, std_eps, ddof, dense, out, part, sq):
-        for c in numba.prange((u.shape[0] + _CHUNK - 1) // _CHUNK):
-            chunk(c, prob, alias, pi, pp, rew, coef, base, w, ctx, u, code, std_eps, ddof, dense, out, part, sq)
-
-    _KERNELS["alias"] = alias_tables
-    # the serial driver avoids the thread-pool hand-off that dominates small batches
-    _KERNELS["grad"] = grad_serial
-    _KERNELS["grad_parallel"] = grad_parallel
-    return alias_tables, grad_serial
-
-
-def alias_tables(pi):
-    """Vose alias tables ``(prob [X, K], alias [X, K])`` of the rows of ``pi`` [X, K] (numba)."""
-    pi = np.ascontiguousarray(pi, dtype=np.float64)
-    prob = np.ones(pi.shape)
-    alias = np.empty(pi.shape, dtype=np.int64)
-    _numba_kernels()[0](pi, prob, alias)
-    return prob, alias
-
-
-def alias_draw(prob, alias, ctx, u):
-    """Arms from uniforms ``u`` [N, G] with the alias tables of rows ``ctx`` [N] (NumPy reference of the kernel)."""
-    K = prob.shape[-1]
-    y = u * K
-    j = np.minimum(y.astype(np.int64), K - 1)
-    keep = (y - j) < prob[ctx[:, None], j]
-    return np.where(keep, j, alias[ctx[:, None], j])
-
-
-def _as_rows(name, arr, X, K):
-    arr = np.asarray(arr, dtype=np.float64)
-    if arr.shape == (K,) and X == 1:
-        arr = arr[None, :]
-    if arr.shape != (X, K):
-        raise ValueError(f"{name} must have shape {(X, K) if X > 1 else (K,)}, got {arr.shape}")
-    return np.ascontiguousarray(arr)
-
-
-def sample_gradients(rng, pi, r, estimator: str, group_size: int, num_samples: int, *, contexts=None, baseline=0.0,
-                     loss_coef=None, std_eps: float = STD_EPS, ddof: int = 1, reduce: str = "none",
-                     backend: str = "numba", uniforms=None) -> GradientSamples:
-    """Draw ``num_samples`` groups of ``group_size`` arms; one gradient estimate per group.
-
-    Arms are drawn by Vose's alias method from uniforms of ``rng`` (one uniform per arm), so a
-    run is reproducible from the seed whatever the backend and thread count.
-
-    Args:
-        rng: ``numpy.random.Generator`` or a seed.
-        pi: policy [K], or [X, K] with ``contexts`` (a context ``x ~ contexts`` per group).
-        r: rewards per arm, same shape as ``pi`` (already KL-shaped if wanted).
-        estimator, group_size: see :data:`ESTIMATORS`; group estimators need ``group_size >= 2``.
-        num_samples: number of groups ``N >= 1``.
-        contexts: context distribution ``rho`` [X] (required when ``pi`` is [X, K]).
-        baseline: "reinforce" constant (scalar or [X]); ReMax's is computed from ``pi``.
-        loss_coef: per-action in-loss coefficient (same shape as ``pi``), see :func:`group_gradient`.
-        reduce: "none" (the ``[N, K]`` estimates; memory-bound for large ``N K``) or "mean" (their
-            mean, accumulated in O(G) per group without forming the dense rows).
-        backend: "numba" (fused kernel, parallel over chunks of groups) or "numpy" (vectorized
-            reference, memory ``N G K``).
-        uniforms: optional ``[N, G]`` uniforms in [0, 1) used instead of drawing them (tests).
-
-    Returns:
-        :class:`GradientSamples`. For a contextual bandit the estimate of group ``n`` is the
-        estimate of ``grad_{theta_x} J_x`` for ``x = contexts[n]``; the expectation of the
-        scattered estimate is ``rho_x grad J_x`` (the gradient of ``sum_x rho_x J_x``).
-
-    Speed: ``bench/bench_estimators.py`` (K = 100, G = 8).
-    """
-    from ..oracles.sampling import as_generator
-
-    check_estimator(estimator, int(group_size))
-    if backend not in ("numba", "numpy"):
-        raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
-    if reduce not in ("none", "mean"):
-        raise ValueError(f"reduce must be 'none' or 'mean', got {reduce!r}")
-    G, N = int(group_size), int(num_samples)
-    if G < 1 or N < 1:
-        raise ValueError(f"group_size and num_samples must be >= 1, got {G} and {N}")
-    rng = as_generator(rng)
-    pi = np.asarray(pi, dtype=np.float64)
-    X = 1 if pi.ndim == 1 else pi.shape[0]
-    K = pi.shape[-1]
-    pi2, r2 = _as_rows("pi", pi, X, K), _as_rows("r", r, X, K)
-    if pi.ndim == 2:
-        if contexts is None:
-            raise ValueError("contexts (the context distribution rho [X]) is required when pi is [X, K]")
-        cdf_x = np.cumsum(np.asarray(contexts, dtype=np.float64))
-        ctx = np.minimum(np.searchsorted(cdf_x, rng.random(N) * cdf_x[-1], side="right"), X - 1).astype(np.int64)
+    rule = name or "estimator_ascent"
+    check_estimator(estimator)
+    beta = coefficient(rule, "beta", beta)
+    if smoothness is None:
+        eta = step_size(rule, "eta", eta)
+        L = None
     else:
-        ctx = np.zeros(N, dtype=np.int64)
-    u = rng.random((N, G)) if uniforms is None else np.asarray(uniforms, dtype=np.float64)
-    if u.shape != (N, G):
-        raise ValueError(f"uniforms must have shape {(N, G)}, got {u.shape}")
-    coef = np.zeros((X, K)) if loss_coef is None else _as_rows("loss_coef", loss_coef, X, K)
-    if estimator == "remax":
-        base = greedy_baseline(pi2, r2)
-    else:
-        base = np.broadcast_to(np.asarray(baseline, dtype=np.float64), (X,)).copy()
-    prob, alias = alias_tables(pi2)
-    if backend == "numpy":
-        actions = alias_draw(prob, alias, ctx, u)
-        g = group_gradient(pi2[ctx], r2[ctx], actions, estimator, baseline=base[ctx], loss_coef=coef[ctx],
-                           std_eps=std_eps, ddof=ddof)
-        sq = float(np.sum(g * g))
-        if reduce == "none":
-            return GradientSamples(g, ctx, sq)
-        mean = np.zeros((X, K))
-        np.add.at(mean, ctx, g)
-        return GradientSamples(mean[0] / N if pi.ndim == 1 else mean / N, ctx, sq)
-    _numba_kernels()
-    kern = _KERNELS["grad_parallel"] if N >= PARALLEL_MIN_GROUPS else _KERNELS["grad"]
-    w = gradient_weights(pi2)
-    n_chunks = (N + _CHUNK - 1) // _CHUNK
-    dense = reduce == "none"
-    out = np.empty((N, K) if dense else (0, K))
-    part = np.zeros((0 if dense else n_chunks, X, K + 1))
-    sq = np.zeros(n_chunks)
-    pp = np.sum(pi2 * pi2, axis=-1)
-    kern(prob, alias, pi2, pp, r2, coef, base, w, ctx, u, _CODES[estimator], float(std_eps), int(ddof), dense, out,
-         part, sq)
-    if dense:
-        return GradientSamples(out, ctx, float(np.sum(out * out)))
-    tot = part.sum(axis=0)  # [X, K + 1]: sum of A-weighted one-hots, and of s = sum_i A_i per context
-    mean = (tot[:, :K] - tot[:, K:] * pi2) / N
-    return GradientSamples(mean[0] if pi.ndim == 1 else mean, ctx, float(sq.sum()))
+        if eta is not None:
+            raise TypeError(f"{rule}: eta is not used with smoothness (the SNR step sets eta_t)")
+        L = step_size(rule, "smoothness", smoothness)
+    if not (isinstance(baseline, str) and baseline == "optimal"):
+        baseline = coefficient(rule, "baseline", baseline, low=None)
+    if kl not in ("reward", "k1", "k3"):
+        raise ValueError(f"{rule}: kl must be 'reward', 'k1' or 'k3', got {kl!r}")
+    require(rule, kl == "reward" or beta > 0,
+            f"beta must be > 0 where a KL term is used (kl={kl!r}), got beta = {float(beta):g}")
+    std_eps = coefficient(rule, "std_eps", std_eps)
+    if ddof not in (0, 1):
+        raise ValueError(f"{rule}: ddof must be 0 or 1, got {ddof!r}")
+    try:
+        eps = as_scalar("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
+    epochs = as_positive_int("epochs", epochs)
+    require(rule, epochs == 1 or L is None, "the SNR step (smoothness) takes one step per batch (epochs = 1)")
+    in_loss = None if (beta == 0 or kl == "reward") else kl
+
+    def init(log_pi0, oracle=None):
+        if oracle is not None and epochs > 1 and not oracle.sampled:
+            raise ValueError(f"{rule}: epochs > 1 (PPO clipping over several steps) needs a sampled oracle "
+                             f"(mode='sampled'), got epochs = {epochs}")
+        if oracle is not None and L is not None and oracle.sampled and oracle.num_samples < 2:
+            raise ValueError(f"{rule}: the SNR step estimates a variance from the group estimates of an "
+                             f"iteration: num_samples must be >= 2 with a sampled oracle, got {oracle.num_samples}")
+        lp = log_normalize(np.asarray(log_pi0, dtype=np.float64))
+        return EstimatorState(lp, 0, 0.0, np.zeros_like(lp), 0.0)
+
+    def _base(pi, R):
+        return optimal_baseline(pi, R) if isinstance(baseline, str) else np.full(pi.shape[0], baseline)
+
+    def _clipped(lp2, pi, R, oracle):
+        ctx, acts = oracle.draw_groups(pi)
+        Rs = np.take_along_axis(R[ctx], acts, axis=-1)
+        w = np.take_along_axis(gradient_weights(pi[ctx]), acts, axis=-1)
+        adv = advantages(Rs, estimator, baseline=_base(pi, R)[ctx], weights=w, std_eps=std_eps, ddof=ddof)
+        log_mu = None if in_loss is None else oracle.log_mu[ctx]
+        total = np.zeros_like(lp2)
+        for _ in range(epochs):
+            lp = log_normalize(lp2 + eta * total)
+            g = clipped_surrogate_gradient(lp[ctx], lp2[ctx], acts, adv, eps, beta=beta, log_mu=log_mu, kl=in_loss)
+            step = np.zeros_like(lp2)
+            np.add.at(step, ctx, g / acts.shape[0])
+            total = total + step
+        return total
+
+    def update(state, oracle):
+        lp = state.log_pi
+        lp2 = lp.reshape(-1, lp.shape[-1])
+        pi = np.exp(lp2)
+        R, coef = _kl_rewards(oracle.r, lp2, oracle.log_mu, beta, kl)
+        if epochs > 1:
+            d, tc, step = _clipped(lp2, pi, R, oracle), 0.0, eta
+        else:
+            est = oracle.estimate(pi, R, estimator, baseline=_base(pi, R), loss_coef=coef, std_eps=std_eps, ddof=ddof)
+            d, tc = est.mean, (0.0 if est.trace_cov is None else est.trace_cov)
+            step = eta if L is None else float(snr_step_size(est.grad_sq, est.trace_cov, L))
+        new = log_normalize(lp2 + step * d)
+        return EstimatorState(new.reshape(lp.shape), state.t + 1, step, d.reshape(lp.shape), tc)
+
+    hp = hparams(rule, estimator=estimator, eta=eta, beta=beta, baseline=baseline, kl=kl, std_eps=std_eps, ddof=ddof,
+                 eps=eps, epochs=epochs, smoothness=L)
+    return Rule(rule, init, update, 1, False, hp)
 
 
-def trace_cov_from_sums(mean, sq_norms: float, num_samples: int) -> float:
-    """Unbiased ``tr Cov`` of one estimate from the mean and ``sum ||g_n||^2`` of ``N >= 2`` i.i.d. estimates."""
-    N = int(num_samples)
-    if N < 2:
-        raise ValueError(f"num_samples must be >= 2 to estimate a variance, got {N}")
-    return max((sq_norms - N * float(np.sum(np.asarray(mean) ** 2))) / (N - 1), 0.0)
+def reinforce(*, eta=1.0, beta=0.0, baseline=0.0) -> Rule:
+    """REINFORCE ascent, constant ``baseline`` or ``"optimal"`` (unbiased): :func:`estimator_ascent`."""
+    return estimator_ascent(estimator="reinforce", eta=eta, beta=beta, baseline=baseline, name="reinforce")
+
+
+def remax(*, eta=1.0, beta=0.0) -> Rule:
+    """ReMax ascent: REINFORCE with the greedy arm's reward as baseline (unbiased)."""
+    return estimator_ascent(estimator="remax", eta=eta, beta=beta, name="remax")
+
+
+def rloo(*, eta=1.0, beta=0.0) -> Rule:
+    """RLOO ascent: leave-one-out group baseline (unbiased; group_size >= 2)."""
+    return estimator_ascent(estimator="rloo", eta=eta, beta=beta, name="rloo")
+
+
+def grpo(*, eta=1.0, beta=0.0, kl="reward", std_eps=STD_EPS, ddof=1, eps=DEFAULT_EPS, epochs=1) -> Rule:
+    """GRPO: std-normalized group advantage, KL in the loss (``kl="k3"``) or the reward, PPO clipping
+    over ``epochs`` steps on a sampled batch."""
+    return estimator_ascent(estimator="grpo", eta=eta, beta=beta, kl=kl, std_eps=std_eps, ddof=ddof, eps=eps,
+                            epochs=epochs, name="grpo")
+
+
+def dr_grpo(*, eta=1.0, beta=0.0, kl="reward", eps=DEFAULT_EPS, epochs=1) -> Rule:
+    """Dr.GRPO: group-mean advantage without the std (``E g = (G-1)/G grad J``), options as :func:`grpo`."""
+    return estimator_ascent(estimator="dr_grpo", eta=eta, beta=beta, kl=kl, eps=eps, epochs=epochs, name="dr_grpo")
+
+
+def oblr_po(*, beta=0.0, smoothness=MEI_SMOOTHNESS) -> Rule:
+    """OBLR-PO: gradient-weighted leave-one-out baseline and the SNR step ``SNR / ((1 + SNR) L)``."""
+    return estimator_ascent(estimator="oblr", beta=beta, smoothness=smoothness, name="oblr_po")
