@@ -161,6 +161,8 @@ def _load() -> None:
 
     for row in _games_rows():
         add(row)
+    for row in llm.rows():
+        add(row)
     for row in pg.rows():
         add(row)
     for row in llm.rows():

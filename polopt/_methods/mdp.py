@@ -47,7 +47,6 @@ import weakref
 import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, SOLVER_TOL
-from .._threads import single_threaded
 from .._validation import as_float_array
 from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
@@ -93,8 +92,7 @@ def optimum(mdp) -> _dp.SolveMDPResult:
         return _OPTIMA[mdp]
     except (KeyError, TypeError):
         pass
-    with single_threaded():
-        star = _dp.solve_mdp(mdp)
+    star = _dp.solve_mdp(mdp)
     try:
         _OPTIMA[mdp] = star
     except TypeError:  # not weak-referenceable: no cache
@@ -142,7 +140,12 @@ class _PolicyValues:
     def __call__(self, sigma: np.ndarray) -> np.ndarray:
         key = np.asarray(sigma).tobytes()
         if key not in self.cache:
-            self.cache[key] = _dp.evaluate_deterministic(self.mdp, sigma)
+            # a direct (sparse LU) solve: Krylov needs thousands of iterations on slowly mixing chains
+            # (RiverSwim), which solve_mdp avoids the same way; the scaled solver covers huge rewards
+            Psig, rsig = _dp.policy_kernel(self.mdp, sigma)
+            with np.errstate(over="ignore", invalid="ignore"):
+                v = _ev.solve_discounted(Psig, rsig, self.mdp.gamma, krylov=False)
+            self.cache[key] = v if np.all(np.isfinite(v)) else _dp.evaluate_deterministic(self.mdp, sigma)
         return self.cache[key]
 
 
@@ -185,8 +188,7 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
     tol = hparams.get("tol", SOLVER_TOL)
     mdp = _tabular(problem)
     S, A = mdp.num_states, mdp.num_actions
-    with single_threaded():
-        res = _dp.solve_mdp(mdp, tol=tol, max_iter=iters)
+    res = _dp.solve_mdp(mdp, tol=tol, max_iter=iters)
     if res.status == CONVERGED and tol == SOLVER_TOL:
         try:
             _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
@@ -225,8 +227,7 @@ def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     reject_unknown("value_iteration", hparams, ("tol",))
     tol = hparams.get("tol", SOLVER_TOL)
     mdp = _tabular(problem)
-    with single_threaded():
-        res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
+    res = _dp.value_iteration(mdp, v0=_init_value(mdp, init), tol=tol, max_iter=iters, record=True)
     return _value_based(problem, "value_iteration", res, {"tol": tol})
 
 
@@ -240,9 +241,8 @@ def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> Solv
     tol = hparams.get("tol", SOLVER_TOL)
     k = hparams.get("k", 20)
     mdp = _tabular(problem)
-    with single_threaded():
-        res = _dp.modified_policy_iteration(mdp, k=k, tol=tol, v0=_init_value(mdp, init), max_iter=iters,
-                                            record=True)
+    res = _dp.modified_policy_iteration(mdp, k=k, tol=tol, v0=_init_value(mdp, init), max_iter=iters,
+                                        record=True)
     return _value_based(problem, "modified_policy_iteration", res, {"k": k, "tol": tol})
 
 
@@ -256,8 +256,7 @@ def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     mdp = _tabular(problem)
     A = mdp.num_actions
     pi0 = _init_policy(mdp, init)
-    with single_threaded():
-        res = _dp.policy_iteration(mdp, pi0=pi0, max_iter=iters)
+    res = _dp.policy_iteration(mdp, pi0=pi0, max_iter=iters)
     star = optimum(mdp)
     values = res.values
     certs = LazyCertificates({
