@@ -163,10 +163,6 @@ def _load() -> None:
         add(row)
     for row in llm.rows():
         add(row)
-    for row in pg.rows():
-        add(row)
-    for row in llm.rows():
-        add(row)
 
 
 def table() -> dict[str, Method]:
