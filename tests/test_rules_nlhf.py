@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
+from polopt import oracles
 from polopt.exact import nash, regularized_nash
 from polopt.problems import catalogue
 from polopt.problems.random import random_intransitive, random_tournament
-from polopt import oracles
 from polopt.rules import nlhf
 from polopt.testing import strategies as pst
 from polopt.testing.tolerances import BACKEND, EXACT_F64, IDENTITY_F64
@@ -458,3 +458,30 @@ def test_rules_stay_finite_at_extreme_values(name):
                 assert not np.any(np.isnan(field)), name
             pi = np.exp(s.log_pi)
             assert np.all(np.isfinite(pi)) and np.isclose(pi.sum(), 1.0, atol=IDENTITY_F64), name
+
+
+# --------------------------------------------------------------------------- optimistic MWU
+def test_omwu_hand_steps(rps):
+    """pi_1 = MWU step (g_{-1} := g_0); pi_2 ∝ pi_1 exp(eta (2 P pi_1 - P pi_0))."""
+    rule = nlhf.omwu(eta=ETA)
+    oracle = oracles.GameOracle(rps, np.log(MU))
+    s1 = rule.update(rule.init(np.log(PI), oracle), oracle)
+    p1 = _norm(PI * np.exp(ETA * rps @ PI))
+    np.testing.assert_allclose(np.exp(s1.log_pi), p1, atol=IDENTITY_F64)
+    s2 = rule.update(s1, oracle)
+    p2 = _norm(p1 * np.exp(ETA * (2 * rps @ p1 - rps @ PI)))
+    np.testing.assert_allclose(np.exp(s2.log_pi), p2, atol=IDENTITY_F64)
+    assert s2.t == 2 and rule.oracle_calls == 1 and not rule.averages
+
+
+def test_omwu_fixes_a_full_support_nash_and_rejects_bad_steps():
+    game = catalogue.perturbed_rps(0.0)
+    rule = nlhf.omwu(eta=3.0)
+    oracle = oracles.GameOracle(game.P, np.log(game.mu))
+    s = rule.init(np.log(catalogue.RPS_NASH), oracle)
+    for _ in range(3):
+        s = rule.update(s, oracle)
+    np.testing.assert_allclose(np.exp(s.log_pi), catalogue.RPS_NASH, atol=IDENTITY_F64)
+    for bad in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="omwu: eta must"):
+            nlhf.omwu(eta=bad)

@@ -372,3 +372,24 @@ def test_identity_check_when_the_twin_stops_at_an_exact_zero_certificate():
     assert res.status == "converged" and res.num_iter != twin.num_iter
     assert po.theory.check(res, "mmd.omd_identity").holds
     assert tn.identity_gap(res, twin) <= tn.IDENTITY_TRAJECTORY_TOL
+
+
+@settings(derandomize=True, max_examples=8, deadline=None)
+@given(n=st.integers(3, 7), seed=st.integers(0, 10_000), eta=st.floats(0.05, 0.5))
+def test_omwu_last_iterate_kl_decreases_on_games_with_a_unique_nash(n, seed, eta):
+    """omwu.last_iterate on random intransitive games (unique Nash checked, else the theorem refuses)."""
+    game = random_intransitive(n, seed=seed)
+    res = solve(game, "omwu", eta=eta, iters=400, tol=1e-300)
+    if not res.info["nash_unique"]:
+        with pytest.raises(ValueError, match="unique Nash"):
+            po.theory.check(res, "omwu.last_iterate")
+        return
+    assert po.theory.check(res, "omwu.last_iterate").holds
+    kl = res.certificates["kl_to_optimum"]
+    assert kl[-1] < kl[1]
+
+
+def test_omwu_theorem_refuses_regularized_games():
+    res = solve(catalogue.perturbed_rps(0.1), "omwu", eta=0.5, iters=20)
+    with pytest.raises(ValueError, match="beta = 0"):
+        po.theory.check(res, "omwu.last_iterate")

@@ -101,11 +101,24 @@ def register(theorem: Theorem) -> Theorem:
     return theorem
 
 
+def _canonical(method: str) -> str:
+    """The method table's canonical name of ``method`` (an alias resolves to its row; unknown names stay)."""
+    from ..methods import lookup  # the table imports the families, which may import theory: resolve late
+
+    row = lookup(method)
+    return method if row is None else row.name
+
+
+def covers(theorem: Theorem, method: str) -> bool:
+    """Whether ``theorem`` applies to ``method``; aliases come from the method table, never listed here."""
+    return _canonical(method) in {_canonical(m) for m in theorem.methods}
+
+
 def theorems(method: str | None = None) -> list[Theorem]:
-    """Registered theorems, optionally only those for ``method``."""
+    """Registered theorems, optionally only those for ``method`` (or one of its aliases)."""
     out = list(_THEOREMS.values())
     if method is not None:
-        out = [t for t in out if method in t.methods]
+        out = [t for t in out if covers(t, method)]
     return sorted(out, key=lambda t: t.name)
 
 
@@ -135,7 +148,7 @@ def check(res: SolveResult, name: str) -> Verdict:
             or lacks the certificate.
     """
     thm = get(name)
-    if res.method not in thm.methods:
+    if not covers(thm, res.method):
         raise ValueError(
             f"theorem {name!r} covers methods {thm.methods}, but the result is from {res.method!r}"
         )
