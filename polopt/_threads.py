@@ -33,7 +33,7 @@ Semantics: ``blas_threads(n)`` lowers each library's thread count to ``min(curre
 on entry and restores exactly what it lowered on exit; it never raises a count. The counts
 are process-wide (OpenBLAS with pthreads keeps one pool per process), so Python threads that
 overlap a ``with`` block see the limit too. Set the environment variable
-``POLOPT_BLAS_THREADS`` to an integer (read at import) to replace the ``n`` of
+``POLOPT_BLAS_THREADS`` to an integer (read once, on first use) to replace the ``n`` of
 :func:`single_threaded` — e.g. ``POLOPT_BLAS_THREADS=16`` on a many-core machine where large
 dense solves do scale — or to ``0`` to turn the limit off.
 """
@@ -69,14 +69,28 @@ def _parse_env() -> int | None:
     return value
 
 
-_ENV_THREADS = _parse_env()
+#: ``POLOPT_BLAS_THREADS`` as parsed on first use (a bad value is reported then, not at import).
+_ENV_THREADS: int | None = None
+_env_read = False
 
 
 def default_threads() -> int | None:
-    """Thread count :func:`single_threaded` applies: 1, or ``POLOPT_BLAS_THREADS`` (None = no limit)."""
+    """Thread count :func:`single_threaded` applies: 1, or ``POLOPT_BLAS_THREADS`` (None = no limit).
+
+    Raises:
+        ValueError: ``POLOPT_BLAS_THREADS`` is set to something other than an integer >= 0.
+    """
+    global _ENV_THREADS, _env_read
+    if not _env_read:
+        _ENV_THREADS = _parse_env()
+        _env_read = True
     if _ENV_THREADS is None:
         return 1
     return None if _ENV_THREADS == 0 else _ENV_THREADS
+
+
+#: ``n`` of :func:`single_threaded`: resolved by :func:`default_threads` on each entry.
+_DEFAULT = object()
 
 
 def controller():
@@ -97,8 +111,8 @@ def controller():
 
 
 def _check_n(n) -> int | None:
-    if n is None:
-        return None
+    if n is None or n is _DEFAULT:
+        return n
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an int >= 1 (or None for no limit), got {n!r}")
     return n
@@ -122,13 +136,14 @@ class ThreadLimit(contextlib.ContextDecorator):
 
     def __enter__(self):
         changed = []
-        if self.n is not None:
+        n = default_threads() if self.n is _DEFAULT else self.n
+        if n is not None:
             with _lock:
                 for lib in self._libraries():
                     old = lib.get_num_threads()
                     # None: the library cannot report its count (some OpenMP runtimes); leave it
-                    if old is not None and old > self.n:
-                        lib.set_num_threads(self.n)
+                    if old is not None and old > n:
+                        lib.set_num_threads(n)
                         changed.append((lib, old))
         self._saved.append(changed)
         return self
@@ -146,6 +161,8 @@ class ThreadLimit(contextlib.ContextDecorator):
         return type(self)(self.n, user_api=self.user_api)
 
     def __repr__(self) -> str:
+        if self.n is _DEFAULT:
+            return "single_threaded()"
         return f"blas_threads({self.n!r}, user_api={self.user_api!r})"
 
 
@@ -168,11 +185,12 @@ def blas_threads(n: int | None = 1, *, user_api: str | None = None) -> ThreadLim
 
 
 def single_threaded(fn=None):
-    """``blas_threads(default_threads())``: one BLAS / OpenMP thread unless ``POLOPT_BLAS_THREADS`` says otherwise.
+    """``blas_threads(default_threads())``: one BLAS / OpenMP thread unless ``POLOPT_BLAS_THREADS`` says otherwise
+    (read on the first entry, so a bad value is a ValueError there, not at import).
 
     Use as ``with single_threaded():``, ``@single_threaded()`` or ``@single_threaded``.
     """
-    cm = blas_threads(default_threads())
+    cm = ThreadLimit(_DEFAULT)
     if fn is None:
         return cm
     if not callable(fn):

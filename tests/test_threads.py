@@ -116,15 +116,21 @@ def test_environment_variable(monkeypatch, text, expected):
         monkeypatch.delenv("POLOPT_BLAS_THREADS", raising=False)
     else:
         monkeypatch.setenv("POLOPT_BLAS_THREADS", text)
-    monkeypatch.setattr(_threads, "_ENV_THREADS", _threads._parse_env())
+    monkeypatch.setattr(_threads, "_env_read", False)
+    monkeypatch.setattr(_threads, "_ENV_THREADS", None)
     assert _threads.default_threads() == expected
+    before = counts()
+    with single_threaded():  # the decorator form created at import follows the variable too
+        assert counts() == (before if expected is None else limited(before, expected))
 
 
 @pytest.mark.parametrize("text", ["two", "-1", "1.5"])
 def test_bad_environment_variable_is_named(monkeypatch, text):
     monkeypatch.setenv("POLOPT_BLAS_THREADS", text)
+    monkeypatch.setattr(_threads, "_env_read", False)
     with pytest.raises(ValueError, match="POLOPT_BLAS_THREADS must be an integer >= 0"):
-        _threads._parse_env()
+        with single_threaded():
+            pass
 
 
 def test_game_kernels_run_single_threaded(monkeypatch):
