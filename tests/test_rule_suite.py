@@ -1,0 +1,56 @@
+"""The common rule suite (polopt.testing.rule_suite) over every rule row of the method table."""
+
+import pytest
+
+import polopt as po
+from polopt.methods import rule_rows
+from polopt.testing import rule_suite
+
+ROWS = [m for m in rule_rows() if m.family in rule_suite.FAMILIES]
+IDS = [m.name for m in ROWS]
+
+
+def test_every_rule_family_has_suite_instances():
+    missing = rule_suite.families_covered(rule_rows())
+    known_pending = {"pg", "llm_estimators", "llm_losses"}  # checked by their own suites (tests/test_rules_pg.py, ...)
+    assert set(missing) <= known_pending, missing
+
+
+def test_the_table_and_po_rule_agree():
+    for row in ROWS:
+        rule = po.rule(row.name, **rule_suite._PROBE.get(row.name, {}))
+        assert rule.name == row.name and rule.oracle_calls == row.oracle_calls and rule.averages == row.averages
+        for alias in row.aliases:
+            assert po.rule(alias, **rule_suite._PROBE.get(row.name, {})).name == row.name
+    with pytest.raises(ValueError, match="unknown rule 'nope'"):
+        po.rule("nope")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_fixed_point(row):
+    rule_suite.check_fixed_point(row)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_numpy_and_jax_agree(row):
+    rule_suite.check_backends(row)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_finite_at_extreme_values(row):
+    rule_suite.check_extremes(row)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_rejects_bad_hyper_parameters(row):
+    rule_suite.check_rejects_bad_hparams(row)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_oracle_calls_as_declared(row):
+    rule_suite.check_oracle_calls(row)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_stops_at_tol_during_the_run(row):
+    rule_suite.check_stops_at_tol(row)
