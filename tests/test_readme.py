@@ -36,3 +36,18 @@ def test_readme_snippets_run():
         for name, fn in list(namespace.items()):
             if name.startswith("test_") and callable(fn):
                 fn()  # the "write your own rate test" snippet must pass too
+
+
+def test_readme_method_lists_match_the_table():
+    """Each ``<!-- methods:FAMILY -->`` list in README names exactly that family's rows and aliases."""
+    import polopt as po
+
+    text = README.read_text()
+    blocks = re.findall(r"<!-- methods:(\w+) -->(.*?)<!-- /methods -->", text, flags=re.S)
+    assert blocks, "README has no method list"
+    table = po.methods_table()
+    for family, block in blocks:
+        listed = set(re.findall(r"`([a-z_0-9]+)`", block))
+        want = {n for m in table.values() if m.family == family for n in (m.name, *m.aliases)}
+        hp = {"inner_steps", "form", "schedule", "magnet_eta"}  # hyper-parameters named beside the methods
+        assert listed - hp == want, (family, sorted(want ^ (listed - hp)))
