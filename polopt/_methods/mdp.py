@@ -47,7 +47,7 @@ import weakref
 import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, SOLVER_TOL
-from .._validation import as_float_array
+from .._validation import as_float_array, check_stochastic
 from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
@@ -106,6 +106,16 @@ def _status(res) -> str:
     return CONVERGED if res.converged else MAX_ITER
 
 
+def _stochastic_init(mdp, init) -> np.ndarray:
+    """``init`` as a stochastic policy [S, A], checked under the user's name for it (``init``)."""
+    S, A = mdp.num_states, mdp.num_actions
+    arr = as_float_array("init", init, ndim=2)
+    if arr.shape != (S, A):
+        raise ValueError(f"init must be a policy of shape [S, A] = [{S}, {A}], got {arr.shape}")
+    check_stochastic("init", arr)
+    return arr
+
+
 def _init_value(mdp, init) -> np.ndarray | None:
     """``init`` as an initial value: v0 [S], or a policy [S, A] whose exact value is used."""
     if init is None:
@@ -113,7 +123,7 @@ def _init_value(mdp, init) -> np.ndarray | None:
     arr = np.asarray(init)
     S, A = mdp.num_states, mdp.num_actions
     if arr.shape == (S, A):
-        return _ev.policy_value(mdp, arr)
+        return _ev.policy_value(mdp, _stochastic_init(mdp, arr))
     v0 = as_float_array("init", init, ndim=1)
     if v0.shape != (S,):
         raise ValueError(f"init must be an initial value [{S}] or a policy [{S}, {A}], got shape {v0.shape}")
@@ -126,8 +136,12 @@ def _init_policy(mdp, init):
         return None
     arr = np.asarray(init)
     if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+        bad = np.flatnonzero((arr < 0) | (arr >= mdp.num_actions))
+        if arr.shape != (mdp.num_states,) or bad.size:
+            where = f"init[{bad[0]}] is {arr[bad[0]]}" if bad.size else f"init has shape {arr.shape}"
+            raise ValueError(f"{where}: expected action indices [S] = [{mdp.num_states}] in [0, {mdp.num_actions - 1}]")
         return arr
-    return as_float_array("init", init, ndim=2)
+    return _stochastic_init(mdp, init)
 
 
 class _PolicyValues:
@@ -194,7 +208,7 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
             _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
         except TypeError:
             pass
-    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
     value_of = _PolicyValues(mdp)
     certs = LazyCertificates({
         # against the certified upper bound: each entry bounds the true sup-norm suboptimality from above
@@ -285,7 +299,7 @@ def _lp_average(problem, init, solver) -> SolveResult:
     res = _lp.linear_program(problem, solver=solver)
     rvi = _avg.relative_value_iteration(problem)
     g_star = _avg.gain_bias(problem, one_hot(rvi.policy, A)).gain
-    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(problem, init)
     g0 = _avg.gain_bias(problem, pi0).gain
     policy = one_hot(res.policy, A)
     return SolveResult(
@@ -318,7 +332,7 @@ def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
     S, A = mdp.num_states, mdp.num_actions
     res = _lp.linear_program(mdp, solver=solver)
     star = optimum(mdp)
-    pi0 = uniform_policy(S, A) if init is None else as_float_array("init", init, ndim=2)
+    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
     policy = one_hot(res.policy, A)
     value = _dp.evaluate_deterministic(mdp, res.policy)
     certs = LazyCertificates({
