@@ -54,3 +54,18 @@ def test_from_theorem_accepts_a_theorem_object_and_a_setting():
     exp = validation.Experiment.from_theorem(thm, lambda quick: None, name="x", setting="gamma = 0.9")
     assert exp.claim.startswith("vi.contraction: ") and exp.claim.endswith("Checked: gamma = 0.9")
     assert exp.confidence == thm.confidence and exp.theorem == "vi.contraction"
+
+
+def test_discovery_lists_name_every_module():
+    """Experiments and theorem modules are listed explicitly; none on disk is left out."""
+    from pathlib import Path
+
+    import polopt.theory
+
+    vdir = Path(validation.__file__).parent
+    on_disk = sorted(f.stem for f in vdir.glob("*.py")
+                     if not f.stem.startswith("_") and "EXPERIMENT =" in f.read_text())
+    assert list(validation.MODULES) == on_disk
+    tdir = Path(polopt.theory.__file__).parent
+    theory_files = sorted(f.stem for f in tdir.glob("*.py") if not f.stem.startswith("_") and f.stem != "registry")
+    assert sorted(polopt.theory.MODULES) == theory_files
