@@ -163,6 +163,8 @@ def _load() -> None:
         add(row)
     for row in llm.rows():
         add(row)
+    for row in llm_losses.rows():
+        add(row)
 
 
 def table() -> dict[str, Method]:

@@ -237,3 +237,35 @@ def test_dataset_does_not_mutate_and_is_immutable():
         d.labels = labels
     with pytest.raises(TypeError):
         PreferenceDataset("ab")
+
+
+def test_dataset_indices_stay_exact_integers():
+    """Indices used to pass through float64: 2**53 + 1 became 2**53."""
+    big = 2**53 + 1
+    d = PreferenceDataset([[big, 0], [1, 2]], contexts=[0, big])
+    assert d.pairs.dtype == np.int64 and int(d.pairs[0, 0]) == big and int(d.contexts[1]) == big
+    assert d.num_actions == big + 1
+    d = PreferenceDataset(np.array([[0, 1]], dtype=np.uint8))
+    assert d.pairs.dtype == np.int64 and d.pairs.tolist() == [[0, 1]]
+    assert PreferenceDataset([[0.0, 1.0]]).pairs.tolist() == [[0, 1]]  # integral floats are fine
+    with pytest.raises(ValueError, match=r"pairs\[1, 0\] is 0.5, expected an integer index"):
+        PreferenceDataset([[0, 1], [0.5, 1]])
+    with pytest.raises(ValueError, match=r"contexts\[0\] is 1.5"):
+        PreferenceDataset([[0, 1]], contexts=[1.5])
+    with pytest.raises(ValueError, match=r"pairs\[0, 0\] is 1e\+30, expected an integer index"):
+        PreferenceDataset([[1e30, 0]])
+    with pytest.raises(ValueError, match=r"pairs\[0, 0\] is 36893488147419103232, expected an int64 index"):
+        PreferenceDataset([[2**65, 0]])
+    with pytest.raises(TypeError, match="integer indices"):
+        PreferenceDataset([["a", "b"]])
+
+
+@pytest.mark.parametrize(("pairs", "match"), [
+    ([[0, 1], [1, 2, 0]], r"pairs\[1\] has 3 entries, expected 2"),
+    ([[0, 1], [1, 2], [2]], r"pairs\[2\] has 1 entries, expected 2"),
+    ([[0, 1], 3], r"pairs\[1\] has a scalar, expected 2"),
+])
+def test_ragged_pairs_name_the_first_bad_row(pairs, match):
+    """Ragged pairs used to surface numpy's 'setting an array element with a sequence'."""
+    with pytest.raises(ValueError, match=match):
+        PreferenceDataset(pairs)

@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import polopt as po
-import polopt._methods.llm_losses  # noqa: F401  (registers the methods until llm.py imports it)
 from polopt import theory
 from polopt.problems.dataset import PreferenceDataset
 from polopt.rules import preference_losses as pl
@@ -175,7 +174,8 @@ def test_coverage_offline_dpo_cannot_move_uncovered_action():
         (po.Bandit([1.0, 0.0], reference=[1.0, 0.0], beta=0.5), "dpo", {}, ValueError, r"reference\[1\] is 0"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"behaviour": [0.5, 0.6]}, ValueError, "behaviour"),
         (po.Bandit([1.0, 0.0], beta=0.5), "ipo", {"tau": 0.0}, ValueError, "tau"),
-        (po.Bandit([1.0, 0.0]), "ipo", {}, ValueError, "beta must be > 0"),
+        (po.Bandit([1.0, 0.0]), "ipo", {}, ValueError, "does not apply"),
+        (po.Bandit([1.0, 0.0]), "ipo", {"tau": 0.5}, ValueError, "does not apply"),
         (po.Bandit([1.0, 0.0], beta=0.5), "apo", {"alpha": 1.0}, ValueError, "alpha"),
         (po.Bandit([1.0, 0.0], beta=0.5), "p3o", {"num_pairs": 0}, ValueError, "num_pairs"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"eta": -1.0}, ValueError, "eta"),
@@ -194,3 +194,64 @@ def test_dpo_needs_beta():
 def test_init_with_zero_is_rejected():
     with pytest.raises(ValueError, match=r"init\[1\] is 0"):
         po.solve(BANDIT, "dpo", init=[0.5, 0.0, 0.25, 0.25])
+
+
+@pytest.mark.parametrize("method", ["dpo", "ipo", "chi_po", "copg", "online_dpo", "p3o"])
+@pytest.mark.parametrize("eta", [np.inf, np.nan, 0.0])
+def test_eta_must_be_a_finite_positive_step(method, eta):
+    """eta = inf used to be accepted (and gave a NaN run); the factory rejects it naming eta."""
+    with pytest.raises(ValueError, match=rf"{method}: eta must"):
+        po.solve(BANDIT, method, iters=5, eta=eta)
+
+
+def test_factories_reject_infinite_steps():
+    for factory in (pl.dpo_descent, pl.ipo_descent, pl.chi_po_descent, pl.copg_descent, pl.online_dpo_descent,
+                    pl.p3o_ascent):
+        with pytest.raises(ValueError, match="eta must be finite"):
+            factory(eta=np.inf)
+        rule = factory(eta=0.1)
+        assert rule.oracle_calls == 1 and not rule.averages and rule.hparams.eta == 0.1
+
+
+PROBLEMS = [BANDIT, CBANDIT, po.Bandit([1.0, 0.0, 0.5]), po.ContextualBandit(np.eye(2)),
+            po.PreferenceGame([[0.5, 0.8], [0.2, 0.5]], beta=0.3), po.PreferenceGame([[0.5, 0.8], [0.2, 0.5]])]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=repr)
+def test_applies_matches_what_solve_accepts(problem):
+    """po.methods lists a loss exactly where solve runs it (ipo at beta = 0 used to be listed and refused)."""
+    rows = [m for m in po.methods_table().values() if m.family == "llm_losses"]
+    assert {m.name for m in rows} == set(METHODS)
+    listed = set(po.methods(problem))
+    for row in rows:
+        assert (row.name in listed) == row.applies(problem)
+        if row.applies(problem):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", po.NotConvergedWarning)
+                res = po.solve(problem, row.name, iters=3)
+            assert res.num_iter <= 3 and np.isfinite(res.iterates).all()
+        else:
+            with pytest.raises(ValueError, match="does not apply"):
+                po.solve(problem, row.name, iters=3)
+
+
+def test_optima_come_from_exact_and_old_names_still_resolve():
+    from polopt.exact import preference as exact_pref
+
+    b = BANDIT
+    np.testing.assert_allclose(exact_pref.dpo_optimum(b.r, b.mu, b.beta), po.exact.gibbs_policy(b.r, b.beta, b.mu),
+                               atol=IDENTITY_F64)
+    assert pl.dpo_optimum is exact_pref.dpo_optimum and pl.chi_po_optimum is exact_pref.chi_po_optimum
+    assert pl.apo_inverse_temperature is exact_pref.apo_inverse_temperature
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        res = po.solve(b, "dpo", iters=50)
+    assert res.certificates.computed() == []  # lazy
+    np.testing.assert_allclose(res.optimum.policy, exact_pref.dpo_optimum(b.r, b.mu, b.beta), atol=0)
+
+
+def test_stops_at_tol_during_the_run():
+    short = po.solve(BANDIT, "dpo", iters=5000, tol=1e-4)
+    full = po.solve(BANDIT, "dpo", iters=5000)
+    assert short.status == full.status == "converged" and short.num_iter < full.num_iter
+    np.testing.assert_array_equal(short.iterates, full.iterates[: short.num_iter + 1])

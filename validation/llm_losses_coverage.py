@@ -16,7 +16,6 @@ import warnings
 import numpy as np
 
 import polopt as po
-import polopt._methods.llm_losses  # noqa: F401  (registers the methods)
 from polopt.rules import preference_losses as pl
 
 from . import Experiment, Outcome

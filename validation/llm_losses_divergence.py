@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 
 import polopt as po
-import polopt._methods.llm_losses  # noqa: F401  (registers the methods)
 from polopt.problems.dataset import PreferenceDataset
 
 from . import Experiment, Outcome

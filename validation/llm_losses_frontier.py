@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 
 import polopt as po
-import polopt._methods.llm_losses  # noqa: F401  (registers the methods)
 from polopt import certificates
+from polopt.exact import preference as exact_pref
 from polopt.rules import preference_losses as pl
 
 from . import Experiment, Outcome
@@ -30,12 +30,12 @@ def _frontier_reward(r, ref, kl_target):
     lo, hi = -8.0, 8.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        pi = pl.dpo_optimum(r, ref, np.exp(mid))
+        pi = exact_pref.dpo_optimum(r, ref, np.exp(mid))
         if certificates.kl(pi, ref) > kl_target:
             lo = mid
         else:
             hi = mid
-    return float(pl.dpo_optimum(r, ref, np.exp(hi)) @ r)
+    return float(exact_pref.dpo_optimum(r, ref, np.exp(hi)) @ r)
 
 
 def run(quick: bool) -> Outcome:
@@ -44,9 +44,9 @@ def run(quick: bool) -> Outcome:
     temps = np.logspace(-1.5, 1.0, 12 if quick else 40)
     P = pl.bradley_terry(r)
     curves = {
-        "PPO / DPO: ref exp(r/beta)": [pl.dpo_optimum(r, ref, t) for t in temps],
-        "IPO: ref exp(P(y>ref)/tau)": [pl.ipo_optimum(P, ref, ref, t) for t in temps],
-        "chi-PO: beta phi(pi/ref) = r - lambda": [pl.chi_po_optimum(r, ref, t) for t in temps],
+        "PPO / DPO: ref exp(r/beta)": [exact_pref.dpo_optimum(r, ref, t) for t in temps],
+        "IPO: ref exp(P(y>ref)/tau)": [exact_pref.ipo_optimum(P, ref, ref, t) for t in temps],
+        "chi-PO: beta phi(pi/ref) = r - lambda": [exact_pref.chi_po_optimum(r, ref, t) for t in temps],
     }
     fig, (ax,) = figure(title="KL-reward frontier of the population optima (Bradley-Terry bandit, K=6)")
     worst, points = -np.inf, {}

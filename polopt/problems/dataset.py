@@ -9,6 +9,8 @@ empirical pair-weight tensor :meth:`PreferenceDataset.weights` ``W[x, a, b] = #{
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._validation import as_float_array, as_positive_int
@@ -17,21 +19,68 @@ from ._base import Problem
 __all__ = ["PreferenceDataset"]
 
 
+def _ragged(name: str, value, ndim: int) -> None:
+    """ValueError naming the first row of a nested sequence whose length differs from the first row's."""
+    if ndim < 2 or isinstance(value, np.ndarray) or not hasattr(value, "__len__"):
+        return
+    rows = list(value)
+    width = None
+    for i, row in enumerate(rows):
+        n = len(row) if hasattr(row, "__len__") and not isinstance(row, (str, bytes)) else None
+        if width is None and i == 0:
+            width = n
+        elif n != width:
+            got = "a scalar" if n is None else f"{n} entries"
+            raise ValueError(f"{name}[{i}] has {got}, expected {width} like {name}[0] ({name} must be a "
+                             f"rectangular array of shape [N, {width}])")
+
+
 def _index_array(name: str, value, ndim: int, count_name: str, count: int | None) -> np.ndarray:
-    """Read-only int64 copy of integral indices; errors name the first non-integer / out-of-range entry."""
-    raw = as_float_array(name, value, ndim=ndim)
-    frac = raw != np.round(raw)
-    if frac.any():
-        i = np.argwhere(frac)[0]
-        where = ", ".join(str(int(k)) for k in i)
-        raise ValueError(f"{name}[{where}] is {raw[tuple(i)]:g}, expected an integer index")
-    idx = raw.astype(np.int64)
+    """Read-only int64 copy of integral indices, exact for any int64 (never through float64); errors name
+    the first non-integer / out-of-range entry, or the first row of a ragged input."""
+    _ragged(name, value, ndim)
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:  # ragged nesting deeper than one level
+        raise ValueError(f"{name} must be a rectangular array of integer indices: {exc}") from None
+    if raw.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {raw.shape}")
+    kind = raw.dtype.kind
+    if kind in "iu":
+        if kind == "u" and raw.size and raw.max() > np.iinfo(np.int64).max:
+            i = np.argwhere(raw > np.iinfo(np.int64).max)[0]
+            raise ValueError(f"{name}[{', '.join(map(str, i))}] is {raw[tuple(i)]}, expected an int64 index")
+        idx = raw.astype(np.int64)
+    elif kind == "f":
+        bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (np.abs(raw) > 2.0**63 - 1024)
+        if bad.any():
+            i = np.argwhere(bad)[0]
+            where = ", ".join(str(int(k)) for k in i)
+            raise ValueError(f"{name}[{where}] is {raw[tuple(i)]:g}, expected an integer index")
+        idx = raw.astype(np.int64)
+    elif kind == "O":  # Python ints beyond int64, or a mix of numbers
+        flat = raw.ravel()
+        out = np.empty(flat.shape, dtype=np.int64)
+        for k, v in enumerate(flat):
+            where = ", ".join(str(int(j)) for j in np.unravel_index(k, raw.shape))
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, numbers.Real)):
+                raise TypeError(f"{name}[{where}] is {v!r}, expected an integer index")
+            if not isinstance(v, numbers.Integral) and not float(v).is_integer():
+                raise ValueError(f"{name}[{where}] is {v!r}, expected an integer index")
+            iv = int(v)
+            if not -(2**63) <= iv < 2**63:
+                raise ValueError(f"{name}[{where}] is {iv}, expected an int64 index")
+            out[k] = iv
+        idx = out.reshape(raw.shape)
+    else:
+        raise TypeError(f"{name} must hold integer indices, got dtype {raw.dtype}")
     bad = idx < 0 if count is None else (idx < 0) | (idx >= count)
     if bad.any():
         i = np.argwhere(bad)[0]
         where = ", ".join(str(int(k)) for k in i)
         rng = "a non-negative index" if count is None else f"an index in [0, {count}) ({count_name} = {count})"
         raise ValueError(f"{name}[{where}] is {idx[tuple(i)]}, expected {rng}")
+    idx = np.array(idx, dtype=np.int64)
     idx.setflags(write=False)
     return idx
 
@@ -57,10 +106,13 @@ class PreferenceDataset(Problem):
     __slots__ = ("pairs", "labels", "contexts", "num_actions", "num_contexts", "num_pairs")
 
     def __init__(self, pairs, labels=None, contexts=None, num_actions=None, num_contexts=None):
-        arr = np.asarray(pairs) if not isinstance(pairs, (str, bytes)) and pairs is not None else pairs
-        if isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[0] == 0:
-            raise ValueError(f"pairs must hold at least one comparison (shape [N, 2], N >= 1), got shape {arr.shape}")
+        if pairs is None or isinstance(pairs, (str, bytes)):
+            raise TypeError(f"pairs must be integer action indices of shape [N, 2], got {type(pairs).__name__}")
         K = None if num_actions is None else as_positive_int("num_actions", num_actions)
+        _ragged("pairs", pairs, 2)
+        if hasattr(pairs, "__len__") and len(pairs) == 0:
+            raise ValueError(f"pairs must hold at least one comparison (shape [N, 2], N >= 1), got shape "
+                             f"{np.shape(pairs)}")
         P = _index_array("pairs", pairs, 2, "num_actions", K)
         if P.shape[1] != 2:
             raise ValueError(f"pairs must have shape [N, 2], got {P.shape}")

@@ -21,7 +21,15 @@ so those losses are convex in ``theta``. ``log_ref`` must be finite (full-suppor
 
 Written once against the array namespace of the inputs (NumPy float64 or ``jax.numpy``): no
 in-place writes, no Python branching on array values (DESIGN principle 1). The closed-form
-optima at the end of the module (``*_optimum``) are NumPy-only references.
+optima (``dpo_optimum``, ``ipo_optimum``, ``chi_po_optimum``, ``apo_inverse_temperature``) are
+NumPy references in :mod:`polopt.exact.preference` (still readable here under their old names).
+
+Rule factories (bottom of the module), ``update(state, oracle)`` with a
+:class:`polopt.oracles.bandit.PairOracle`: :func:`loss_descent` (gradient descent on a loss, a
+constant / per-context step or Armijo backtracking) and per method :func:`dpo_descent`,
+:func:`ipo_descent`, :func:`chi_po_descent`, :func:`copg_descent`, :func:`online_dpo_descent`,
+:func:`p3o_ascent`, :func:`apo_steps`, :func:`xpo_rounds`. The line search and the XPO rounds
+branch on loss values: those rules are NumPy only.
 
 References: Rafailov et al., "Direct Preference Optimization", arXiv 2305.18290 (Eq. 7);
 Azar et al., "A General Theoretical Paradigm to Understand Learning from Human Preferences",
@@ -35,32 +43,54 @@ Preference Optimization" (APO), arXiv 2410.06293.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._core import array_namespace, log_normalize
+from .._validation import as_positive_int, as_scalar
+from ._core import Rule, array_namespace, coefficient, hparams, log_normalize, require, step_size
 
 __all__ = [
     "LossGrad",
+    "LossState",
     "apo_extrapolate",
-    "apo_inverse_temperature",
+    "apo_steps",
     "bradley_terry",
     "chi_link",
     "chi_po",
-    "chi_po_optimum",
+    "chi_po_descent",
     "chi_regularizer",
     "copg",
+    "copg_descent",
     "dpo",
-    "dpo_optimum",
+    "dpo_descent",
     "ipo",
-    "ipo_optimum",
+    "ipo_descent",
+    "laplacian_max",
+    "loss_descent",
     "online_dpo",
+    "online_dpo_descent",
     "p3o",
+    "p3o_ascent",
     "pair_weights",
     "product_pairs",
     "xpo",
+    "xpo_rounds",
 ]
+
+#: Names that moved to :mod:`polopt.exact.preference` (resolved on first access, so that the rules
+#: never import ``exact`` at load time).
+_MOVED = ("dpo_optimum", "ipo_optimum", "chi_po_optimum", "apo_inverse_temperature", "_inverse_link_log",
+          "_LINK_NEWTON_STEPS")
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        from ..exact import preference
+
+        return getattr(preference, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class LossGrad(NamedTuple):
@@ -291,70 +321,234 @@ def apo_extrapolate(log_pi_new, log_pi_old, alpha):
     return log_normalize((1.0 + alpha) * log_pi_new - alpha * log_pi_old)
 
 
-# --------------------------------------------------------------------------- closed forms (NumPy)
-def apo_inverse_temperature(t, alpha):
-    """``u_t`` with ``log pi_t = log pi_ref + u_t r / beta + const`` for exact-step APO.
+def laplacian_max(W):
+    """``lambda_max`` of the Laplacian of ``S = W + W^T`` per context, ``[..., K, K] -> [..., 1]``.
 
-    The recursion ``u_{t+1} - u_t = 1 + alpha (u_t - u_{t-1})``, ``u_0 = 0``, ``u_1 = 1`` has the
-    closed form ``u_t = t / (1 - alpha) - alpha (1 - alpha^t) / (1 - alpha)^2`` (``alpha < 1``;
-    ``proofs/apo_temperature_proof.py``): asymptotically ``t / (1 - alpha)`` against ``t`` for
-    iterative DPO.
+    The curvature of DPO / IPO / CoPG in the logits is bounded by ``c lambda_max`` (``c = beta^2/4``,
+    ``2``, ``beta^2``): their default step is its inverse.
     """
-    t = np.asarray(t, dtype=np.float64)
-    return t / (1.0 - alpha) - alpha * (1.0 - alpha**t) / (1.0 - alpha) ** 2
+    xp = array_namespace(W)
+    S = W + xp.swapaxes(W, -1, -2)
+    K = S.shape[-1]
+    L = xp.sum(S, axis=-1)[..., None] * xp.eye(K) - S
+    return xp.linalg.eigvalsh(L)[..., -1:]
 
 
-def dpo_optimum(r, ref, beta) -> np.ndarray:
-    """``pi_ref exp(r / beta) / Z`` along the last axis (the Bradley-Terry DPO minimizer)."""
-    r = np.asarray(r, dtype=np.float64)
-    return np.exp(log_normalize(np.log(np.asarray(ref, dtype=np.float64)) + r / beta))
+# --------------------------------------------------------------------------- rule factories
+# A factory validates the hyper-parameters once and returns a Rule; ``update(state, oracle)`` asks a
+# :class:`~polopt.oracles.bandit.PairOracle` for the pairs (a dataset, a population, or on-policy pairs,
+# exact or sampled). Arrays carry a leading context axis [X, K].
+#: Armijo sufficient-decrease constant and the number of halvings before a line search gives up.
+ARMIJO_C = 0.5
+ARMIJO_HALVINGS = 60
+#: Largest step the Armijo search tries (it doubles the previous accepted step first).
+ARMIJO_MAX_STEP = 1e6
+#: Inner gradient steps of each XPO round (warm-started; the inner problem is smooth and convex).
+XPO_INNER_ITERS = 50
 
 
-def ipo_optimum(P, behaviour, ref, tau) -> np.ndarray:
-    """``pi_ref exp(P(y > mu) / tau) / Z`` with ``P(y > mu) = (P mu)[y]``, ``mu`` the pair behaviour.
+class LossState(NamedTuple):
+    """State of a preference-loss rule: ``log_pi`` [X, K]; ``theta`` [X, K] the logits (not normalized:
+    the loss sees them, ``info["logits"]`` reports them); ``t``; ``loss`` (of ``theta``); ``grad`` (the
+    update direction at ``theta``); ``step`` (scalar or per context [X, 1]); ``residual`` (the stopping
+    quantity, e.g. ``max_x |grad_x / mass_x|``); ``stalled`` (1.0 when a line search found no
+    representable decrease: the loss is at its round-off floor); ``extra`` (rule-specific: XPO's
+    accumulated pair weights, APO's extrapolated reference)."""
 
-    Shapes: ``P [..., K, K]``, ``behaviour, ref [..., K]``.
+    log_pi: Any
+    theta: Any
+    t: Any
+    loss: Any
+    grad: Any
+    step: Any
+    residual: Any
+    stalled: Any
+    extra: Any = None
+
+
+def _residual(grad, mass):
+    return float(np.max(np.abs(grad / mass)))
+
+
+def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Callable | None = None,
+                 armijo: bool = False, name: str = "loss_descent", hp=None) -> Rule:
+    """Gradient descent ``theta <- theta - eta grad`` with ``objective(theta, oracle) -> LossGrad``.
+
+    ``mass(oracle)`` [X, 1] normalizes the stopping residual ``max_x |grad_x / mass_x|`` (and the
+    Armijo direction ``grad / mass``) so that every context meets ``tol`` on its own scale. Steps:
+    ``eta`` (a finite constant > 0), else ``1 / curvature(oracle)`` per context (a curvature bound of
+    the loss), else ``armijo=True``: backtracking from twice the previous step until the loss drops by
+    ``ARMIJO_C step <grad, grad / mass>``; if no decrease is representable the state is ``stalled``.
+    For an online direction (sampling distribution moving with ``theta``) ``objective`` gives the
+    direction at ``theta``; the rule is the same.
     """
-    P = np.asarray(P, dtype=np.float64)
-    win = np.einsum("...ab,...b->...a", P, np.asarray(behaviour, dtype=np.float64))
-    return np.exp(log_normalize(np.log(np.asarray(ref, dtype=np.float64)) + win / tau))
+    if eta is not None:
+        eta = step_size(name, "eta", eta)
+    elif curvature is None and not armijo:
+        raise TypeError(f"{name}: eta is required (a step size > 0) without a curvature bound or armijo")
+
+    def init(theta0, oracle=None):
+        theta0 = np.asarray(theta0, dtype=np.float64)
+        lg = objective(theta0, oracle)
+        if eta is not None:
+            step = eta
+        elif armijo:
+            step = 1.0
+        else:
+            step = 1.0 / np.maximum(curvature(oracle), np.finfo(np.float64).tiny)
+        return LossState(log_normalize(theta0), theta0, 0, float(lg.loss), lg.grad, step,
+                         _residual(lg.grad, mass(oracle)), 0.0)
+
+    def update(state, oracle):
+        theta, m = state.theta, mass(oracle)
+        step = state.step
+        if armijo and eta is None:
+            d = state.grad / m
+            slope = float(np.sum(state.grad * d))
+            step = min(2.0 * step, ARMIJO_MAX_STEP)
+            for _ in range(ARMIJO_HALVINGS):
+                new = theta - step * d
+                lg = objective(new, oracle)
+                new_loss = float(lg.loss)
+                # strict decrease: at the round-off floor equal losses must not count as progress
+                if new_loss < state.loss and new_loss <= state.loss - ARMIJO_C * step * slope:
+                    break
+                step *= 0.5
+            else:  # no decrease representable in float64: the loss is at its round-off floor
+                return state._replace(t=state.t + 1, residual=0.0, stalled=1.0)
+        else:
+            new = theta - step * state.grad
+            lg = objective(new, oracle)
+        return LossState(log_normalize(new), new, state.t + 1, float(lg.loss), lg.grad, step,
+                         _residual(lg.grad, m), 0.0)
+
+    return Rule(name, init, update, 1, False, hp if hp is not None else hparams(name, eta=eta, armijo=armijo))
 
 
-#: Newton on ``w + e^w = t`` from the right of the root converges monotonically; 100 steps
-#: reach machine precision from any start used below (quadratic phase after a few steps).
-_LINK_NEWTON_STEPS = 100
+def _beta(rule, beta):
+    beta = coefficient(rule, "beta", beta)
+    require(rule, beta > 0, f"needs beta > 0 (the KL coefficient of the loss), got beta = {float(beta):g}")
+    return beta
 
 
-def _inverse_link_log(t):
-    """``log z`` solving ``z + log z = t`` (i.e. ``log W0(e^t)``), elementwise, for any real t."""
-    t = np.asarray(t, dtype=np.float64)
-    # f(w) = e^w + w - t is convex increasing; f(start) >= 0 so Newton decreases monotonically
-    w = np.where(t > 1.0, np.log(np.maximum(t, 1.0)), t)
-    for _ in range(_LINK_NEWTON_STEPS):
-        w = w - (np.exp(w) + w - t) / (np.exp(w) + 1.0)
-    return w
+def _pair_mass(o):
+    return o.W.sum(axis=(-2, -1))[:, None]
 
 
-def chi_po_optimum(r, ref, beta) -> np.ndarray:
-    """Maximizer of ``E_pi r - beta D_f(pi || ref)``, ``f(z) = (z-1)^2/2 + z log z``.
+def dpo_descent(*, eta=None, beta=1.0) -> Rule:
+    """DPO by gradient descent on the pair weights ``oracle.W``: step ``eta`` or ``4 / (beta^2 lambda_max)``."""
+    beta = _beta("dpo", beta)
+    return loss_descent(lambda th, o: dpo(th, o.W, o.log_ref, beta), _pair_mass, eta=eta,
+                        curvature=lambda o: 0.25 * beta**2 * laplacian_max(o.W), name="dpo",
+                        hp=hparams("dpo", eta=eta, beta=beta))
 
-    Stationarity: ``beta phi(pi / ref) = r - lambda`` with ``phi(z) = z + log z``, so
-    ``pi = ref * phi^{-1}((r - lambda) / beta)`` and ``lambda`` solves ``sum pi = 1`` (bisection,
-    monotone in ``lambda``; bracket ``[min r - beta - 1, max r - beta + 1]`` where the sum is ``> 1`` and
-    ``< 1``). Rows of ``r [..., K]`` are solved independently.
-    """
-    from scipy.optimize import brentq
 
-    r = np.asarray(r, dtype=np.float64)
-    ref = np.broadcast_to(np.asarray(ref, dtype=np.float64), r.shape)
-    out = np.empty(r.shape)
-    for idx in np.ndindex(r.shape[:-1]):
-        ri, mi = r[idx], ref[idx]
+def ipo_descent(*, eta=None, tau=1.0) -> Rule:
+    """IPO by gradient descent on ``oracle.W``: step ``eta`` or ``1 / (2 lambda_max)``; ``tau > 0``."""
+    tau = coefficient("ipo", "tau", tau, low_open=True)
+    return loss_descent(lambda th, o: ipo(th, o.W, o.log_ref, tau), _pair_mass, eta=eta,
+                        curvature=lambda o: 2.0 * laplacian_max(o.W), name="ipo", hp=hparams("ipo", eta=eta, tau=tau))
 
-        def excess(lam, ri=ri, mi=mi):
-            return float(np.sum(mi * np.exp(_inverse_link_log((ri - lam) / beta)))) - 1.0
 
-        lam = brentq(excess, ri.min() - beta - 1.0, ri.max() - beta + 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
-        p = mi * np.exp(_inverse_link_log((ri - lam) / beta))
-        out[idx] = p / p.sum()
-    return out
+def chi_po_descent(*, eta=None, beta=1.0, clip=float("inf")) -> Rule:
+    """chi-PO (not convex in the logits) by Armijo backtracking, or a constant step ``eta``; ``clip = 2R``."""
+    beta = _beta("chi_po", beta)
+    try:
+        clip = as_scalar("clip", clip, low=0.0, low_open=True, allow_inf=True)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"chi_po: {exc}") from None
+    return loss_descent(lambda th, o: chi_po(th, o.W, o.log_ref, beta, clip), _pair_mass, eta=eta,
+                        armijo=eta is None, name="chi_po", hp=hparams("chi_po", eta=eta, beta=beta, clip=clip))
+
+
+def copg_descent(*, eta=None, beta=1.0) -> Rule:
+    """CoPG regression on the pair frequencies ``oracle.nu`` (any behaviour): step ``eta`` or
+    ``1 / (beta^2 lambda_max)``."""
+    beta = _beta("copg", beta)
+    return loss_descent(lambda th, o: copg(th, o.r, o.log_ref, beta, o.nu),
+                        lambda o: o.nu.sum(axis=(-2, -1))[:, None], eta=eta,
+                        curvature=lambda o: beta**2 * laplacian_max(o.nu), name="copg",
+                        hp=hparams("copg", eta=eta, beta=beta))
+
+
+def online_dpo_descent(*, eta=None, beta=1.0) -> Rule:
+    """Online DPO: one expected DPO step per update on pairs from the current policy; step ``eta`` or
+    ``2 / (beta^2 rho_x)`` (one step's curvature is ``<= beta^2 rho_x / 2``)."""
+    beta = _beta("online_dpo", beta)
+    return loss_descent(lambda th, o: online_dpo(th, o.P, o.log_ref, beta, o.rho), lambda o: o.rho[:, None], eta=eta,
+                        curvature=lambda o: 0.5 * beta**2 * o.rho[:, None], name="online_dpo",
+                        hp=hparams("online_dpo", eta=eta, beta=beta))
+
+
+def p3o_ascent(*, eta=None, beta=1.0) -> Rule:
+    """P3O: ascent on the pairwise PG with the oracle's on-policy pairs (exact ``pi x pi`` or sampled);
+    step ``eta`` or ``1 / (rho_x (span r_x + 2 beta))``."""
+    beta = _beta("p3o", beta)
+
+    def direction(th, o):
+        nu = o.on_policy_pairs(np.exp(log_normalize(th)))
+        return p3o(th, o.r, o.log_ref, beta, nu=nu, rho=o.rho)
+
+    def curvature(o):
+        return o.rho[:, None] * (np.ptp(o.r, axis=-1)[:, None] + 2.0 * beta)
+
+    return loss_descent(direction, lambda o: o.rho[:, None], eta=eta, curvature=curvature, name="p3o",
+                        hp=hparams("p3o", eta=eta, beta=beta))
+
+
+def apo_steps(*, alpha=0.0, beta=1.0) -> Rule:
+    """APO: exact DPO (proximal-point) steps ``pi_{t+1} ∝ pi_hat_t exp(r / beta)`` and Nesterov
+    extrapolation ``pi_hat_{t+1} = apo_extrapolate(pi_{t+1}, pi_t, alpha)``, ``alpha`` in [0, 1).
+
+    ``residual``: ``max_x (max r_x - E_{pi_t} r_x)`` (the unregularized gap APO targets)."""
+    beta = _beta("apo", beta)
+    try:
+        alpha = as_scalar("alpha", alpha, low=0.0, high=1.0, high_open=True)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"apo: {exc}") from None
+
+    def gap(log_pi, o):
+        return float(np.max(o.r.max(axis=-1) - np.sum(np.exp(log_pi) * o.r, axis=-1)))
+
+    def init(theta0, oracle=None):
+        lp = log_normalize(np.asarray(theta0, dtype=np.float64))
+        return LossState(lp, lp, 0, 0.0, np.zeros_like(lp), 1.0, gap(lp, oracle), 0.0, lp)
+
+    def update(state, o):
+        new = log_normalize(state.extra + o.r / beta)
+        hat = apo_extrapolate(new, state.log_pi, alpha)
+        return LossState(new, new, state.t + 1, 0.0, state.grad, 1.0, gap(new, o), 0.0, hat)
+
+    return Rule("apo", init, update, 1, False, hparams("apo", alpha=alpha, beta=beta))
+
+
+def xpo_rounds(*, alpha=0.0, beta=1.0, inner_iters=XPO_INNER_ITERS) -> Rule:
+    """XPO: round ``t`` adds the expected pairs ``y ~ pi_t, y' ~ ref`` to the data, then minimizes
+    ``DPO(data) + alpha E_ref log pi`` by ``inner_iters`` warm-started gradient steps of ``1 / L``.
+
+    ``residual``: ``max_x |theta_t - theta_{t-1}| / (eta_x mass_x)`` (the inner steps' net gradient)."""
+    beta = _beta("xpo", beta)
+    alpha = coefficient("xpo", "alpha", alpha)
+    inner_iters = as_positive_int("inner_iters", inner_iters)
+
+    def init(theta0, oracle=None):
+        theta0 = np.asarray(theta0, dtype=np.float64)
+        return LossState(log_normalize(theta0), theta0, 0, 0.0, np.zeros_like(theta0), 1.0, np.inf, 0.0,
+                         np.zeros(oracle.P.shape))
+
+    def update(state, o):
+        ref = np.exp(o.log_ref)
+        pi = np.exp(log_normalize(state.theta))
+        W_sum = state.extra + pair_weights(o.P, product_pairs(pi, ref) * o.rho[:, None, None])
+        W = W_sum / (state.t + 1)
+        eta = 1.0 / (0.25 * beta**2 * laplacian_max(W))
+        mass = W.sum(axis=(-2, -1))[:, None]
+        nu_explore = ref * o.rho[:, None]
+        theta = state.theta
+        for _ in range(inner_iters):
+            theta = theta - eta * xpo(theta, W, o.log_ref, beta, alpha, nu_explore).grad
+        res = float(np.max(np.abs(theta - state.theta) / (eta * mass)))
+        return LossState(log_normalize(theta), theta, state.t + 1, 0.0, state.grad, eta, res, 0.0, W_sum)
+
+    return Rule("xpo", init, update, 1, False, hparams("xpo", alpha=alpha, beta=beta, inner_iters=inner_iters))
+

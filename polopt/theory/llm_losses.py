@@ -158,7 +158,7 @@ register(Theorem(
 
 
 def _apo_u(res) -> Verdict:
-    from ..rules.preference_losses import apo_inverse_temperature
+    from ..exact.preference import apo_inverse_temperature
 
     u = np.asarray(res.info["u"])
     t = np.arange(u.shape[0])
