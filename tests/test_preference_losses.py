@@ -269,3 +269,25 @@ def test_ragged_pairs_name_the_first_bad_row(pairs, match):
     """Ragged pairs used to surface numpy's 'setting an array element with a sequence'."""
     with pytest.raises(ValueError, match=match):
         PreferenceDataset(pairs)
+
+
+def test_armijo_rule_stalls_once_and_then_holds():
+    """After a line search finds no representable decrease the state is stalled: later updates in the
+    driver's chunk cost nothing and change nothing (they used to repeat the failing search)."""
+    from polopt.oracles.bandit import PairOracle
+
+    r = np.array([[1.0, 0.0, -1.0]])
+    log_ref = np.log(np.full((1, 3), 1 / 3))
+    P = pl.bradley_terry(r)
+    W = pl.pair_weights(P, pl.product_pairs(np.exp(log_ref)))
+    oracle = PairOracle(P, log_ref, np.ones(1), r, W)
+    rule = pl.chi_po_descent(beta=0.5)
+    state = rule.init(log_ref, oracle)
+    for _ in range(200):
+        state = rule.update(state, oracle)
+        if state.stalled:
+            break
+    assert state.stalled == 1.0 and state.residual == 0.0
+    again = rule.update(state, oracle)
+    np.testing.assert_array_equal(again.theta, state.theta)
+    assert again.t == state.t + 1

@@ -400,6 +400,8 @@ def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Ca
                          _residual(lg.grad, mass(oracle)), 0.0)
 
     def update(state, oracle):
+        if state.stalled:  # the loss is at its floor: nothing left to do (the driver stops at this record)
+            return state._replace(t=state.t + 1)
         theta, m = state.theta, mass(oracle)
         step = state.step
         if armijo and eta is None:
