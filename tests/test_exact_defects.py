@@ -241,3 +241,42 @@ def test_lp_at_the_conditioning_limit_is_accurate():
     lp = po.exact.linear_program(mdp)
     ref = po.exact.policy_iteration(mdp)
     np.testing.assert_allclose(lp.v, ref.v, rtol=1e-6)
+
+
+def test_other_exact_solvers_report_overflow():
+    P = _kernel(3)
+    big = np.full((3, 2), 1e307)
+    with pytest.warns(NotConvergedWarning, match=r"backward_induction: the values overflowed.*H max\|r\| = 3e\+308"):
+        res = po.exact.backward_induction(po.TabularMDP(P, big, horizon=30))
+    assert res.status == NONFINITE
+    with pytest.warns(NotConvergedWarning, match=r"linear_program: the values overflowed.*= 1e\+309"):
+        res = po.exact.linear_program(po.TabularMDP(P, big, gamma=0.99))
+    assert res.status == NONFINITE
+    with pytest.warns(NotConvergedWarning, match="soft_value_iteration: the values overflowed"):
+        res = po.exact.soft_value_iteration(po.TabularMDP(P, big, gamma=0.99), 1e306)
+    assert res.status == NONFINITE and not res.converged
+
+
+def test_soft_solvers_do_not_overflow_in_q_over_beta():
+    """q / beta overflowed for large rewards and small beta (inf - inf = nan in logsumexp); the
+    shifted form (q - max q) / beta gives v(c r, c beta) = c v(r, beta) and the same policy."""
+    base = random_mdp(5, 3, gamma=0.9, seed=0)
+    for run in ("soft_value_iteration", "soft_policy_iteration"):
+        ref = getattr(po.exact, run)(base, 0.3)
+        c = 2.0**1000
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = getattr(po.exact, run)(po.TabularMDP(base.P, base.r * c, gamma=0.9), 0.3 * c)
+        assert res.status == "converged"
+        np.testing.assert_allclose(res.v / c, ref.v, atol=EXACT_F64)
+        np.testing.assert_allclose(res.policy, ref.policy, atol=EXACT_F64)
+    q = np.array([[1e300, 0.0, -1e300]])
+    np.testing.assert_array_equal(po.exact.gibbs_policy(q, 1e-10), [[1.0, 0.0, 0.0]])
+
+
+def test_rvi_gain_midpoint_does_not_overflow():
+    P = np.zeros((2, 2, 2))
+    P[:, :, 0] = 1.0
+    r = np.full((2, 2), 1.7e308)
+    res = po.exact.relative_value_iteration(po.TabularMDP(P, r, gamma=1.0))
+    assert res.gain == 1.7e308 and res.converged

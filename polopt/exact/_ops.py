@@ -6,8 +6,13 @@ step, so that every exact solver uses the same (tested) pieces.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+
+from .._base import NotConvergedWarning
 
 
 def r_pi(r: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -51,3 +56,53 @@ def one_hot(sigma: np.ndarray, num_actions: int) -> np.ndarray:
 
 def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:
     return np.full((num_states, num_actions), 1.0 / num_actions)
+
+
+# ------------------------------------------------------------------ overflow
+def power_of_two_scale(r: np.ndarray) -> float:
+    """Power of two ``c`` with ``max|r| / c`` in ``[0.5, 1)`` (``[1, 2)`` past ``2**1023``, the
+    largest float64 power of two; 1 for ``r = 0``). Dividing by it and multiplying back is exact."""
+    m = float(np.max(np.abs(r))) if np.size(r) else 0.0
+    return 1.0 if m == 0.0 else math.ldexp(1.0, min(math.frexp(m)[1], 1023))
+
+
+def unscale(x, c: float):
+    """``c x`` (exact for a power of two ``c``); a value beyond float64 becomes ``inf`` quietly
+    because :func:`warn_nonfinite` reports it with a clearer message than numpy's."""
+    if x is None or c == 1.0:
+        return x
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(x) * c
+
+
+def _big(x: float, y: float) -> str:
+    """``x * y`` printed even when it exceeds float64 (through its decimal logarithm)."""
+    if x <= 0.0 or y <= 0.0:
+        return f"{x * y:.3g}"
+    e = math.log10(x) + math.log10(y)
+    return f"{10.0 ** (e - math.floor(e)):.3g}e+{int(math.floor(e))}"
+
+
+def warn_nonfinite(who: str, r, gamma: float, horizon, *arrays, stacklevel: int = 3) -> bool:
+    """Issue a NotConvergedWarning and return True when one of ``arrays`` holds inf or nan.
+
+    The message names the solver ``who``, the reward scale and the bound on ``|v|``
+    (``max|r|/(1-gamma)``, or ``H max|r|`` with a horizon) that exceeded float64, and says to
+    rescale ``r``."""
+    if all(a is None or np.all(np.isfinite(a)) for a in arrays):
+        return False
+    m = float(np.max(np.abs(r))) if np.size(r) else 0.0
+    if horizon is not None:
+        bound = f"H max|r| = {_big(m, horizon)}"
+    elif gamma < 1.0:
+        bound = f"max|r|/(1-gamma) = {_big(m, 1.0 / (1.0 - gamma))}"
+    else:
+        bound = "the bias span"
+    warnings.warn(
+        f"{who}: the values overflowed float64 (max|r| = {m:.3g}, gamma = {gamma:g}: |v| can reach "
+        f"{bound} > {np.finfo(np.float64).max:.3g}); the result holds inf/nan. Rescale r (values "
+        "are linear in r: solve with r / c and multiply v by c)",
+        NotConvergedWarning,
+        stacklevel=stacklevel,
+    )
+    return True

@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .._base import NotConvergedWarning
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
-from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi
+from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi, warn_nonfinite
 
 __all__ = [
     "AverageLPResult",
@@ -258,7 +258,10 @@ def rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
         h = h + d
         h = h - h[ref_state]
         n += 1
-    res = RVIResult(0.5 * (lo + hi), h, greedy(q), lo, hi, n, bool(converged))
+    mid = 0.5 * (lo + hi)
+    if not np.isfinite(mid):  # lo + hi overflows for gains near the float64 maximum
+        mid = lo + 0.5 * (hi - lo)
+    res = RVIResult(mid, h, greedy(q), lo, hi, n, bool(converged))
     if record:
         return _RVITrace(res, np.array(spans), np.array(lows), np.array(ups), np.array(pols))
     return _RVITrace(res, None, None, None, None)
@@ -329,6 +332,9 @@ def relative_value_iteration(
     """
     tau, tol, max_iter, ref_state, h0 = check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0)
     res = rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record=False).result
+    if warn_nonfinite("relative_value_iteration", mdp.r, 1.0, None, res.bias, res.gain, res.gain_lower,
+                      res.gain_upper, stacklevel=2):
+        return res._replace(converged=False)
     if not res.converged:
         warnings.warn(
             f"relative_value_iteration stopped after {res.num_iter} iterations with "

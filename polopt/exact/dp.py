@@ -23,7 +23,6 @@ Methods: value iteration (§6.3), policy iteration (§6.4), modified policy iter
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import NamedTuple
 
@@ -32,7 +31,8 @@ import numpy as np
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
 from ._ops import greedy as _argmax
-from ._ops import q_from_v
+from ._ops import power_of_two_scale, q_from_v, warn_nonfinite
+from ._ops import unscale as _unscale
 from .evaluation import _as_tabular, _check_policy, solve_discounted
 
 __all__ = [
@@ -103,11 +103,13 @@ class PIResult(NamedTuple):
 
 
 class BIResult(NamedTuple):
-    """Backward induction: ``V`` [H+1, S] (``V[H] = 0``), ``Q`` [H, S, A], ``policy`` int [H, S]."""
+    """Backward induction: ``V`` [H+1, S] (``V[H] = 0``), ``Q`` [H, S, A], ``policy`` int [H, S];
+    ``status`` ``"converged"`` or ``"nonfinite"`` (values beyond float64, with a warning)."""
 
     V: np.ndarray
     Q: np.ndarray
     policy: np.ndarray
+    status: str = CONVERGED
 
 
 class SolveMDPResult(NamedTuple):
@@ -249,36 +251,16 @@ def bellman_backup(mdp, v) -> Backup:
 
 # ------------------------------------------------------------------ overflow
 def _reward_scale(r: np.ndarray, gamma: float) -> float:
-    """``1.0``, or a power of two ``c ~ max|r|`` when ``max|r| / (1-gamma) > OVERFLOW_GUARD``."""
+    """``1.0``, or a power of two ``c ~ max|r|`` when ``|v*| <= max|r| / (1-gamma)`` may exceed
+    :data:`OVERFLOW_GUARD`."""
     m = float(np.max(np.abs(r))) if r.size else 0.0
     if m == 0.0 or m <= OVERFLOW_GUARD * (1.0 - gamma):
         return 1.0
-    # 2**e with m / 2**e in [0.5, 1); 2**1024 is not a float64, so at most 2**1023 (m / c < 2)
-    return math.ldexp(1.0, min(math.frexp(m)[1], 1023))
-
-
-def _unscale(x, c: float):
-    """``c x`` (exact for a power of two ``c``); a value beyond float64 becomes ``inf`` quietly
-    because :func:`_nonfinite` reports it with a clearer message than numpy's."""
-    if x is None or c == 1.0:
-        return x
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.asarray(x) * c
+    return power_of_two_scale(r)
 
 
 def _nonfinite(who: str, mdp, *arrays) -> bool:
-    """Warn (NotConvergedWarning) and return True when an output holds inf or nan."""
-    if all(a is None or np.all(np.isfinite(a)) for a in arrays):
-        return False
-    m = float(np.max(np.abs(mdp.r))) if mdp.r.size else 0.0
-    warnings.warn(
-        f"{who}: the values overflowed float64 (max|r| = {m:.3g}, gamma = {mdp.gamma:g}: |v*| can reach "
-        f"max|r|/(1-gamma) = {m / (1.0 - mdp.gamma):.3g} > {np.finfo(np.float64).max:.3g}); the result "
-        "holds inf/nan. Rescale r (values are linear in r: solve with r / c and multiply v by c)",
-        NotConvergedWarning,
-        stacklevel=3,
-    )
-    return True
+    return warn_nonfinite(who, mdp.r, mdp.gamma, mdp.horizon, *arrays, stacklevel=4)
 
 
 # ------------------------------------------------------------------ value iteration
@@ -470,18 +452,23 @@ def backward_induction(mdp) -> BIResult:
     ``V[h] = max_a Q[h]``, ``policy[h] = argmax_a Q[h]`` (lowest index on ties). Handles
     time-inhomogeneous ``P[h]``, ``r[h]``, sparse kernels, and LinearMixtureMDP (through
     ``as_tabular()``); ``gamma < 1`` discounts within the horizon. Checked against
-    enumeration of all deterministic Markov policies in ``tests/test_exact_mdp.py``.
+    enumeration of all deterministic Markov policies in ``tests/test_exact_mdp.py``. Values
+    beyond float64 give ``status = "nonfinite"`` and a NotConvergedWarning.
     """
     mdp = _as_tabular(mdp)
     if mdp.criterion != "finite_horizon":
         raise ValueError(f"backward_induction needs a finite-horizon MDP (horizon=H), got {mdp!r}")
     H, S, A, gamma = mdp.horizon, mdp.num_states, mdp.num_actions, mdp.gamma
+    # no scaling needed: every intermediate |Q[h]| <= |r| + |V[h+1]| is bounded by the result
     V = np.zeros((H + 1, S))
     Q = np.zeros((H, S, A))
     for h in range(H - 1, -1, -1):
         Q[h] = q_from_v(mdp.P_at(h), mdp.r_at(h), gamma, V[h + 1])
         V[h] = Q[h].max(axis=1)
-    return BIResult(V, Q, _argmax(Q))
+    res = BIResult(V, Q, _argmax(Q))
+    if _nonfinite("backward_induction", mdp, res.V):
+        res = res._replace(status=NONFINITE)
+    return res
 
 
 # ------------------------------------------------------------------ default solver

@@ -34,14 +34,14 @@ gamma = 0.99 to ~3e-8 at ``1 - 1e-7``, and HiGHS reports the LP infeasible near 
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from ._ops import greedy, q_from_v
+from .._base import CONVERGED, NONFINITE
+from ._ops import greedy, power_of_two_scale, q_from_v, unscale, warn_nonfinite
 from .evaluation import _as_tabular
 
 __all__ = ["LPResult", "linear_program"]
@@ -55,12 +55,14 @@ MAX_CONDITION = 2e7
 
 class LPResult(NamedTuple):
     """``v`` [S] = v*, ``policy`` int [S] (greedy w.r.t. ``v``), ``occupancy`` [S, A] normalized
-    discounted occupancy (sums to 1) of an optimal policy started from ``weights`` [S]."""
+    discounted occupancy (sums to 1) of an optimal policy started from ``weights`` [S];
+    ``status`` ``"converged"``, or ``"nonfinite"`` when ``v*`` is beyond float64 (with a warning)."""
 
     v: np.ndarray
     policy: np.ndarray
     occupancy: np.ndarray
     weights: np.ndarray
+    status: str = CONVERGED
 
 
 def _constraint_matrix(mdp):
@@ -85,12 +87,6 @@ def _weights(mdp, rho) -> np.ndarray:
             f"rho must be a strictly positive weighting of shape [{mdp.num_states}], got shape {w.shape}{where}"
         )
     return w / w.sum()
-
-
-def _reward_scale(r: np.ndarray) -> float:
-    """Power of two ``c`` with ``max|r| / c`` in ``[0.5, 1)`` (1 for ``r = 0``); dividing by it is exact."""
-    m = float(np.max(np.abs(r))) if r.size else 0.0
-    return 1.0 if m == 0.0 else math.ldexp(1.0, min(math.frexp(m)[1], 1023))
 
 
 def _failure(mdp, what: str) -> RuntimeError:
@@ -164,9 +160,11 @@ def linear_program(mdp, solver: str = "highs", rho=None):
             "solution; use polopt.exact.solve_mdp or polopt.exact.policy_iteration (certified at any gamma < 1)"
         )
     w = _weights(mdp, rho)
-    c = _reward_scale(mdp.r)
-    v, x = (_highs if solver == "highs" else _cvxpy)(mdp, w, mdp.r / c)
-    v = v * c  # exact: c is a power of two
+    c = power_of_two_scale(mdp.r)
+    r = mdp.r / c
+    v, x = (_highs if solver == "highs" else _cvxpy)(mdp, w, r)
     x = np.clip(x, 0.0, None).reshape(mdp.num_states, mdp.num_actions)
-    policy = greedy(q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v))
-    return LPResult(v, policy, (1.0 - mdp.gamma) * x, w)
+    policy = greedy(q_from_v(mdp.P_sa, r, mdp.gamma, v))  # scale-free, and v * c may overflow
+    v = unscale(v, c)  # exact: c is a power of two
+    status = NONFINITE if warn_nonfinite("linear_program", mdp.r, mdp.gamma, None, v) else CONVERGED
+    return LPResult(v, policy, (1.0 - mdp.gamma) * x, w, status)

@@ -42,9 +42,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import logsumexp, rel_entr
 
-from .._base import NotConvergedWarning
+from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
-from ._ops import P_pi, q_from_v, r_pi
+from ._ops import P_pi, q_from_v, r_pi, warn_nonfinite
 
 __all__ = [
     "RegularizedOptimum",
@@ -80,6 +80,15 @@ class SoftVIResult(NamedTuple):
     num_iter: int
     converged: bool
     residual: float  # ||T_beta v - v||_inf of the returned v (0 for backward induction)
+    status: str = CONVERGED  # "converged" | "max_iter" | "nonfinite" (v beyond float64, warned)
+
+
+def _finish(who: str, mdp, res: SoftVIResult, *more) -> SoftVIResult:
+    """Flag values beyond float64 in ``res.v``, ``res.q`` or ``more`` (status "nonfinite" and a
+    NotConvergedWarning)."""
+    if warn_nonfinite(who, mdp.r, mdp.gamma, mdp.horizon, res.v, res.q, *more, stacklevel=4):
+        res = res._replace(converged=False, status=NONFINITE)
+    return res
 
 
 # --------------------------------------------------------------------------- Gibbs
@@ -128,13 +137,34 @@ def gibbs_policy(q, beta: float, mu=None) -> np.ndarray:
         top = on & (q_on == q_on.max(axis=-1, keepdims=True))
         w = np.where(top, np.exp(np.where(on, log_mu, 0.0)), 0.0)
         return w / w.sum(axis=-1, keepdims=True)
-    logits = q / beta + log_mu
+    _, logits = _shifted_logits(q, beta, log_mu)
     return np.exp(logits - logsumexp(logits, axis=-1, keepdims=True))
 
 
+def _shifted_logits(q: np.ndarray, beta: float, log_mu: np.ndarray):
+    """``(m, z)`` with ``m = max_{a in supp mu} q(a)`` and ``z = (q - m)/beta + log mu`` (``-inf``
+    off the support). Shifting by ``m`` first keeps ``z <= 0`` on the support, so ``q / beta``
+    cannot overflow for large ``|q|`` or small ``beta`` (the unshifted form gave inf - inf = nan)."""
+    on = np.isfinite(log_mu)
+    m = np.max(np.where(on, q, -np.inf), axis=-1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.where(on, (q - m) / beta + np.where(on, log_mu, 0.0), -np.inf)
+    return m, z
+
+
 def _soft_max(q: np.ndarray, beta: float, log_mu: np.ndarray) -> np.ndarray:
-    """``beta log sum_a mu(a) exp(q(a) / beta)`` along the last axis."""
-    return beta * logsumexp(q / beta + log_mu, axis=-1)
+    """``beta log sum_a mu(a) exp(q(a) / beta) = m + beta log sum_a exp(z(a))`` along the last axis
+    (``m``, ``z`` from :func:`_shifted_logits`)."""
+    m, z = _shifted_logits(q, beta, log_mu)
+    return m[..., 0] + beta * logsumexp(z, axis=-1)
+
+
+def _gibbs(q: np.ndarray, beta: float, mu: np.ndarray) -> np.ndarray:
+    """:func:`gibbs_policy` inside the solvers: NaN (not a ValueError) where ``q`` overflowed,
+    so that the solver can report status "nonfinite" with its own warning."""
+    if np.all(np.isfinite(q)):
+        return gibbs_policy(q, beta, mu)
+    return np.full(q.shape, np.nan)
 
 
 def regularized_bandit_optimum(bandit) -> RegularizedOptimum:
@@ -213,7 +243,7 @@ def _soft_backward_induction(mdp, beta, mu) -> SoftVIResult:
         q[h] = q_from_v(mdp.P_at(h), mdp.r_at(h), mdp.gamma, v_next)
         v[h] = _soft_max(q[h], beta, log_mu)
         v_next = v[h]
-    return SoftVIResult(v, q, gibbs_policy(q, beta, mu), H, True, 0.0)
+    return SoftVIResult(v, q, _gibbs(q, beta, mu), H, True, 0.0)
 
 
 def _validate_soft(mdp, beta, reference, who, allow_horizon=True):
@@ -295,17 +325,20 @@ def soft_value_iteration(
     """
     beta, mu = _validate_soft(mdp, beta, reference, "soft_value_iteration")
     if mdp.horizon is not None:
-        return _soft_backward_induction(mdp, beta, mu)
+        return _finish("soft_value_iteration", mdp, _soft_backward_induction(mdp, beta, mu))
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     v, q, Tv, n, converged = _soft_vi_loop(mdp, beta, mu, tol, max_iter, None)
-    if not converged:
+    res = SoftVIResult(v, q, _gibbs(q, beta, mu), n, converged, float(np.max(np.abs(Tv - v))),
+                       CONVERGED if converged else MAX_ITER)
+    res = _finish("soft_value_iteration", mdp, res, Tv)  # the loop stops at the last finite v
+    if res.status == MAX_ITER:
         warnings.warn(
             f"soft_value_iteration stopped after {n} iterations without reaching tol={tol:g}",
             NotConvergedWarning,
             stacklevel=2,
         )
-    return SoftVIResult(v, q, gibbs_policy(q, beta, mu), n, converged, float(np.max(np.abs(Tv - v))))
+    return res
 
 
 def _kl_rows(pi: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -367,6 +400,15 @@ def soft_policy_iteration(mdp, beta: float, reference=None, max_iter: int = 1000
     """
     beta, mu = _validate_soft(mdp, beta, reference, "soft_policy_iteration", allow_horizon=False)
     max_iter = as_positive_int("max_iter", max_iter, minimum=1)
+    res = _finish("soft_policy_iteration", mdp, _soft_policy_iteration(mdp, beta, mu, max_iter))
+    if res.status == MAX_ITER:
+        warnings.warn(
+            f"soft_policy_iteration stopped after {res.num_iter} improvements", NotConvergedWarning, stacklevel=2
+        )
+    return res
+
+
+def _soft_policy_iteration(mdp, beta: float, mu: np.ndarray, max_iter: int) -> SoftVIResult:
     S, A = mdp.num_states, mdp.num_actions
     log_mu = _log_reference(mu, (S, A))
     pi = mu
@@ -384,8 +426,4 @@ def soft_policy_iteration(mdp, beta: float, reference=None, max_iter: int = 1000
             break
     q = q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v)
     residual = float(np.max(np.abs(_soft_max(q, beta, log_mu) - v)))
-    if not converged:
-        warnings.warn(
-            f"soft_policy_iteration stopped after {n} improvements", NotConvergedWarning, stacklevel=2
-        )
-    return SoftVIResult(v, q, gibbs_policy(q, beta, mu), n, converged, residual)
+    return SoftVIResult(v, q, _gibbs(q, beta, mu), n, converged, residual, CONVERGED if converged else MAX_ITER)
