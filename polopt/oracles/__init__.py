@@ -6,16 +6,21 @@ second argument of ``update(state, oracle)``; swapping an exact oracle for a sam
 full information for samples without a second version of the rule.
 """
 
+from .bandit import BanditOracle, GradientEstimate, PairOracle, sample_gradients
 from .preference import GameOracle, pref, reinforce_pref_gradient, sampled_pref
 from .sampling import as_generator, check_seed, sample_categorical, sample_preferences
 
 __all__ = [
+    "BanditOracle",
     "GameOracle",
+    "GradientEstimate",
+    "PairOracle",
     "as_generator",
     "check_seed",
     "pref",
     "reinforce_pref_gradient",
     "sample_categorical",
+    "sample_gradients",
     "sample_preferences",
     "sampled_pref",
 ]
