@@ -9,6 +9,29 @@ import sys
 import numpy as np
 
 
+def checkout_module(name: str):
+    """Import the checkout's top-level ``validation`` or ``bench`` package (not installed with polopt).
+
+    They live next to the ``polopt`` package in a source checkout (an editable install); from a
+    plain install they are absent and the command says so.
+    """
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if (root / name / "__init__.py").is_file() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise SystemExit(
+            f"polopt: the '{name}' suite ships with the source checkout, not with the installed package; "
+            f"run this command from a checkout installed with pip install -e . (looked in {root})"
+        ) from None
+
+
 def _parse_value(text: str):
     for cast in (int, float):
         try:
@@ -37,7 +60,7 @@ def _build_problem(name: str, params: dict):
 
 
 def cmd_validate(args) -> int:
-    import validation
+    validation = checkout_module("validation")
 
     records = validation.run_all(args.out, quick=args.quick, only=args.only)
     bad = [r for r in records if r.verdict != "holds"]
@@ -89,8 +112,7 @@ def bench_suites() -> list[str]:
     """Names of the benchmark suites: every ``bench/bench_<name>.py`` module."""
     import pkgutil
 
-    import bench
-
+    bench = checkout_module("bench")
     return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
 
 
@@ -102,6 +124,7 @@ def cmd_bench(args) -> int:
     import tempfile
     from pathlib import Path
 
+    checkout_module("bench")
     from bench._common import format_table, write_json
 
     if args.busy < 0:
