@@ -8,6 +8,8 @@ from polopt.testing import rule_suite
 
 ROWS = [m for m in rule_rows() if m.family in rule_suite.FAMILIES]
 IDS = [m.name for m in ROWS]
+CASES = rule_suite.cases(ROWS)
+CASE_IDS = [rule_suite.case_id(c) for c in CASES]
 
 
 def test_every_rule_family_has_suite_instances():
@@ -31,14 +33,14 @@ def test_fixed_point(row):
     rule_suite.check_fixed_point(row)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=IDS)
-def test_numpy_and_jax_agree(row):
-    rule_suite.check_backends(row)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_numpy_and_jax_agree(case):
+    rule_suite.check_backends(*case)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=IDS)
-def test_finite_at_extreme_values(row):
-    rule_suite.check_extremes(row)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_finite_at_extreme_values(case):
+    rule_suite.check_extremes(*case)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=IDS)

@@ -12,7 +12,7 @@ from scipy.special import log_softmax
 from polopt import oracles
 from polopt.exact import nash, regularized_nash
 from polopt.problems import catalogue
-from polopt.problems.random import random_intransitive, random_tournament
+from polopt.problems.random import random_intransitive
 from polopt.rules import nlhf
 from polopt.testing import strategies as pst
 from polopt.testing.tolerances import BACKEND, EXACT_F64, IDENTITY_F64
@@ -339,69 +339,7 @@ def test_approximate_nash_mp_reinforce_is_seeded(rps):
 
 
 # --------------------------------------------------------------------------- backends and batching
-def _all_rules(beta):
-    """(init(log_pi0, log_mu), update(state, P, log_mu)) of every exact rule, with admissible hparams."""
-    return {
-        "mirror_prox": (lambda lp, lm: nlhf.mirror_prox_init(lp), lambda s, P, lm: nlhf.mirror_prox_update(
-            s, P, lm, eta=2.0, beta=beta)),
-        "extragradient": (lambda lp, lm: nlhf.extragradient_init(lp), lambda s, P, lm: nlhf.extragradient_update(
-            s, P, lm, eta=0.5, beta=beta)),
-        "nash_md": (lambda lp, lm: nlhf.nash_md_init(lp), lambda s, P, lm: nlhf.nash_md_update(
-            s, P, lm, eta=0.5, beta=beta)),
-        "nash_md_decaying": (lambda lp, lm: nlhf.nash_md_init(lp), lambda s, P, lm: nlhf.nash_md_update(
-            s, P, lm, beta=beta, schedule="decaying")),
-        "nash_ema": (lambda lp, lm: nlhf.nash_ema_init(lp), lambda s, P, lm: nlhf.nash_ema_update(
-            s, P, lm, eta=0.5, beta=beta, alpha=0.2)),
-        "sppo": (lambda lp, lm: nlhf.sppo_init(lp), lambda s, P, lm: nlhf.sppo_update(s, P, lm, eta=0.5)),
-        "sppo_squared_loss": (lambda lp, lm: nlhf.sppo_init(lp), lambda s, P, lm: nlhf.sppo_squared_loss_update(
-            s, P, lm, eta=0.5, inner_steps=2)),
-        "dno": (lambda lp, lm: nlhf.dno_init(lp), lambda s, P, lm: nlhf.dno_update(s, P, lm, eta=0.5)),
-        "inpo": (lambda lp, lm: nlhf.inpo_init(lp), lambda s, P, lm: nlhf.inpo_update(s, P, lm, eta=0.3, beta=beta)),
-        "mmd": (nlhf.mmd_init, lambda s, P, lm: nlhf.mmd_update(s, P, lm, eta=0.4, beta=beta, magnet_eta=0.1)),
-        "online_ipo": (lambda lp, lm: nlhf.online_ipo_init(lp), lambda s, P, lm: nlhf.online_ipo_update(
-            s, P, lm, eta=0.01, beta=beta)),
-        "ipo_md": (lambda lp, lm: nlhf.ipo_md_init(lp), lambda s, P, lm: nlhf.ipo_md_update(
-            s, P, lm, eta=0.01, beta=beta, mixture=0.2)),
-        "egpo_ipo_loss": (lambda lp, lm: nlhf.extragradient_init(lp),
-                          lambda s, P, lm: nlhf.extragradient_ipo_loss_update(s, P, lm, eta=0.05, beta=beta)),
-        "approx_nash_mp": (lambda lp, lm: nlhf.mirror_prox_init(lp), lambda s, P, lm: nlhf.mirror_prox_approx_update(
-            s, P, lm, eta=2.0, beta=beta, inner_steps=3)),
-    }
-
-
-def _batch(B=5, K=4):
-    rng = np.random.default_rng(7)
-    P = np.stack([random_intransitive(K, seed=i).P for i in range(B)])
-    log_mu = log_softmax(rng.standard_normal((B, K)), axis=-1)
-    log_pi0 = log_softmax(rng.standard_normal((B, K)), axis=-1)
-    return P, log_mu, log_pi0
-
-
-STEPS = 6
-
-
-@pytest.mark.parametrize("name", sorted(_all_rules(0.1)))
-def test_numpy_and_jax_jit_vmap_agree(name):
-    init, update = _all_rules(0.1)[name]
-    P, log_mu, log_pi0 = _batch()
-
-    def run(P1, lm, lp):
-        s = init(lp, lm)
-        for _ in range(STEPS):
-            s = update(s, P1, lm)
-        return s
-
-    def run_jax(P1, lm, lp):  # fori_loop: the update is traced once, whatever STEPS is
-        return jax.lax.fori_loop(0, STEPS, lambda i, s: update(s, P1, lm), init(lp, lm))
-
-    ref = [run(P[b], log_mu[b], log_pi0[b]) for b in range(P.shape[0])]
-    batched_np = run(P, log_mu, log_pi0)  # leading axes carried through in NumPy
-    out = jax.jit(jax.vmap(run_jax))(jnp.asarray(P), jnp.asarray(log_mu), jnp.asarray(log_pi0))
-    for field in ref[0]._fields:
-        want = np.stack([np.asarray(getattr(s, field)) for s in ref])
-        np.testing.assert_allclose(np.asarray(getattr(out, field)), want, atol=BACKEND, err_msg=f"{name}.{field}")
-        np.testing.assert_allclose(np.asarray(getattr(batched_np, field)), want, atol=IDENTITY_F64,
-                                   err_msg=f"{name}.{field} (NumPy batch)")
+# backends, extreme values and the other forms of each rule: the common suite (tests/test_rule_suite.py)
 
 
 def test_jax_traced_step_size_and_beta():
@@ -417,47 +355,6 @@ def test_jax_traced_step_size_and_beta():
     for i, eta in enumerate([0.5, 1.0, 2.0]):
         s = nlhf.mirror_prox_update(nlhf.mirror_prox_init(np.log(game.mu)), game.P, np.log(game.mu), eta=eta, beta=BETA)
         np.testing.assert_allclose(np.asarray(out[i]), s.log_pi, atol=BACKEND)
-
-
-# --------------------------------------------------------------------------- extreme values
-#: eta * beta must stay < 1 for the OMD-form rules; 1e3 * 1e-6 = 1e-3.
-EXTREME_BETA, EXTREME_ETA = 1e-6, 1e3
-
-
-@pytest.mark.parametrize("name", sorted(_all_rules(EXTREME_BETA)))
-def test_rules_stay_finite_at_extreme_values(name):
-    init, _ = _all_rules(EXTREME_BETA)[name]
-    game = random_tournament(6, seed=1)
-    pi0 = np.full(6, 1e-300)
-    pi0[0] = 1.0 - 5e-300
-    mu = np.full(6, 1e-300)
-    mu[2] = 1.0
-    log_mu = np.log(mu / mu.sum())
-    update = {
-        "mirror_prox": lambda s: nlhf.mirror_prox_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA),
-        "extragradient": lambda s: nlhf.extragradient_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA),
-        "nash_md": lambda s: nlhf.nash_md_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA),
-        "nash_md_decaying": lambda s: nlhf.nash_md_update(s, game.P, log_mu, beta=EXTREME_BETA, schedule="decaying"),
-        "nash_ema": lambda s: nlhf.nash_ema_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA, alpha=0.5),
-        "sppo": lambda s: nlhf.sppo_update(s, game.P, eta=EXTREME_ETA),
-        "sppo_squared_loss": lambda s: nlhf.sppo_squared_loss_update(s, game.P, eta=EXTREME_ETA),
-        "dno": lambda s: nlhf.dno_update(s, game.P, eta=EXTREME_ETA),
-        "inpo": lambda s: nlhf.inpo_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA),
-        "mmd": lambda s: nlhf.mmd_update(s, game.P, None, eta=EXTREME_ETA, beta=EXTREME_BETA, magnet_eta=0.5),
-        "online_ipo": lambda s: nlhf.online_ipo_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA),
-        "ipo_md": lambda s: nlhf.ipo_md_update(s, game.P, log_mu, eta=EXTREME_ETA, beta=EXTREME_BETA, mixture=0.5),
-        "egpo_ipo_loss": lambda s: nlhf.extragradient_ipo_loss_update(s, game.P, log_mu, eta=1e-3, beta=EXTREME_BETA),
-        "approx_nash_mp": lambda s: nlhf.mirror_prox_approx_update(s, game.P, log_mu, eta=EXTREME_ETA,
-                                                                beta=EXTREME_BETA, inner_steps=3),
-    }[name]
-    s = init(np.log(pi0), log_mu)
-    with np.errstate(all="raise", under="ignore"):
-        for _ in range(20):
-            s = update(s)
-            for field in s:
-                assert not np.any(np.isnan(field)), name
-            pi = np.exp(s.log_pi)
-            assert np.all(np.isfinite(pi)) and np.isclose(pi.sum(), 1.0, atol=IDENTITY_F64), name
 
 
 # --------------------------------------------------------------------------- optimistic MWU

@@ -36,6 +36,15 @@ from .tolerances import BACKEND, IDENTITY_F64
 
 #: Families whose rules the suite knows how to build an instance and an oracle for.
 FAMILIES = ("games",)
+#: Further forms of a rule (its other hyper-parameter regimes) that the backend and extreme-value
+#: checks run too: approximate Nash-MP, EGPO's IPO-loss SGD form, the decaying Nash-MD step, SPPO's
+#: squared-loss regression.
+FORMS = {
+    "mirror_prox": ({"inner_steps": 3},),
+    "extragradient": ({"form": "ipo_loss", "eta": 0.05},),
+    "nash_md": ({"schedule": "decaying", "eta": None},),
+    "sppo": ({"form": "squared_loss", "inner_steps": 2},),
+}
 #: Rules whose fixed point is documented to differ from the equilibrium, with the reason.
 BIASED = {
     "nash_md": "constant step: the fixed point solves pi ∝ mu exp(P pi^mu / beta), an O(eta) bias "
@@ -59,13 +68,24 @@ def takes(row: Method, name: str) -> bool:
     return name in inspect.signature(row.rule).parameters
 
 
-def make_rule(row: Method, beta: float = BETA, **override):
-    """The row's rule at its probe hyper-parameters (``beta`` where the factory takes it)."""
+def cases(rows) -> list[tuple[Method, dict]]:
+    """``(row, form)`` pairs: every row at its probe hyper-parameters, then its :data:`FORMS`."""
+    return [(row, form) for row in rows for form in ({}, *FORMS.get(row.name, ()))]
+
+
+def case_id(case) -> str:
+    row, form = case
+    return row.name + "".join(f"-{k}={v}" for k, v in form.items() if k != "eta")
+
+
+def make_rule(row: Method, beta: float = BETA, form: dict | None = None, **override):
+    """The row's rule at its probe hyper-parameters and ``form`` (``beta`` where the factory takes it)."""
     hp = dict(_PROBE.get(row.name, {}))
     if takes(row, "beta"):
         hp.setdefault("beta", beta)
-    hp.update(override)
-    return row.rule(**hp)
+    hp.update(form or {})
+    hp.update({k: v for k, v in override.items() if not (form and k in form)})
+    return row.rule(**{k: v for k, v in hp.items() if v is not None})
 
 
 def _reference_game(row: Method):
@@ -100,12 +120,12 @@ def _batch(B: int = 4, K: int = 4):
     return P, log_mu, log_pi0
 
 
-def check_backends(row: Method, steps: int = 5) -> None:
+def check_backends(row: Method, form: dict | None = None, steps: int = 5) -> None:
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    rule = make_rule(row)
+    rule = make_rule(row, form=form)
     P, log_mu, log_pi0 = _batch()
 
     def run_np(P1, lm, lp):
@@ -126,7 +146,7 @@ def check_backends(row: Method, steps: int = 5) -> None:
         np.testing.assert_allclose(np.asarray(getattr(out, field)), want, atol=BACKEND, err_msg=f"{row.name}.{field}")
 
 
-def check_extremes(row: Method, steps: int = 20) -> None:
+def check_extremes(row: Method, form: dict | None = None, steps: int = 20) -> None:
     game = random_tournament(6, seed=1)
     pi0 = np.full(6, 1e-300)
     pi0[0] = 1.0
@@ -135,7 +155,9 @@ def check_extremes(row: Method, steps: int = 20) -> None:
     override = {"eta": EXTREME_ETA} if takes(row, "eta") else {}
     if row.name == "extragradient":
         override = {"eta": 1e-3 / EXTREME_BETA * 0.5}  # eta beta < 1 is the rule's own condition
-    rule = make_rule(row, beta=EXTREME_BETA, **override)
+    if form and form.get("form") == "ipo_loss":
+        form = {**form, "eta": 1e-3}  # an SGD learning rate: 4 eta / (beta K) must stay below 1 / beta
+    rule = make_rule(row, beta=EXTREME_BETA, form=form, **override)
     oracle = GameOracle(game.P, np.log(mu / mu.sum()))
     s = rule.init(np.log(pi0 / pi0.sum()), oracle)
     with np.errstate(all="raise", under="ignore"):
