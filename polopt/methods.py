@@ -93,11 +93,11 @@ def add(row: Method) -> Method:
     return row
 
 
-def register(name: str, *, applies: Callable[[object], bool], summary: str = ""):
-    """Decorator adding the runner ``fn`` as an exact-solver / adapter row ``name``."""
+def register(name: str, *, applies: Callable[[object], bool], summary: str = "", family: str = "exact"):
+    """Decorator adding the runner ``fn`` as an exact-solver row ``name`` (family ``"exact"``)."""
 
     def deco(fn):
-        add(Method(name, applies, fn, summary or (fn.__doc__ or "").strip().split("\n")[0]))
+        add(Method(name, applies, fn, summary or (fn.__doc__ or "").strip().split("\n")[0], family=family))
         return fn
 
     return deco
@@ -160,6 +160,8 @@ def _load() -> None:
     from ._methods import average, games, llm, llm_losses, mdp, pg  # noqa: F401
 
     for row in _games_rows():
+        add(row)
+    for row in pg.rows():
         add(row)
     for row in llm.rows():
         add(row)
