@@ -5,8 +5,8 @@ Usage::
     python -m bench.bench_pg [--quick] [--out FILE.json] [--repeat N] [--numpy-instances M] [--busy N]
 
 Workload: ``B = 100`` random MDPs (``polopt.problems.random.random_mdp(S=100, A=10, gamma=0.9,
-seed=i)``), ``T = 1000`` NPG iterations each (``polopt.rules.pg.npg_update`` with the exact oracle
-``polopt.rules.pg.evaluate``, eta = 1, uniform start). The same rule code runs on both backends:
+seed=i)``), ``T = 1000`` NPG iterations each (``polopt.rules.pg.npg`` with the exact oracle
+``polopt.oracles.MDPOracle``, eta = 1, uniform start). The same rule code runs on both backends:
 
 * ``jax``: one ``jax.jit(jax.vmap(run))`` over the batch, the T steps inside ``lax.fori_loop``;
   compile time is reported separately and excluded from the timing (best of ``--repeat``).
@@ -54,10 +54,10 @@ def instances(B: int, S: int, A: int, gamma: float):
 def numpy_run(P, r, rho, gamma: float, eta: float, T: int) -> np.ndarray:
     from polopt.rules import pg
 
-    state = pg.npg_init(np.full(r.shape, 1.0 / r.shape[-1]))
+    rule, oracle = pg.npg(eta=eta), pg.MDPOracle(P, r, gamma, rho)
+    state = pg.policy_init(np.full(r.shape, 1.0 / r.shape[-1]))
     for _ in range(T):
-        oracle = pg.evaluate(P, r, gamma, np.exp(state.log_pi), rho)
-        state = pg.npg_update(state, oracle, eta=eta, gamma=gamma)
+        state = rule.update(state, oracle)
     return np.exp(state.log_pi)
 
 
@@ -67,12 +67,14 @@ def jax_runner(gamma: float, eta: float, T: int):
 
     from polopt.rules import pg
 
+    rule = pg.npg(eta=eta)
+
     def run(P, r, rho):
-        state = pg.npg_init(jnp.full(r.shape, 1.0 / r.shape[-1]))
+        state = pg.policy_init(jnp.full(r.shape, 1.0 / r.shape[-1]))
+        oracle = pg.MDPOracle(P, r, gamma, rho)
 
         def body(_, st):
-            oracle = pg.evaluate(P, r, gamma, jnp.exp(st.log_pi), rho)
-            return pg.npg_update(st, oracle, eta=eta, gamma=gamma)
+            return rule.update(st, oracle)
 
         return jnp.exp(jax.lax.fori_loop(0, T, body, state).log_pi)
 
@@ -154,7 +156,7 @@ def _run(args) -> dict:
 
     report = {
         "workload": {"batch": B, "num_states": S, "num_actions": A, "iterations": T, "gamma": gamma, "eta": eta,
-                     "rule": "polopt.rules.pg.npg_update + pg.evaluate (exact oracle)", "quick": args.quick},
+                     "rule": "polopt.rules.pg.npg + MDPOracle (exact oracle)", "quick": args.quick},
         "jax_vmap_s": jax_s,
         "jax_compile_s": compile_s,
         "numpy_loop_s": numpy_s,

@@ -15,12 +15,12 @@ TARGET_FRACTION = 0.05
 def iterations_to_target(n: int, budget: int) -> int:
     mdp = cat.softmax_pg_hard_chain(n)
     v_star = cat.softmax_pg_hard_chain_value(n)
-    s = pg.softmax_pg_init(np.full((n + 1, 3), 1 / 3))
+    rule, oracle = pg.softmax_pg(eta=1.0), pg.MDPOracle(mdp.dense_P(), mdp.r, mdp.gamma, mdp.rho)
+    s = pg.policy_init(np.full((n + 1, 3), 1 / 3))
     for t in range(budget):
-        o = pg.evaluate(mdp.dense_P(), mdp.r, mdp.gamma, np.exp(s.log_pi), mdp.rho)
-        if mdp.rho @ (v_star - o.v) < TARGET_FRACTION * v_star[0]:
+        if mdp.rho @ (v_star - oracle.evaluate(np.exp(s.log_pi)).v) < TARGET_FRACTION * v_star[0]:
             return t
-        s = pg.softmax_pg_update(s, o, eta=1.0, gamma=mdp.gamma)
+        s = rule.update(s, oracle)
     return budget
 
 

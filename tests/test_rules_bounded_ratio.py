@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import polopt as po
+from polopt.oracles import MDPOracle
 from polopt.problems import random as prand
 from polopt.rules import bounded_ratio as br
 from polopt.rules import pg
@@ -103,7 +104,7 @@ def test_brrl_exact_improvement(mdp, data, eps):
     pi0 = data.draw(pst.policies(mdp.num_states, mdp.num_actions))
     P = mdp.dense_P()
     o0 = pg.evaluate(P, mdp.r, 0.9, pi0, mdp.rho)
-    s = br.bounded_ratio_update(br.bounded_ratio_init(pi0), o0, eps=eps)
+    s = br.bounded_ratio(eps=eps).update(pg.policy_init(pi0), MDPOracle(P, mdp.r, 0.9, mdp.rho))
     pi1 = np.exp(s.log_pi)
     o1 = pg.evaluate(P, mdp.r, 0.9, pi1, mdp.rho)
     # E_{pi0}[(rho - 1) Q] = eps E_{pi0}[sign-like(Q - mu) Q] = eps E_{pi0}|Q - mu|, computed from the ratio directly
@@ -178,7 +179,10 @@ def test_bpo_descends_its_loss_and_reaches_the_target():
     o = pg.evaluate(mdp.dense_P(), mdp.r, 0.8, pi0, mdp.rho)
     target = br.bounded_ratio_target(np.log(pi0), o.q, lo=0.8, hi=1.2)
     loss0 = br.bpo_loss(np.log(pi0), target, o.adv, o.d)
-    s = br.bpo_update(br.bpo_init(pi0), o, eps=0.2, eta=0.5, epochs=20)
+    s = br.bpo(eps=0.2, eta=0.5, epochs=20).update(pg.policy_init(pi0),
+                                                   MDPOracle(mdp.dense_P(), mdp.r, 0.8, mdp.rho))
+    np.testing.assert_allclose(s.log_pi, br.bpo_step(np.log(pi0), o, lo=0.8, hi=1.2, eta=0.5, epochs=20),
+                               atol=IDENTITY_F64)
     loss1 = br.bpo_loss(s.log_pi, target, o.adv, o.d)
     assert loss1 < loss0
     assert br.bpo_loss(target, target, o.adv, o.d) == 0.0
@@ -210,28 +214,51 @@ def test_numpy_and_jax_agree_jit_vmap():
     rho = np.stack([m.rho for m in mdps])
     pi0 = np.array([[0.1, 0.2, 0.3, 0.4]] * 3)
 
-    def rules(P, r, rho, pi0):
-        xp = jnp if isinstance(pi0, jax.Array) else np
-        s = br.bounded_ratio_init(pi0)
-        o = pg.evaluate(P, r, 0.9, xp.exp(s.log_pi), rho)
-        return (br.bounded_ratio_update(s, o, eps=0.2).log_pi,
-                br.bounded_ratio_update(s, o, lo=0.3, hi=2.0, tie="fractional").log_pi,
-                br.bounded_ratio_update(s, o, eps=0.2, lam=0.05).log_pi,
-                br.ppo_update(s, o, eps=0.2).log_pi,
-                br.bpo_update(s, o, eps=0.2, epochs=3).log_pi)
+    every = [br.bounded_ratio(eps=0.2), br.bounded_ratio(lo=0.3, hi=2.0, tie="fractional"),
+             br.brrl(eps=0.2, lam=0.05), br.ppo(eps=0.2), br.ppo(lo=0.5, hi=3.0), br.bpo(eps=0.2, epochs=3),
+             br.bpo(lo=0.0, hi=2.5, lam=0.1, eta=0.3, epochs=2)]
 
-    ref = [np.stack(x) for x in zip(*[rules(P[i], r[i], rho[i], pi0) for i in range(3)], strict=True)]
-    got = jax.jit(jax.vmap(rules, in_axes=(0, 0, 0, None)))(jnp.asarray(P), jnp.asarray(r), jnp.asarray(rho),
-                                                            jnp.asarray(pi0))
-    for a, b in zip(ref, got, strict=True):
-        np.testing.assert_allclose(np.exp(np.asarray(b)), np.exp(a), atol=BACKEND)
+    def rules(log_pi, P, r, rho):
+        oracle = MDPOracle(P, r, 0.9, rho)
+        return [rule.update(rule.update(rule.init(log_pi), oracle), oracle).log_pi for rule in every]
+
+    log_pi0 = np.log(np.stack([pi0, pi0[:, ::-1], np.full_like(pi0, 0.25)]))
+    ref = [np.stack(x) for x in zip(*[rules(log_pi0[i], P[i], r[i], rho[i]) for i in range(3)], strict=True)]
+    got = jax.jit(jax.vmap(rules))(jnp.asarray(log_pi0), jnp.asarray(P), jnp.asarray(r), jnp.asarray(rho))
+    for rule, a, b in zip(every, ref, got, strict=True):
+        np.testing.assert_allclose(np.exp(np.asarray(b)), np.exp(a), atol=BACKEND, err_msg=str(rule.hparams))
 
 
 def test_optimum_is_reached_by_repeated_brrl_steps():
     mdp = po.problems.catalogue.puterman_two_state(0.9)
     v_star = po.exact.policy_iteration(mdp).v
-    s = br.bounded_ratio_init(np.full((2, 2), 0.5))
+    rule, oracle = br.bounded_ratio(eps=0.5), MDPOracle(mdp.dense_P(), mdp.r, 0.9, mdp.rho)
+    s = pg.policy_init(np.full((2, 2), 0.5))
     for _ in range(200):
-        s = br.bounded_ratio_update(s, pg.evaluate(mdp.dense_P(), mdp.r, 0.9, np.exp(s.log_pi), mdp.rho), eps=0.5)
+        s = rule.update(s, oracle)
     v = pg.evaluate(mdp.dense_P(), mdp.r, 0.9, np.exp(s.log_pi), mdp.rho).v
     assert np.max(v_star - v) <= EXACT_F64
+
+
+@pytest.mark.parametrize(("factory", "kw", "err", "match"), [
+    (br.ppo, {"eps": 1.5}, ValueError, r"ppo: eps must lie in \(0, 1\), got 1.5"),
+    (br.bounded_ratio, {"eps": 0.0}, ValueError, r"bounded_ratio: eps must lie in \(0, 1\), got 0"),
+    (br.bounded_ratio, {"lo": 1.0, "hi": 2.0}, ValueError, r"bounded_ratio: lo must lie in \[0, 1\), got 1"),
+    (br.bpo, {"lo": 0.5, "hi": 0.9}, ValueError, r"bpo: hi must lie in \(1, inf\], got 0.9"),
+    (br.brrl, {"tie": "mean"}, ValueError, "brrl: tie must be one of 'median', 'fractional', got 'mean'"),
+    (br.brrl, {"lam": -1.0}, ValueError, r"brrl: lam must lie in \[0, inf\]"),
+    (br.ppo, {"lo": 0.5}, TypeError, "ppo: bounds need eps in"),
+    (br.ppo, {"eps": 0.2, "hi": 2.0}, ValueError, "ppo: give either eps or"),
+    (br.bpo, {"eta": 0.0}, ValueError, r"bpo: eta must lie in \(0, inf\]"),
+    (br.bpo, {"epochs": 0}, ValueError, "bpo: epochs must be >= 1, got 0"),
+])
+def test_factories_reject_bad_hyper_parameters(factory, kw, err, match):
+    with pytest.raises(err, match=match):
+        factory(**kw)
+
+
+def test_factories_record_the_bounds():
+    assert br.ppo().hparams._asdict() == pytest.approx({"lo": 0.8, "hi": 1.2})  # DEFAULT_EPS = 0.2
+    assert br.bounded_ratio(lo=0.0, hi=4.0).hparams._asdict() == {"lo": 0.0, "hi": 4.0, "tie": "median", "lam": 0.0}
+    assert br.brrl().name == "brrl" and br.bounded_ratio().name == "bounded_ratio"
+    assert br.bpo(epochs=3).hparams.epochs == 3

@@ -1,14 +1,15 @@
 """solve() for the policy-gradient family: certificates, optimum, bandits, tol, and bad input."""
 
+import time
 import warnings
 
 import numpy as np
 import pytest
 
 import polopt as po
+from polopt.oracles import MDPOracle
 from polopt.problems import random as prand
-from polopt.result import NotConvergedWarning
-from polopt.rules import pg
+from polopt.result import LazyCertificates, NotConvergedWarning
 from polopt.testing.tolerances import EXACT_F64, IDENTITY_F64
 
 METHODS = ["softmax_pg", "log_barrier_pg", "projected_pg", "npg", "entropy_npg", "policy_mirror_descent", "mdpo",
@@ -39,9 +40,10 @@ def test_every_method_on_an_mdp(method):
 def test_iterates_follow_the_rule():
     mdp = prand.random_mdp(3, 2, gamma=0.8, seed=1)
     res = run(mdp, "npg", iters=3, eta=0.7)
-    s = pg.npg_init(np.full((3, 2), 0.5))
+    rule, oracle = po.rule("npg", eta=0.7), MDPOracle(mdp.dense_P(), mdp.r, 0.8, mdp.rho)
+    s = rule.init(np.log(np.full((3, 2), 0.5)))
     for t in range(3):
-        s = pg.npg_update(s, pg.evaluate(mdp.dense_P(), mdp.r, 0.8, np.exp(s.log_pi), mdp.rho), eta=0.7, gamma=0.8)
+        s = rule.update(s, oracle)
         np.testing.assert_allclose(res.iterates[t + 1], np.exp(s.log_pi), atol=IDENTITY_F64)
 
 
@@ -59,6 +61,53 @@ def test_tol_stops_with_converged():
     res = po.solve(mdp, method="policy_mirror_descent", iters=200, schedule="geometric", tol=1e-9)
     assert res.status == "converged" and res.certificates["suboptimality"][-1] <= 1e-9
     assert res.iterates.shape[0] == res.num_iter + 1 < 201
+
+
+@pytest.mark.parametrize("method", ["npg", "entropy_npg", "policy_mirror_descent", "mdpo", "trpo", "ppo",
+                                    "projected_pg", "bounded_ratio", "brrl", "bpo"])
+def test_tol_stops_during_the_run(method):
+    """The run stops at the first iterate meeting tol instead of running the whole budget: iters = 10^7
+    returns at once (the driver checks tol after chunks of 8, 32, ... updates; 10^7 updates would take hours).
+    On the bandit (1, 0) from uniform NPG's gap is 1/(1 + e^t) (eta = 1): first <= 1e-3 at t = 7.
+    TRPO's exact step (16 rounds of a 15-point search, 30 Newton steps each) costs ~20 ms in NumPy."""
+    bandit = po.Bandit([1.0, 0.0])
+    kw = {"tau": 0.1} if method == "entropy_npg" else {}
+    run(bandit, method, iters=1, **kw)  # load the exact solver's compiled kernels once
+    t0 = time.perf_counter()
+    res = po.solve(bandit, method=method, iters=10**7, tol=1e-3, **kw)
+    elapsed = time.perf_counter() - t0
+    assert res.status == "converged" and res.num_iter < 100
+    assert elapsed < (0.5 if method == "npg" else 3.0)
+    main = "suboptimality_regularized" if method == "entropy_npg" else "suboptimality"
+    gaps = res.certificates[main]
+    assert gaps[-1] <= 1e-3 and np.all(gaps[:-1] > 1e-3) and res.iterates.shape[0] == res.num_iter + 1
+    if method == "npg":
+        assert res.num_iter == 7
+        np.testing.assert_allclose(gaps, 1.0 / (1.0 + np.exp(np.arange(8))), atol=IDENTITY_F64)
+
+
+def test_certificates_and_values_are_lazy():
+    mdp = prand.random_mdp(3, 2, gamma=0.8, seed=6)
+    res = run(mdp, "npg", iters=20)
+    assert isinstance(res.certificates, LazyCertificates) and res.certificates.computed() == []
+    assert res.info.computed() == ["gamma", "rho"]
+    values = res.info["values"]
+    assert values.shape == (21, 3) and res.certificates.computed() == []
+    np.testing.assert_allclose(res.certificates["suboptimality"], (res.optimum.value - values) @ mdp.rho,
+                               atol=IDENTITY_F64)
+    # with tol the stopping certificate and the values it needed are kept from the run
+    res = po.solve(mdp, method="npg", iters=500, eta=5.0, tol=1e-9)
+    assert res.status == "converged" and res.certificates.computed() == ["suboptimality"]
+    assert res.info.computed() == ["gamma", "rho"]
+    np.testing.assert_allclose(res.info["values"][-1], res.value, atol=IDENTITY_F64)
+
+
+def test_optimum_from_the_certified_solver():
+    mdp = prand.random_mdp(6, 3, gamma=0.95, seed=8)
+    res = run(mdp, "npg", iters=2)
+    star = po.exact.policy_iteration(mdp)
+    np.testing.assert_allclose(res.optimum.value, star.v, atol=IDENTITY_F64 * 100)
+    np.testing.assert_array_equal(res.optimum.policy.argmax(-1), star.policy)
 
 
 def test_bandit_and_contextual_bandit():
@@ -94,8 +143,10 @@ MDP = prand.random_mdp(2, 2, gamma=0.8, seed=4)
     ("trpo", {"delta": 0.0}, r"delta must lie in \(0, inf\], got 0"),
 ])
 def test_bad_hyper_parameters(method, kw, match):
-    with pytest.raises(ValueError, match=match):
+    """The factory's error, naming the rule (brrl is the bounded_ratio row)."""
+    with pytest.raises(ValueError, match=match) as exc:
         po.solve(MDP, method=method, iters=2, **kw)
+    assert str(exc.value).startswith(("bounded_ratio" if method == "brrl" else method) + ": ")
 
 
 def test_bad_init_and_unknown_hparams():
@@ -107,8 +158,10 @@ def test_bad_init_and_unknown_hparams():
         po.solve(MDP, method="npg", init=[0.5, 0.5])
     with pytest.raises(TypeError, match="unknown hyper-parameter.*beta"):
         po.solve(MDP, method="npg", beta=1.0)
-    with pytest.raises(TypeError, match="tau is required"):
+    with pytest.raises(TypeError, match="entropy_npg: tau is required"):
         po.solve(MDP, method="entropy_npg")
+    with pytest.raises(TypeError, match="unknown hyper-parameter.*gamma"):
+        po.solve(MDP, method="softmax_pg", gamma=0.5)  # gamma is the problem's
     caller = np.array([[0.5, 0.5], [0.25, 0.75]])
     copy = caller.copy()
     run(MDP, "bpo", iters=2, init=caller)

@@ -17,13 +17,13 @@ def _trace(mdp, rule, eta, T):
     P, r, rho, g = mdp.dense_P(), mdp.r, mdp.rho, mdp.gamma
     v_star = catalogue.softmax_pg_hard_chain_value(mdp.num_states - 1, g)
     state = pg.policy_init(np.full(r.shape, 1.0 / r.shape[1]))
-    update = pg.softmax_pg_update if rule == "softmax_pg" else pg.npg_update
+    step = (pg.softmax_pg if rule == "softmax_pg" else pg.npg)(eta=eta)
+    oracle = pg.MDPOracle(P, r, g, rho)
     out = np.empty(T + 1)
     for k in range(T + 1):
-        oracle = pg.evaluate(P, r, g, np.exp(state.log_pi), rho)
-        out[k] = rho @ (v_star - oracle.v)
+        out[k] = rho @ (v_star - oracle.evaluate(np.exp(state.log_pi)).v)
         if k < T:
-            state = update(state, oracle, eta=eta, gamma=g)
+            state = step.update(state, oracle)
     return out
 
 

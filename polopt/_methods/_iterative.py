@@ -1,55 +1,12 @@
-"""The loop shared by every iterative update rule run through :func:`polopt.solve`.
+"""``step_size``: the step-size check of the adapters that do not yet validate in a Rule factory.
 
-A rule is a pure ``step(state) -> state`` (the oracle already bound in); this module runs it
-``iters`` times in NumPy float64, records the policy of every iterate, and stops early with
-status ``"nonfinite"`` the first time a policy stops being finite (nothing after that point
-is recorded, nothing before it is lost).
+The loop every update rule runs through is :func:`polopt.solve.run_rule`; the factories in
+:mod:`polopt.rules` validate their own steps with :func:`polopt.rules._core.step_size`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
-
-import numpy as np
-
 from .._validation import as_scalar
-from ..result import MAX_ITER, NONFINITE
-
-
-class Trajectory(NamedTuple):
-    """``iterates [T+1, ...]`` (iterate 0 = the initial state's policy), the final state,
-    the status ("max_iter" when all ``iters`` steps ran, "nonfinite" otherwise) and ``T``."""
-
-    iterates: np.ndarray
-    state: Any
-    status: str
-    num_iter: int
-    states: list
-
-
-def iterate(state, step: Callable[[Any], Any], iters: int, policy_of: Callable[[Any], np.ndarray],
-            keep_states: bool = False, log_domain: bool = False) -> Trajectory:
-    """Run ``state <- step(state)`` ``iters`` times; ``policy_of(state)`` gives the recorded policy.
-
-    With ``log_domain`` the recorded arrays are log-policies: ``-inf`` (a zero probability) is
-    a valid entry there, NaN and ``+inf`` are not.
-    """
-    pols = [np.asarray(policy_of(state), dtype=np.float64)]
-    states = [state] if keep_states else []
-    status = MAX_ITER
-    for _ in range(iters):
-        new = step(state)
-        pi = np.asarray(policy_of(new), dtype=np.float64)
-        ok = np.isfinite(pi) | (pi == -np.inf) if log_domain else np.isfinite(pi)
-        if not np.all(ok):
-            status = NONFINITE
-            break
-        state = new
-        pols.append(pi)
-        if keep_states:
-            states.append(state)
-    return Trajectory(np.stack(pols), state, status, len(pols) - 1, states)
 
 
 def step_size(name: str, value, default=None) -> float:

@@ -1,68 +1,83 @@
-"""``solve`` adapters for the policy-gradient / mirror-descent / bounded-ratio rules.
+"""``solve`` rows and runner for the policy-gradient / mirror-descent / bounded-ratio rules.
 
-``po.solve(problem, method=NAME, iters=T, init=pi0, **hparams)`` on a discounted
+``po.solve(problem, method=NAME, iters=T, init=pi0, tol=None, **hparams)`` on a discounted
 :class:`~polopt.problems.TabularMDP` (or LinearMixtureMDP via ``as_tabular()``), a :class:`Bandit` or a
 :class:`ContextualBandit` with ``beta = 0`` (one-step MDPs: ``gamma = 0``, start distribution = contexts).
-The oracle is :func:`polopt.rules.pg.evaluate` (dense); the certificates use :mod:`polopt.exact` independently.
+Each name is a row of the method table (:func:`rows`): the factory of :mod:`polopt.rules.pg` /
+:mod:`polopt.rules.bounded_ratio` validates the hyper-parameters, the runner builds the exact oracle
+:class:`polopt.oracles.mdp.MDPOracle` and runs the Rule through :func:`polopt.solve.run_rule`; the
+certificates use :mod:`polopt.exact` independently.
 
-=========================  ==================================================  ===================================
-method                     hparams (default)                                   rule
-=========================  ==================================================  ===================================
-``softmax_pg``             eta ((1-gamma)^3/8), tau (0: unregularized)         ``pg.softmax_pg_update``
-``log_barrier_pg``         eta ((1-gamma)^3/8), lam (1e-3)                     ``log_barrier_pg_update``
-``projected_pg``           eta ((1-gamma)^3/(2 gamma A); 1 if gamma = 0)       ``projected_pg_update``
-``npg``                    eta (1.0; ``inf`` = policy iteration)               ``npg_update``
-``entropy_npg``            tau (required), eta ((1-gamma)/tau, <= that)        ``entropy_npg_update``
-``policy_mirror_descent``  eta (1.0), bregman ("kl"|"euclidean"),              ``policy_mirror_descent_update``
-                           schedule ("constant"|"geometric"|"adaptive"),
-                           growth (1/gamma), c0 (1.0)
-``mdpo``                   eta (1.0), anneal (None)                            ``mdpo_update``
-``trpo``                   delta (0.01)                                        ``trpo_update``
-``ppo``                    eps (0.2) or lo, hi                                 ``bounded_ratio.ppo_update``
-``bounded_ratio``/``brrl`` eps (0.2) or lo, hi; tie ("median"|"fractional");   ``bounded_ratio_update``
-                           lam (0: hard target; > 0: tanh target)
-``bpo``                    eps/lo/hi, tie, lam as above; eta (1.0),            ``bpo_update``
-                           epochs (10)
-=========================  ==================================================  ===================================
+==============================  ==================================================  =========================
+method                          hparams (default)                                   rule factory
+==============================  ==================================================  =========================
+``softmax_pg``                  eta ((1-gamma)^3/8), tau (0: unregularized)         ``pg.softmax_pg``
+``log_barrier_pg``              eta ((1-gamma)^3/8), lam (1e-3)                     ``pg.log_barrier_pg``
+``projected_pg``                eta ((1-gamma)^3/(2 gamma A); 1 if gamma = 0)       ``pg.projected_pg``
+``npg``                         eta (1.0; ``inf`` = policy iteration)               ``pg.npg``
+``entropy_npg``                 tau (required), eta ((1-gamma)/tau, <= that)        ``pg.entropy_npg``
+``policy_mirror_descent``       eta (1.0), bregman ("kl"|"euclidean"),              ``pg.policy_mirror_descent``
+                                schedule ("constant"|"geometric"|"adaptive"),
+                                growth (1/gamma), c0 (1.0)
+``mdpo``                        eta (1.0), anneal (None)                            ``pg.mdpo``
+``trpo``                        delta (0.01)                                        ``pg.trpo``
+``ppo``                         eps (0.2) or lo, hi                                 ``bounded_ratio.ppo``
+``bounded_ratio`` (``brrl``)    eps (0.2) or lo, hi; tie ("median"|"fractional");   ``bounded_ratio.bounded_ratio``
+                                lam (0: hard target; > 0: tanh target)
+``bpo``                         eps/lo/hi, tie, lam as above; eta (1.0),            ``bounded_ratio.bpo``
+                                epochs (10)
+==============================  ==================================================  =========================
 
-Every method also accepts ``tol``: the run stops (status ``"converged"``) at the first iterate whose
-main certificate is ``<= tol``; without ``tol`` the status is ``"max_iter"`` (or ``"nonfinite"``).
+Every method also accepts ``tol``: the run stops *during* the run (status ``"converged"``) at the
+first iterate whose main certificate is ``<= tol`` (the driver evaluates it once per chunk of
+iterations); without ``tol`` the status is ``"max_iter"`` (or ``"nonfinite"``) and nothing is
+evaluated during the run. The driver loop runs with one BLAS thread
+(:func:`polopt._threads.single_threaded`): the oracle's small dense solves are slower with more.
 
 Result: ``policy`` / ``iterates [T+1, ...]`` of shape ``[S, A]`` (``[K]`` for a Bandit, ``[X, K]`` for a
 ContextualBandit); ``value`` = ``V [S]`` of the final policy (Bandit: the float ``pi . r``; contextual:
-``[X]``); ``optimum = Optimum(pi*, V*)`` from :func:`polopt.exact.policy_iteration` (soft optimum of
+``[X]``); ``optimum = Optimum(pi*, V*)``, computed once per run by :func:`polopt.exact.solve_mdp`
+(certified) and polished by one exact policy-iteration round from its policy (soft optimum of
 :func:`polopt.exact.soft.soft_value_iteration` when ``tau > 0``, values in the entropy convention
-``V_tau = v_beta + tau log A / (1 - gamma)``). Certificates ``[T+1]``:
+``V_tau = v_beta + tau log A / (1 - gamma)``). Certificates ``[T+1]``, lazy
+(:class:`~polopt.result.LazyCertificates`: computed when first read):
 
 * ``"suboptimality"`` ``rho . (V* - V^{pi_t})`` (unregularized optimum; ``rho`` = start distribution /
   contexts) via :func:`polopt.certificates.suboptimality`;
 * with ``tau > 0`` (``softmax_pg`` with tau, ``entropy_npg``): ``"suboptimality_regularized"``
-  ``rho . (V*_tau - V_tau^{pi_t})`` and ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_tau(s) || pi_t(s))``.
+  ``rho . (V*_tau - V_tau^{pi_t})`` (the main certificate, the one ``tol`` stops on) and
+  ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_tau(s) || pi_t(s))``.
 
-``info``: ``"values"`` ``[T+1, S]`` (unregularized ``V^{pi_t}``), ``"regularized_values"`` when ``tau > 0``,
-``"gamma"``, ``"rho"``. Bad input raises ValueError / TypeError naming the argument (eta <= 0, eps outside
-(0, 1), bounds not ``0 <= lo < 1 < hi``, init off the simplex, unknown hyper-parameters).
+``info`` (lazy as well): ``"values"`` ``[T+1, S]`` (unregularized ``V^{pi_t}``), ``"regularized_values"``
+when ``tau > 0``, ``"gamma"``, ``"rho"``. Bad input raises ValueError / TypeError naming the rule and the
+argument (eta <= 0, eps outside (0, 1), bounds not ``0 <= lo < 1 < hi``, init off the simplex, unknown
+hyper-parameters) — the same errors the factories give a direct caller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import certificates
-from .._validation import as_distribution, as_positive_int, as_scalar
+from .._threads import single_threaded
+from .._validation import as_distribution, as_scalar
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import soft as _soft
 from ..exact._ops import one_hot
+from ..oracles.mdp import MDPOracle, bandit_as_mdp_arrays
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
-from ..result import CONVERGED, Optimum, SolveResult
+from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import bounded_ratio as _br
 from ..rules import pg as _pg
-from ..solve import register
+from ..rules._core import coefficient, softmax
 from . import reject_unknown
-from ._iterative import iterate, step_size
+
+#: Hyper-parameters every PG row takes besides its factory's.
+COMMON = ("tol",)
 
 
 class _Instance(NamedTuple):
@@ -71,7 +86,8 @@ class _Instance(NamedTuple):
     kind: str  # "mdp" | "bandit" | "contextual"
 
 
-def _applies(problem) -> bool:
+def is_pg_problem(problem) -> bool:
+    """A discounted MDP, or a bandit / contextual bandit without KL term (a one-step MDP)."""
     if isinstance(problem, (Bandit, ContextualBandit)):
         return problem.beta == 0.0
     return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"
@@ -80,11 +96,15 @@ def _applies(problem) -> bool:
 def _instance(problem) -> _Instance:
     if isinstance(problem, (Bandit, ContextualBandit)):
         contexts = problem.rho if isinstance(problem, ContextualBandit) else None
-        P, r, gamma, rho = _pg.bandit_as_mdp_arrays(problem.r, contexts)
+        P, r, gamma, rho = bandit_as_mdp_arrays(problem.r, contexts)
         kind = "contextual" if isinstance(problem, ContextualBandit) else "bandit"
         return _Instance(TabularMDP(P, r, gamma=gamma, rho=rho), P, kind)
     mdp = problem.as_tabular() if isinstance(problem, LinearMixtureMDP) else problem
     return _Instance(mdp, np.asarray(mdp.dense_P()), "mdp")
+
+
+def _gamma(problem) -> float:
+    return 0.0 if isinstance(problem, (Bandit, ContextualBandit)) else float(problem.gamma)
 
 
 def _out(inst: _Instance, x):
@@ -101,204 +121,198 @@ def _init_policy(inst: _Instance, init) -> np.ndarray:
     return pi.reshape(S, A)
 
 
-# --------------------------------------------------------------------------- hyper-parameters
-def _eta(hp, default, allow_inf=False):
-    eta = step_size("eta", hp.get("eta"), default)
-    if eta == np.inf and not allow_inf:
-        raise ValueError("eta must be finite for this method (eta = inf is the policy-iteration limit of npg / pmd)")
-    return eta
+# --------------------------------------------------------------------------- optimum
+def optimum(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
+    """``(pi* [S, A] one-hot, V* [S])``: :func:`polopt.exact.solve_mdp` (certified bracket), then one exact
+    policy-iteration round from its policy (an exact evaluation; it improves only at a near-tie)."""
+    start = np.asarray(_dp.solve_mdp(mdp).policy, dtype=np.int64)
+    star = _dp.policy_iteration(mdp, pi0=start, record=False)
+    return one_hot(star.policy, mdp.num_actions), star.v
 
 
-def _tau(hp, required=False):
-    if "tau" not in hp and required:
-        raise TypeError("tau is required (the entropy temperature, > 0)")
-    tau = hp.get("tau", 0.0)
-    return as_scalar("tau", tau, low=0.0, low_open=required)
-
-
-def _choice(hp, name, options, default):
-    value = hp.get(name, default)
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
-    return value
-
-
-def _bounds(hp):
-    if "lo" in hp or "hi" in hp:
-        return _br.check_bounds(eps=hp.get("eps"), lo=hp.get("lo"), hi=hp.get("hi"))
-    return _br.check_bounds(eps=hp.get("eps", 0.2))
-
-
-def _lam(hp):
-    return as_scalar("lam", hp.get("lam", 0.0), low=0.0)
-
-
-def _configure(method, hp, gamma, A):
-    """(update function with its keywords bound, tau, recorded hparams) for ``method``."""
-    g = gamma
-    pgd = (1.0 - g) ** 3 / 8.0
-    if method == "softmax_pg":
-        eta, tau = _eta(hp, pgd), _tau(hp)
-        return (lambda s, o: _pg.softmax_pg_update(s, o, eta=eta, gamma=g)), tau, {"eta": eta, "tau": tau}
-    if method == "log_barrier_pg":
-        eta = _eta(hp, pgd)
-        lam = as_scalar("lam", hp.get("lam", 1e-3), low=0.0)
-        return (lambda s, o: _pg.log_barrier_pg_update(s, o, eta=eta, gamma=g, lam=lam)), 0.0, {"eta": eta,
-                                                                                              "lam": lam}
-    if method == "projected_pg":
-        eta = _eta(hp, (1.0 - g) ** 3 / (2.0 * g * A) if g > 0 else 1.0)
-        return (lambda s, o: _pg.projected_pg_update(s, o, eta=eta, gamma=g)), 0.0, {"eta": eta}
-    if method == "npg":
-        eta = _eta(hp, 1.0, allow_inf=True)
-        return (lambda s, o: _pg.npg_update(s, o, eta=eta, gamma=g)), 0.0, {"eta": eta}
-    if method == "entropy_npg":
-        tau = _tau(hp, required=True)
-        limit = (1.0 - g) / tau
-        eta = _eta(hp, limit)
-        if eta > limit * (1.0 + 1e-12):
-            raise ValueError(f"eta must lie in (0, (1 - gamma)/tau] = (0, {limit:g}] for entropy_npg, got {eta:g}")
-        eta = min(eta, limit)
-        return (lambda s, o: _pg.entropy_npg_update(s, o, eta=eta, gamma=g, tau=tau)), tau, {"eta": eta,
-                                                                                           "tau": tau}
-    if method == "policy_mirror_descent":
-        eta = _eta(hp, 1.0, allow_inf=True)
-        bregman = _choice(hp, "bregman", ("kl", "euclidean"), "kl")
-        schedule = _choice(hp, "schedule", ("constant", "geometric", "adaptive"), "constant")
-        growth = hp.get("growth")
-        if growth is not None:
-            growth = as_scalar("growth", growth, low=1.0)
-        c0 = as_scalar("c0", hp.get("c0", 1.0), low=0.0, low_open=True)
-        kw = {"eta": eta, "gamma": g, "bregman": bregman, "schedule": schedule, "growth": growth, "c0": c0}
-        return (lambda s, o: _pg.policy_mirror_descent_update(s, o, **kw)), 0.0, {
-            k: v for k, v in kw.items() if k != "gamma"}
-    if method == "mdpo":
-        eta = _eta(hp, 1.0)
-        anneal = hp.get("anneal")
-        if anneal is not None:
-            anneal = as_positive_int("anneal", anneal)
-        return (lambda s, o: _pg.mdpo_update(s, o, eta=eta, anneal=anneal)), 0.0, {"eta": eta, "anneal": anneal}
-    if method == "trpo":
-        delta = as_scalar("delta", hp.get("delta", 0.01), low=0.0, low_open=True)
-        return (lambda s, o: _pg.trpo_update(s, o, delta=delta)), 0.0, {"delta": delta}
-    lo, hi = _bounds(hp)
-    if method == "ppo":
-        return (lambda s, o: _br.ppo_update(s, o, lo=lo, hi=hi)), 0.0, {"lo": lo, "hi": hi}
-    tie = _choice(hp, "tie", ("median", "fractional"), "median")
-    lam = _lam(hp)
-    if method in ("bounded_ratio", "brrl"):
-        return (lambda s, o: _br.bounded_ratio_update(s, o, lo=lo, hi=hi, tie=tie, lam=lam)), 0.0, {
-            "lo": lo, "hi": hi, "tie": tie, "lam": lam}
-    # bpo
-    eta = _eta(hp, 1.0)
-    epochs = as_positive_int("epochs", hp.get("epochs", 10))
-    return (lambda s, o: _br.bpo_update(s, o, lo=lo, hi=hi, tie=tie, lam=lam, eta=eta, epochs=epochs)), 0.0, {
-        "lo": lo, "hi": hi, "tie": tie, "lam": lam, "eta": eta, "epochs": epochs}
-
-
-_ALLOWED = {
-    "softmax_pg": ("eta", "tau"),
-    "log_barrier_pg": ("eta", "lam"),
-    "projected_pg": ("eta",),
-    "npg": ("eta",),
-    "entropy_npg": ("eta", "tau"),
-    "policy_mirror_descent": ("eta", "bregman", "schedule", "growth", "c0"),
-    "mdpo": ("eta", "anneal"),
-    "trpo": ("delta",),
-    "ppo": ("eps", "lo", "hi"),
-    "bounded_ratio": ("eps", "lo", "hi", "tie", "lam"),
-    "brrl": ("eps", "lo", "hi", "tie", "lam"),
-    "bpo": ("eps", "lo", "hi", "tie", "lam", "eta", "epochs"),
-}
-
-
-# --------------------------------------------------------------------------- run
 def _soft_optimum(mdp: TabularMDP, tau: float):
     shift = tau * np.log(mdp.num_actions) / (1.0 - mdp.gamma)
     svi = _soft.soft_value_iteration(mdp, tau)
     return svi.policy, svi.v + shift, shift
 
 
-def _run(method: str, problem, iters: int, init, hparams: dict) -> SolveResult:
-    reject_unknown(method, hparams, (*_ALLOWED[method], "tol"))
-    tol = hparams.get("tol")
-    if tol is not None:
-        tol = as_scalar("tol", tol, low=0.0)
+# --------------------------------------------------------------------------- defaults the table reads
+def _akm_defaults(problem, iters: int, given: dict) -> dict:
+    """AKM's softmax-PG step ``(1 - gamma)^3 / 8`` (Thm 5.1; ``/span`` is the caller's)."""
+    return {"eta": (1.0 - _gamma(problem)) ** 3 / 8.0}
+
+
+def _projected_defaults(problem, iters: int, given: dict) -> dict:
+    """AKM Thm 4.1's ``(1 - gamma)^3 / (2 gamma A)`` (1 at gamma = 0)."""
+    g, A = _gamma(problem), problem.num_actions
+    return {"eta": (1.0 - g) ** 3 / (2.0 * g * A) if g > 0 else 1.0}
+
+
+def _entropy_npg_defaults(problem, iters: int, given: dict) -> dict:
+    """``tau`` is required; ``eta = (1 - gamma)/tau`` (soft policy iteration, the largest admissible step)."""
+    if given.get("tau") is None:
+        raise TypeError("entropy_npg: tau is required (the entropy temperature, > 0)")
+    tau = coefficient("entropy_npg", "tau", given["tau"], low_open=True)
+    return {"eta": _pg.entropy_npg_limit(_gamma(problem), tau)}
+
+
+def _constant(**values) -> Callable[[object, int, dict], dict]:
+    return lambda problem, iters, given: dict(values)
+
+
+# --------------------------------------------------------------------------- the runner
+def _lazy(fn: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    """``fn`` computed once, on the first call, with one BLAS thread."""
+    box: list = []
+
+    def get():
+        if not box:
+            with single_threaded():
+                box.append(fn())
+        return box[0]
+
+    return get
+
+
+def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> SolveResult:
+    """Run the PG rule of table row ``name`` through the driver and assemble its SolveResult."""
+    from ..methods import lookup
+    from ..solve import run_rule
+
+    row = lookup(name)
+    reject_unknown(name, hparams, row.hparam_names())
+    hp = dict(hparams)
+    tol = hp.pop("tol", None)
+    tol = None if tol is None else as_scalar("tol", tol, low=0.0)
+    given = {k: v for k, v in hp.items() if v is not None}
+    for k, v in row.defaults(problem, iters, given).items():
+        given.setdefault(k, v)
+    rule = row.rule(**given)
+    tau = float(getattr(rule.hparams, "tau", 0.0) or 0.0)
+
     inst = _instance(problem)
     mdp = inst.mdp
-    gamma, rho = mdp.gamma, np.asarray(mdp.rho)
-    update, tau, used = _configure(method, {k: v for k, v in hparams.items() if k != "tol"}, gamma,
-                                   mdp.num_actions)
-    pi0 = _init_policy(inst, init)
+    gamma, rho = float(mdp.gamma), np.asarray(mdp.rho, dtype=np.float64)
+    oracle = MDPOracle(inst.P, np.asarray(mdp.r, dtype=np.float64), gamma, rho, tau)
+    state = rule.init(_pg.log_policy(_init_policy(inst, init)), oracle)
 
-    def step(state):
-        return update(state, _pg.evaluate(inst.P, mdp.r, gamma, np.exp(state.log_pi), rho, tau))
+    def values_of(block):  # log-policies [n, S, A] -> V^{pi_t} [n, S] (polopt.exact, not the oracle)
+        return np.stack([_ev.policy_value(mdp, softmax(lp)) for lp in block])
 
-    traj = iterate(_pg.policy_init(pi0), step, iters, lambda s: np.exp(s.log_pi))
-    pols = traj.iterates
-    star = _dp.policy_iteration(mdp)
-    pi_star = one_hot(star.policy, mdp.num_actions)
-    values = np.stack([_ev.policy_value(mdp, p) for p in pols])
-    certs = {"suboptimality": np.array([certificates.suboptimality(v, star.v, rho) for v in values])}
-    info = {"values": values, "gamma": gamma, "rho": rho}
-    optimum = Optimum(_out(inst, pi_star), star.v)
-    main = "suboptimality"
-    if tau > 0:
-        soft_pi, soft_v, shift = _soft_optimum(mdp, tau)
-        reg = np.stack([_soft.regularized_policy_evaluation(mdp, p, tau) + shift for p in pols])
-        certs["suboptimality_regularized"] = np.array([certificates.suboptimality(v, soft_v, rho) for v in reg])
-        certs["kl_to_optimum"] = np.array([certificates.kl_to_optimum(p, soft_pi, rho) for p in pols])
-        info["regularized_values"] = reg
-        optimum = Optimum(_out(inst, soft_pi), soft_v)
-        main = "suboptimality_regularized"
-    status, T = traj.status, traj.num_iter
-    if tol is not None:
-        hit = np.flatnonzero(certs[main] <= tol)
-        if hit.size:
-            T = int(hit[0])
-            status = CONVERGED
-            pols, values = pols[: T + 1], values[: T + 1]
-            certs = {k: v[: T + 1] for k, v in certs.items()}
-            info = {k: (v[: T + 1] if k in ("values", "regularized_values") else v) for k, v in info.items()}
-    final_v = values[-1]
-    value = float(final_v[0]) if inst.kind == "bandit" else final_v
+    with single_threaded():
+        if tau > 0:
+            soft_pi, soft_v, shift = _soft_optimum(mdp, tau)
+
+            def reg_values_of(block):
+                return np.stack([_soft.regularized_policy_evaluation(mdp, softmax(lp), tau) + shift for lp in block])
+
+            main_values, v_main, opt = reg_values_of, soft_v, Optimum(_out(inst, soft_pi), soft_v)
+        else:
+            pi_star, v_star = optimum(mdp)
+            main_values, v_main, opt = values_of, v_star, Optimum(_out(inst, pi_star), v_star)
+
+        seen: list[np.ndarray] = []  # main values of the records, filled by the stopping certificate
+
+        def gaps(vals):
+            return np.array([certificates.suboptimality(v, v_main, rho) for v in vals])
+
+        def stop(block):
+            vals = main_values(block)
+            seen.append(vals)
+            return gaps(vals)
+
+        traj = run_rule(rule, oracle, state, iters, stop=None if tol is None else stop, tol=tol)
+
+    records = traj.records  # [T+1, S, A] log-policies
+    n = records.shape[0]
+    pols = softmax(records)
+
+    def main_all():
+        done = np.concatenate(seen) if seen else np.empty((0,) + rho.shape)
+        return done[:n] if done.shape[0] >= n else main_values(records)
+
+    main_lazy = _lazy(main_all)
+    values = main_lazy if tau == 0 else _lazy(lambda: values_of(records))
+    if tau == 0:
+        certs = {"suboptimality": (traj.stop_values if traj.stop_values is not None
+                                   else _lazy(lambda: gaps(main_lazy())))}
+        info = {"values": values}
+    else:
+        v_star = _lazy(lambda: optimum(mdp)[1])  # the unregularized optimum, only when its certificate is read
+        certs = {
+            "suboptimality": _lazy(lambda: np.array([certificates.suboptimality(v, v_star(), rho)
+                                                     for v in values()])),
+            "suboptimality_regularized": (traj.stop_values if traj.stop_values is not None
+                                          else _lazy(lambda: gaps(main_lazy()))),
+            "kl_to_optimum": _lazy(lambda: certificates.kl_log(soft_pi, records) @ rho),
+        }
+        info = {"values": values, "regularized_values": main_lazy}
+    info.update(gamma=gamma, rho=rho)
+
+    if tau == 0 and seen:
+        final_v = main_lazy()[-1]
+    else:
+        with single_threaded():
+            final_v = _ev.policy_value(mdp, pols[-1])
+    used = dict(rule.hparams._asdict())
     return SolveResult(
         policy=_out(inst, pols[-1]),
         iterates=_out(inst, pols),
-        value=value,
-        optimum=optimum,
-        certificates=certs,
-        status=status,
-        method=method,
-        hparams=used,
-        num_iter=T,
-        info=info,
+        value=float(final_v[0]) if inst.kind == "bandit" else final_v,
+        optimum=opt,
+        certificates=LazyCertificates(certs),
+        status=traj.status,
+        method=name,
+        hparams={**used, "tol": tol},
+        num_iter=traj.num_iter,
+        info=LazyCertificates(info),
         problem=problem,
     )
 
 
-_SUMMARIES = {
-    "softmax_pg": "softmax policy gradient with exact gradients (AKM 2019; Mei et al. 2020); tau for entropy",
-    "log_barrier_pg": "softmax PG on the log-barrier regularized objective (AKM 2019, Thm 5.2)",
-    "projected_pg": "projected gradient ascent, direct parametrization (AKM 2019, Thm 4.1)",
-    "npg": "natural policy gradient = soft policy iteration pi exp(eta A/(1-gamma)) (AKM 2019, Thm 5.3)",
-    "entropy_npg": "entropy-regularized NPG (Cen et al. 2020), linear rate 1 - eta tau",
-    "policy_mirror_descent": "policy mirror descent, KL or Euclidean, constant/geometric/adaptive steps (Lan; Xiao)",
-    "mdpo": "on-policy MDPO, exact tabular step pi exp(t_k A) (Tomar et al. 2020)",
-    "trpo": "exact KL-trust-region step (Schulman et al. 2015)",
-    "ppo": "PPO-clip with the clipped surrogate maximized exactly per state (non-unique; canonical maximizer)",
-    "bounded_ratio": "Bounded Ratio RL: analytic optimum per state, median/fractional ties, tanh target (Ao et al.)",
-    "brrl": "alias of bounded_ratio",
-    "bpo": "BPO: subgradient descent on the advantage-weighted TV loss toward the BRRL target (Ao et al.)",
-}
+def runner(name: str):
+    """The table's ``run`` for PG rule ``name``."""
 
-
-def _make(name):
     def run(problem, *, iters, init, seed, **hparams):
-        return _run(name, problem, iters, init, hparams)
+        return run_pg_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
 
-    run.__name__ = f"_{name}"
+    run.__name__ = f"run_{name}"
     return run
 
 
-for _name, _summary in _SUMMARIES.items():
-    register(_name, applies=_applies, summary=_summary)(_make(_name))
+def rows():
+    """The method-table rows of the policy-gradient family (:class:`polopt.methods.Method`)."""
+    from ..methods import Method
+
+    def row(name, rule, summary, defaults, aliases=()):
+        return Method(name, is_pg_problem, runner(name), summary, rule, aliases, defaults, COMMON, "pg")
+
+    return (
+        row("softmax_pg", _pg.softmax_pg,
+            "softmax policy gradient with exact gradients (AKM 2019; Mei et al. 2020); tau for entropy",
+            _akm_defaults),
+        row("log_barrier_pg", _pg.log_barrier_pg,
+            "softmax PG on the log-barrier regularized objective (AKM 2019, Thm 5.2)", _akm_defaults),
+        row("projected_pg", _pg.projected_pg,
+            "projected gradient ascent, direct parametrization (AKM 2019, Thm 4.1)", _projected_defaults),
+        row("npg", _pg.npg,
+            "natural policy gradient = soft policy iteration pi exp(eta A/(1-gamma)) (AKM 2019, Thm 5.3)",
+            _constant(eta=1.0)),
+        row("entropy_npg", _pg.entropy_npg, "entropy-regularized NPG (Cen et al. 2020), linear rate 1 - eta tau",
+            _entropy_npg_defaults),
+        row("policy_mirror_descent", _pg.policy_mirror_descent,
+            "policy mirror descent, KL or Euclidean, constant/geometric/adaptive steps (Lan; Xiao)",
+            _constant(eta=1.0)),
+        row("mdpo", _pg.mdpo, "on-policy MDPO, exact tabular step pi exp(t_k A) (Tomar et al. 2020)",
+            _constant(eta=1.0)),
+        row("trpo", _pg.trpo, "exact KL-trust-region step (Schulman et al. 2015)", _constant(delta=0.01)),
+        row("ppo", _br.ppo,
+            "PPO-clip with the clipped surrogate maximized exactly per state (non-unique; canonical maximizer)",
+            _constant()),
+        row("bounded_ratio", _br.bounded_ratio,
+            "Bounded Ratio RL: analytic optimum per state, median/fractional ties, tanh target (Ao et al.)",
+            _constant(), aliases=("brrl",)),
+        row("bpo", _br.bpo,
+            "BPO: subgradient descent on the advantage-weighted TV loss toward the BRRL target (Ao et al.)",
+            _constant()),
+    )

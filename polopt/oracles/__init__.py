@@ -7,6 +7,7 @@ full information for samples without a second version of the rule.
 """
 
 from .bandit import BanditOracle, GradientEstimate, PairOracle, sample_gradients
+from .mdp import MDPOracle, PGOracle, bandit_as_mdp_arrays
 from .preference import GameOracle, pref, reinforce_pref_gradient, sampled_pref
 from .sampling import as_generator, check_seed, sample_categorical, sample_preferences
 
@@ -14,8 +15,11 @@ __all__ = [
     "BanditOracle",
     "GameOracle",
     "GradientEstimate",
+    "MDPOracle",
+    "PGOracle",
     "PairOracle",
     "as_generator",
+    "bandit_as_mdp_arrays",
     "check_seed",
     "pref",
     "reinforce_pref_gradient",

@@ -1,12 +1,15 @@
 """Ratio-bounded policy updates: PPO-clip (exact maximizer), Bounded Ratio RL (analytic optimum), BPO.
 
-All rules use :class:`polopt.rules.pg.PolicyState` ``(log_pi [..., S, A], k)`` and the oracle
-:class:`polopt.rules.pg.PGOracle` of the current policy ``pi0`` (``q``, ``adv``, ``d``). Ratios are
+Every rule is a factory returning a :class:`~polopt.rules.Rule` (``ppo``, ``bounded_ratio`` = ``brrl``,
+``bpo``) whose ``update(state, oracle)`` makes one call ``oracle.evaluate(pi0)`` of the exact MDP oracle
+(:class:`polopt.oracles.mdp.MDPOracle`) at the current policy ``pi0`` and uses its ``q``, ``adv``, ``d``.
+States are :class:`polopt.rules.pg.PolicyState` ``(log_pi [..., S, A], k)``. Ratios are
 ``rho(s, a) = pi(a|s) / pi0(a|s)``; everything is per state (actions last axis), xp-generic
 (NumPy float64 / ``jax.numpy`` with jit + vmap), fixed shapes, sort-based.
 
 Bounds: symmetric ``eps in (0, 1)`` means ``lo = 1 - eps``, ``hi = 1 + eps``; asymmetric bounds need
-``0 <= lo < 1 < hi`` (:func:`check_bounds` validates at the boundary). ``q_mass = (1 - lo)/(hi - lo)``.
+``0 <= lo < 1 < hi`` (:func:`check_bounds`; the factories validate once, default ``eps = 0.2`` when
+neither ``eps`` nor ``lo, hi`` is given). ``q_mass = (1 - lo)/(hi - lo)``.
 
 Public functions
 ----------------
@@ -20,11 +23,11 @@ Public functions
     ``lam > 0``: the smoothed target ``rho = lo + (hi - lo) sigmoid((Q - u)/lam)`` with ``u`` solving
     ``E_pi0 sigmoid((Q - u)/lam) = q_mass`` (symmetric: ``1 + eps tanh((Q - u)/(2 lam))``, the BPO code's
     target); ``lam -> 0`` recovers the hard target.
-``bounded_ratio_update(state, oracle, *, eps=None, lo=None, hi=None, tie="median", lam=0.0)``
-    ``pi <- bounded_ratio_target(log pi, oracle.q, ...)`` (alias ``brrl_update``).
+``bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule`` (alias ``brrl``)
+    ``pi <- bounded_ratio_target(log pi, Q^pi, ...)``.
 ``ppo_surrogate(log_pi, log_pi0, adv, *, lo, hi)``
     per-state clipped surrogate ``sum_a pi0 min(rho A, clip(rho, lo, hi) A)`` (Schulman et al. 2017 eq. (7)).
-``ppo_maximizer(log_pi0, adv, *, lo, hi) -> log pi``, ``ppo_update(state, oracle, *, eps=None, lo=None, hi=None)``
+``ppo_maximizer(log_pi0, adv, *, lo, hi) -> log pi``, ``ppo(*, eps=None, lo=None, hi=None) -> Rule``
     An exact maximizer of the clipped surrogate over the simplex, per state. **Not unique**: the surrogate is
     flat in ``rho`` above ``hi`` for ``A > 0`` and below ``lo`` for ``A < 0``. Canonical choice returned:
     (1) fill ``A > 0`` actions in decreasing ``A`` up to ``rho = hi``; (2) give the remaining mass to the
@@ -34,9 +37,9 @@ Public functions
     ``rho = hi`` set is the ``A > 0`` set (tests check both attain the same surrogate value).
 ``bpo_loss(log_pi, log_target, adv, d)``
     ``sum_s d(s) sum_a |pi(a|s) - pi*(a|s)| |adv(s, a)|`` (the BPO advantage-weighted TV loss, tabular form).
-``bpo_update(state, oracle, *, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10)``
+``bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10) -> Rule``
     ``epochs`` steps of (sub)gradient descent on ``bpo_loss`` in the logits from ``theta = log pi``, toward the
-    fixed (detached) target ``bounded_ratio_target(log pi, oracle.q, ...)``, weights ``|oracle.adv|``.
+    fixed (detached) target ``bounded_ratio_target(log pi, Q^pi, ...)``, weights ``|A^pi|`` (:func:`bpo_step`).
 
 Guarantees (tests/test_rules_bounded_ratio.py): the target matches ``scipy.optimize.linprog`` per state and
 improves ``V`` by exactly ``1/(1-gamma) E_{s~d^{pi*}} E_{a~pi0}[(rho - 1) Q]`` (= ``eps/(1-gamma)
@@ -50,39 +53,39 @@ Schulman et al., "Proximal Policy Optimization Algorithms", arXiv 1707.06347, eq
 
 from __future__ import annotations
 
-from ._core import array_namespace, log_normalize
-from .pg import BISECTION_STEPS, PGOracle, PolicyState, fori, log_policy, policy_init
+from .._validation import as_positive_int, as_scalar
+from ._core import Rule, array_namespace, coefficient, hparams, log_normalize, step_size
+from .pg import BISECTION_STEPS, PGOracle, _init, _next, _values, choice, fori, log_policy
 
 __all__ = [
-    "bounded_ratio_init",
+    "DEFAULT_EPS",
+    "TIES",
+    "bounded_ratio",
     "bounded_ratio_target",
-    "bounded_ratio_update",
     "bounds_of",
-    "bpo_init",
+    "bpo",
     "bpo_loss",
-    "bpo_update",
-    "brrl_init",
-    "brrl_update",
+    "bpo_step",
+    "brrl",
     "check_bounds",
-    "ppo_init",
+    "ppo",
     "ppo_maximizer",
     "ppo_surrogate",
-    "ppo_update",
 ]
 
 #: |pi - pi*| at or below this is treated as exactly on the kink of |.| (round-off of log/exp round trips is
 #: ~1e-16; 1e-12 leaves margin and is far below any step BPO takes).
 SIGN_DEADZONE = 1e-12
 
-bounded_ratio_init = brrl_init = ppo_init = bpo_init = policy_init
+#: Ratio bound used when neither ``eps`` nor ``(lo, hi)`` is given (PPO's clip range).
+DEFAULT_EPS = 0.2
+TIES = ("median", "fractional")
 
 
 # --------------------------------------------------------------------------- bounds
 def check_bounds(eps=None, lo=None, hi=None) -> tuple[float, float]:
     """``(lo, hi)`` from ``eps in (0, 1)`` or from ``0 <= lo < 1 < hi``; ValueError / TypeError naming the
     argument and the value otherwise (boundary validation for :func:`polopt.solve`)."""
-    from .._validation import as_scalar
-
     if eps is not None:
         if lo is not None or hi is not None:
             raise ValueError(f"give either eps or (lo, hi), got eps={eps!r}, lo={lo!r}, hi={hi!r}")
@@ -180,14 +183,41 @@ def bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", lam=0.0):
     return _with_ratio(log_pi0, xp.where(pi0 > 0, rho, 0.0))
 
 
-def bounded_ratio_update(state: PolicyState, oracle: PGOracle, *, eps=None, lo=None, hi=None, tie="median",
-                         lam=0.0) -> PolicyState:
-    """One exact BRRL step ``pi <- pi*(pi, Q^pi)`` (Ao et al. Thm 4.1); monotone improvement (Thm 4.2)."""
-    lo, hi = bounds_of(eps, lo, hi)
-    return PolicyState(bounded_ratio_target(state.log_pi, oracle.q, lo=lo, hi=hi, tie=tie, lam=lam), state.k + 1)
+def _bounds(rule: str, eps, lo, hi) -> tuple[float, float]:
+    """:func:`check_bounds` with the rule's name in the message; ``eps = DEFAULT_EPS`` when nothing is given."""
+    if eps is None and lo is None and hi is None:
+        eps = DEFAULT_EPS
+    try:
+        return check_bounds(eps=eps, lo=lo, hi=hi)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
 
 
-brrl_update = bounded_ratio_update
+def _target_args(rule: str, tie, lam):
+    return choice(rule, "tie", tie, TIES), coefficient(rule, "lam", lam)
+
+
+def _bounded_ratio(name, eps, lo, hi, tie, lam) -> Rule:
+    lo, hi = _bounds(name, eps, lo, hi)
+    tie, lam = _target_args(name, tie, lam)
+
+    def update(state, oracle):
+        o = _values(state, oracle)
+        return _next(state, bounded_ratio_target(state.log_pi, o.q, lo=lo, hi=hi, tie=tie, lam=lam))
+
+    return Rule(name, _init, update, 1, False, hparams(name, lo=lo, hi=hi, tie=tie, lam=lam))
+
+
+def bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule:
+    """Bounded Ratio RL, one oracle call: ``pi <- pi*(pi, Q^pi)`` (Ao et al. Thm 4.1; see
+    :func:`bounded_ratio_target`); monotone improvement (Thm 4.2; theorems ``brrl.improvement``,
+    ``brrl.cem``). ``tie`` in ``TIES``, ``lam >= 0`` (0: hard target)."""
+    return _bounded_ratio("bounded_ratio", eps, lo, hi, tie, lam)
+
+
+def brrl(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule:
+    """Alias of :func:`bounded_ratio` (the rule is named ``"brrl"``)."""
+    return _bounded_ratio("brrl", eps, lo, hi, tie, lam)
 
 
 # --------------------------------------------------------------------------- PPO
@@ -228,10 +258,15 @@ def ppo_maximizer(log_pi0, adv, *, lo, hi):
     return log_normalize(log_policy(p))
 
 
-def ppo_update(state: PolicyState, oracle: PGOracle, *, eps=None, lo=None, hi=None) -> PolicyState:
-    """``pi <- ppo_maximizer(pi, A^pi)``: PPO-clip with its per-state surrogate maximized exactly (mean advantage)."""
-    lo, hi = bounds_of(eps, lo, hi)
-    return PolicyState(ppo_maximizer(state.log_pi, oracle.adv, lo=lo, hi=hi), state.k + 1)
+def ppo(*, eps=None, lo=None, hi=None) -> Rule:
+    """PPO-clip with its per-state surrogate maximized exactly (mean advantage), one oracle call:
+    ``pi <- ppo_maximizer(pi, A^pi)`` (theorem ``ppo.hinge``)."""
+    lo, hi = _bounds("ppo", eps, lo, hi)
+
+    def update(state, oracle):
+        return _next(state, ppo_maximizer(state.log_pi, _values(state, oracle).adv, lo=lo, hi=hi))
+
+    return Rule("ppo", _init, update, 1, False, hparams("ppo", lo=lo, hi=hi))
 
 
 # --------------------------------------------------------------------------- BPO
@@ -242,25 +277,44 @@ def bpo_loss(log_pi, log_target, adv, d):
     return xp.sum(xp.asarray(d) * per_state)
 
 
-def bpo_update(state: PolicyState, oracle: PGOracle, *, eps=None, lo=None, hi=None, tie="median", lam=0.0,
-               eta=1.0, epochs=10) -> PolicyState:
-    """BPO: ``epochs`` subgradient steps ``theta <- theta - eta grad_theta bpo_loss`` toward the detached target.
+def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", lam=0.0, eta=1.0, epochs=10):
+    """BPO from ``log_pi`` with the oracle output ``o`` of ``exp(log_pi)``: ``epochs`` subgradient steps
+    ``theta <- theta - eta grad_theta bpo_loss`` toward the detached target.
 
     ``grad_theta[s, b] = d(s) pi(b|s) (g(s, b) - sum_a pi(a|s) g(s, a))`` with
     ``g = |adv| sign(pi - pi*)`` (softmax chain rule; the subgradient 0 is taken where
     ``|pi - pi*| <= SIGN_DEADZONE``, so that round-off does not pick a side of the kink).
     """
-    lo, hi = bounds_of(eps, lo, hi)
-    xp = array_namespace(state.log_pi, oracle.q)
-    target = xp.exp(bounded_ratio_target(state.log_pi, oracle.q, lo=lo, hi=hi, tie=tie, lam=lam))
-    w = xp.asarray(oracle.d)[..., None]
-    weight = xp.abs(oracle.adv)
+    xp = array_namespace(log_pi, o.q)
+    target = xp.exp(bounded_ratio_target(log_pi, o.q, lo=lo, hi=hi, tie=tie, lam=lam))
+    w = xp.asarray(o.d)[..., None]
+    weight = xp.abs(o.adv)
 
-    def descend(log_pi):
-        pi = xp.exp(log_pi)
+    def descend(lp):
+        pi = xp.exp(lp)
         diff = pi - target
         g = weight * xp.where(xp.abs(diff) > SIGN_DEADZONE, xp.sign(diff), 0.0)
         grad = w * pi * (g - xp.sum(pi * g, axis=-1, keepdims=True))
-        return log_normalize(log_pi - eta * grad)
+        return log_normalize(lp - eta * grad)
 
-    return PolicyState(fori(xp, int(epochs), descend, state.log_pi), state.k + 1)
+    return fori(xp, int(epochs), descend, log_pi)
+
+
+def bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10) -> Rule:
+    """BPO (Ao et al.), one oracle call: :func:`bpo_step` with step ``eta > 0`` and ``epochs >= 1``
+    subgradient steps per update toward the bounded-ratio target (bounds, ``tie``, ``lam`` as in
+    :func:`bounded_ratio`)."""
+    lo, hi = _bounds("bpo", eps, lo, hi)
+    tie, lam = _target_args("bpo", tie, lam)
+    eta = step_size("bpo", "eta", eta)
+    try:
+        epochs = as_positive_int("epochs", epochs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"bpo: {exc}") from None
+
+    def update(state, oracle):
+        o = _values(state, oracle)
+        return _next(state, bpo_step(state.log_pi, o, lo=lo, hi=hi, tie=tie, lam=lam, eta=eta, epochs=epochs))
+
+    return Rule("bpo", _init, update, 1, False, hparams("bpo", lo=lo, hi=hi, tie=tie, lam=lam, eta=eta,
+                                                       epochs=epochs))

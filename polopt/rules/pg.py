@@ -1,51 +1,50 @@
 """Policy-gradient and policy-mirror-descent rules on tabular MDPs (exact oracle).
 
-Every rule is written once against the array namespace of its inputs (NumPy float64 or
-``jax.numpy``; jit / vmap over ``(state, P, r)``), carries the policy as log-probabilities
-and never imports :mod:`polopt.exact`: the caller supplies the oracle of the current policy.
+Every rule is a factory that takes its hyper-parameters by their maths names, validates them
+once and returns a :class:`~polopt.rules.Rule`::
 
-Oracle
-------
-``evaluate(P, r, gamma, pi, rho, tau=0.0) -> PGOracle(v, q, adv, d)`` is the xp-generic exact
-oracle (dense linear solves), for one instance ``P [S, A, S]``, ``r [S, A]``, ``pi [S, A]``,
-``rho [S]`` (``jax.vmap`` it for batches)::
+    rule = npg(eta=1.0)
+    oracle = MDPOracle(P, r, gamma, rho)               # polopt.oracles.mdp
+    state = rule.init(log_pi0)                         # PolicyState(log_pi [S, A], k = 0)
+    state = rule.update(state, oracle)                 # pure; NumPy float64 or jax.numpy
 
-    v   [S]     V^pi_tau = (I - gamma P_pi)^{-1} (r_pi + tau H(pi(.|s)))
-    q   [S, A]  Q^pi_tau = r + gamma P v
-    adv [S, A]  q - tau log pi - v[:, None]   (Mei et al.'s soft advantage, Eq. 18; = Q - V at tau = 0)
-    d   [S]     d^pi_rho = (1 - gamma) (I - gamma P_pi^T)^{-1} rho   (normalized discounted visitation)
+``update`` asks the oracle for the exact values of the current policy,
+``oracle.evaluate(softmax(state.log_pi)) -> PGOracle(v, q, adv, d)`` (one evaluation per update),
+and reads ``oracle.gamma``; it never imports :mod:`polopt.exact`. Rules are written once against
+the array namespace of their inputs (jit / vmap over ``(state, P, r)``), carry the policy as
+log-probabilities, and ``eta = inf`` (a Python float) gives the greedy limit where stated.
+:func:`evaluate` and :class:`PGOracle` are re-exported from :mod:`polopt.oracles.mdp`.
 
-It equals :func:`polopt.exact.evaluate` (``V``, ``Q``, ``advantage``, ``occupancy.sum(-1)``) to
-1e-10 (``tests/test_rules_pg.py``). A bandit is the one-state MDP ``P = ones[1, K, 1]``,
-``r = rewards[None]``, ``gamma = 0``, ``rho = [1]``; a contextual bandit has ``P[x, a] = e_x``,
-``gamma = 0``, ``rho = contexts`` (:func:`bandit_as_mdp_arrays`).
+State
+-----
+All rules share :class:`PolicyState` ``(log_pi [..., S, A], k)`` (``k``: updates made, an integer
+array, used by step schedules). ``rule.init(log_pi0)`` normalises a log-policy (``-inf`` allowed);
+:func:`policy_init` builds the state from a policy ``[..., A]`` (zeros allowed).
 
-State and rules
----------------
-All rules share one state, :class:`PolicyState` ``(log_pi [..., S, A], k)`` (``k``: number of
-updates taken, an integer array, used by step schedules). ``<rule>_init(pi)`` builds it from a
-policy ``[..., A]`` (zeros allowed; ``log 0 = -inf``). ``<rule>_update(state, oracle, *, ...)``
-returns the next state. Step sizes may be Python floats or arrays; ``eta = inf`` (a Python
-float) gives the greedy limit where stated.
+=================================================  ==========================================================
+factory (defaults)                                 update (per state ``s``; ``c = 1/(1-gamma)``)
+=================================================  ==========================================================
+``softmax_pg(eta=None, tau=0.0)``                  ``theta += eta c d(s) pi(a|s) adv(s,a)`` (AKM Lemma; exact
+                                                   gradient of ``V(rho)``; ``tau > 0``: of ``V_tau``).
+                                                   ``eta=None``: ``(1-gamma)^3/8`` (AKM Thm 5.1)
+``log_barrier_pg(eta=None, lam=1e-3)``             softmax PG on ``V(rho) + lam/(S A) sum log pi``: adds
+                                                   ``eta lam/(S A) (1 - A pi(a|s))``
+``projected_pg(eta=None)``                         ``pi <- Proj_simplex(pi + eta c d(s) Q(s,.))``; ``eta=None``:
+                                                   ``(1-gamma)^3/(2 gamma A)`` (AKM Thm 4.1; 1 at gamma = 0)
+``npg(eta=1.0)``                                   ``pi <- pi exp(eta c adv) / Z``; ``eta = inf``: PI step
+``entropy_npg(tau, eta=None)``                     ``pi <- pi^{1 - eta tau c} exp(eta c Q_tau) / Z`` (Cen et al.),
+                                                   ``0 < eta <= (1-gamma)/tau``; ``eta=None``: the upper end
+                                                   (soft policy iteration)
+``policy_mirror_descent(eta=1.0, bregman="kl",     ``pi <- argmax eta_k <p, Q> - D(p, pi)``; D = KL (``kl_prox``)
+  schedule="constant", growth=None, c0=1.0)``      or Euclidean (``project_simplex``); ``eta = inf``: PI step
+``mdpo(eta=1.0, anneal=None)``                     ``pi <- pi exp(t_k adv) / Z``, ``t_k = eta (1 - k/anneal)``
+``trpo(delta=0.01)``                               exact ``argmax_p sum_s d(s) <p_s, adv_s>`` s.t.
+                                                   ``sum_s d(s) KL(pi_s || p_s) <= delta``
+=================================================  ==========================================================
 
-=====================================  =====================================================================
-rule (``<rule>_update`` keywords)       update (per state ``s``; ``c = 1/(1-gamma)``)
-=====================================  =====================================================================
-``softmax_pg(eta, gamma)``              ``theta += eta c d(s) pi(a|s) adv(s,a)`` (AKM Lemma; exact gradient of
-                                        ``V(rho)``; with a soft oracle (``tau > 0``) the gradient of ``V_tau``)
-``log_barrier_pg(eta, gamma, lam)``     softmax PG on ``V(rho) + lam/(S A) sum log pi``: adds
-                                        ``eta lam/(S A) (1 - A pi(a|s))``
-``projected_pg(eta, gamma)``            ``pi <- Proj_simplex(pi + eta c d(s) Q(s,.))`` (direct parametrization)
-``npg(eta, gamma)``                     ``pi <- pi exp(eta c adv) / Z``; ``eta = inf``: policy iteration step
-``entropy_npg(eta, gamma, tau)``        ``pi <- pi^{1 - eta tau c} exp(eta c Q_tau) / Z`` (Cen et al.);
-                                        ``eta tau c = 1``: soft policy iteration; needs the soft oracle
-``policy_mirror_descent(eta, gamma,     ``pi <- argmax eta_k <p, Q> - D(p, pi)``; D = KL (``kl_prox``) or
-  bregman, schedule, growth, c0)``      Euclidean (``project_simplex``); schedules below; ``eta = inf``: PI
-``mdpo(eta, anneal)``                   ``pi <- pi exp(t_k adv) / Z``, ``t_k = eta (1 - k/anneal)`` (constant
-                                        ``eta`` when ``anneal`` is None)
-``trpo(delta)``                         exact ``argmax_p sum_s d(s) <p_s, adv_s>`` s.t.
-                                        ``sum_s d(s) KL(pi_s || p_s) <= delta``
-=====================================  =====================================================================
+Bad hyper-parameters raise ValueError / TypeError naming the rule, the argument, the expected range
+and the value (the same errors :func:`polopt.solve` reports). The one check that needs the problem,
+``eta <= (1-gamma)/tau`` of ``entropy_npg``, is made in ``update`` on the oracle's (concrete) gamma.
 
 PMD schedules (:func:`pmd_step_size`): ``"constant"`` ``eta_k = eta`` (Xiao 2022: sublinear);
 ``"geometric"`` ``eta_k = eta growth^k`` (default ``growth = 1/gamma``; Xiao 2022, linear rate gamma);
@@ -55,7 +54,8 @@ PMD schedules (:func:`pmd_step_size`): ``"constant"`` ``eta_k = eta`` (Xiao 2022
 
 Guarantees (checked in ``tests/test_rules_pg.py``; the rates live in :mod:`polopt.theory`):
 the fixed point of every rule is the exact optimum (soft optimum for ``entropy_npg``), NPG / PMD
-with ``eta = inf`` take a policy-iteration step, and NumPy and JAX (jit + vmap) agree.
+with ``eta = inf`` take a policy-iteration step (and ``eta = 1e17`` stays on the simplex with tied
+advantages), and NumPy and JAX (jit + vmap) agree.
 
 References: Agarwal, Kakade, Lee, Mahajan, arXiv 1908.00261 (AKM: softmax / log-barrier /
 projected PG, NPG Lemma 5.1, Thm 5.3); Mei, Xiao, Szepesvari, Schuurmans, arXiv 2005.06392;
@@ -72,35 +72,44 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._core import array_namespace, kl_prox, log_normalize, project_simplex
+from .._validation import as_positive_int
+from ..oracles.mdp import MDPOracle, PGOracle, bandit_as_mdp_arrays, evaluate
+from ._core import (
+    Rule,
+    array_namespace,
+    coefficient,
+    hparams,
+    kl_prox,
+    log_normalize,
+    project_simplex,
+    require,
+    softmax,
+    step_size,
+)
 
 __all__ = [
     "ETA_CAP",
+    "MDPOracle",
     "PGOracle",
     "PolicyState",
     "bandit_as_mdp_arrays",
-    "entropy_npg_init",
-    "entropy_npg_update",
+    "choice",
+    "entropy_npg",
+    "entropy_npg_limit",
     "evaluate",
     "greedy_log",
-    "log_barrier_pg_init",
-    "log_barrier_pg_update",
+    "log_barrier_pg",
     "log_policy",
-    "mdpo_init",
-    "mdpo_update",
-    "npg_init",
-    "npg_update",
+    "mdpo",
+    "npg",
     "pmd_step_size",
     "policy_init",
-    "policy_mirror_descent_init",
-    "policy_mirror_descent_update",
-    "projected_pg_init",
-    "projected_pg_update",
+    "policy_mirror_descent",
+    "projected_pg",
+    "softmax_pg",
     "softmax_pg_gradient",
-    "softmax_pg_init",
-    "softmax_pg_update",
-    "trpo_init",
-    "trpo_update",
+    "trpo",
+    "trpo_step",
 ]
 
 #: Largest step a schedule may produce: growth^k with growth = 1/gamma overflows float64 after a
@@ -115,19 +124,9 @@ NEWTON_STEPS = 30
 #: (one vectorized evaluation of 15 points): 16 rounds leave 120 / 16^16 ~ 7e-18.
 TRPO_GRID = 15
 TRPO_ROUNDS = 16
-
-
-class PGOracle(NamedTuple):
-    """Exact oracle of the current policy (shapes for one instance).
-
-    ``v [S]`` value (soft value with ``tau > 0``), ``q [S, A]``, ``adv [S, A]`` (soft advantage
-    ``q - tau log pi - v``), ``d [S]`` normalized discounted state visitation from ``rho``.
-    """
-
-    v: Any
-    q: Any
-    adv: Any
-    d: Any
+#: Relative slack on entropy_npg's step limit (1-gamma)/tau: a step computed as (1-gamma)/tau in
+#: another order of operations may exceed it by a few ulps; it is then clipped to the limit.
+STEP_LIMIT_SLACK = 1e-12
 
 
 class PolicyState(NamedTuple):
@@ -187,142 +186,186 @@ def _euclid_greedy(pi, g):
     return project_simplex(xp.where(top, pi, -1.0))
 
 
-def _state_weights(oracle, log_pi):
-    xp = array_namespace(log_pi, oracle.d)
-    return xp.asarray(oracle.d)[..., None]
+def _state_weights(o: PGOracle, log_pi):
+    xp = array_namespace(log_pi, o.d)
+    return xp.asarray(o.d)[..., None]
 
 
-# --------------------------------------------------------------------------- oracle
-def evaluate(P, r, gamma, pi, rho, tau=0.0) -> PGOracle:
-    """Exact (soft) evaluation of ``pi`` by two dense linear solves; see the module docstring.
-
-    Args:
-        P: kernel ``[S, A, S]``; r: rewards ``[S, A]``; gamma: discount in ``[0, 1)``;
-        pi: policy ``[S, A]``; rho: start distribution ``[S]``; tau: entropy temperature ``>= 0``.
-
-    Returns:
-        :class:`PGOracle` ``(v [S], q [S, A], adv [S, A], d [S])``.
-
-    Tested against :func:`polopt.exact.evaluate` (tau = 0) and
-    :func:`polopt.exact.soft.regularized_policy_evaluation` (tau > 0) to 1e-10.
-    """
-    xp = array_namespace(P, r, pi, rho)
-    S = r.shape[-2]
-    log_pi = log_policy(pi)
-    ent = -xp.sum(xp.where(pi > 0, pi * xp.where(pi > 0, log_pi, 0.0), 0.0), axis=-1)
-    P_pi = xp.einsum("sa,sat->st", pi, P)
-    M = xp.eye(S, dtype=P_pi.dtype) - gamma * P_pi
-    v = xp.linalg.solve(M, xp.sum(pi * r, axis=-1) + tau * ent)
-    q = r + gamma * xp.einsum("sat,t->sa", P, v)
-    d = (1.0 - gamma) * xp.linalg.solve(M.T, rho)
-    adv = q - v[:, None] - tau * xp.where(pi > 0, log_pi, 0.0)
-    return PGOracle(v, q, adv, d)
+def choice(rule: str, name: str, value, options):
+    """``value`` if it is one of ``options``; else ValueError ``"{rule}: {name} must be one of ..."``."""
+    if value not in options:
+        raise ValueError(f"{rule}: {name} must be one of {', '.join(repr(o) for o in options)}, got {value!r}")
+    return value
 
 
-def bandit_as_mdp_arrays(rewards, contexts=None):
-    """``(P, r, gamma, rho)`` of the one-step MDP of a bandit ``[K]`` or contextual bandit ``[X, K]``.
-
-    NumPy arrays; ``gamma = 0`` so that ``q = r`` and ``d = rho`` (the context distribution).
-    """
-    r = np.asarray(rewards, dtype=np.float64)
-    if r.ndim == 1:
-        r = r[None, :]
-    X, K = r.shape
-    P = np.broadcast_to(np.eye(X)[:, None, :], (X, K, X)).copy()
-    rho = np.full(X, 1.0 / X) if contexts is None else np.asarray(contexts, dtype=np.float64)
-    return P, r, 0.0, rho
-
-
-# --------------------------------------------------------------------------- init
+# --------------------------------------------------------------------------- state and oracle calls
 def policy_init(pi) -> PolicyState:
     """``PolicyState(log pi, k=0)`` from a policy ``[..., A]`` (rows on the simplex; zeros allowed)."""
     xp = array_namespace(pi)
     return PolicyState(log_normalize(log_policy(pi)), xp.asarray(0))
 
 
-softmax_pg_init = log_barrier_pg_init = projected_pg_init = npg_init = entropy_npg_init = policy_init
-policy_mirror_descent_init = mdpo_init = trpo_init = policy_init
+def _init(log_pi0, oracle=None) -> PolicyState:
+    """``PolicyState(lognorm(log_pi0), k=0)``: every rule's ``init`` (the oracle is not needed)."""
+    xp = array_namespace(log_pi0)
+    return PolicyState(log_normalize(log_pi0), xp.asarray(0))
+
+
+def _values(state: PolicyState, oracle, tau=None) -> PGOracle:
+    """The one oracle call of an update: the exact values of ``softmax(state.log_pi)``."""
+    pi = softmax(state.log_pi)
+    return oracle.evaluate(pi) if tau is None else oracle.evaluate(pi, tau)
 
 
 def _next(state: PolicyState, log_pi) -> PolicyState:
     return PolicyState(log_pi, state.k + 1)
 
 
+def _rule(name: str, update, **hp) -> Rule:
+    return Rule(name, _init, update, 1, False, hparams(name, **hp))
+
+
+def _optional_step(rule: str, eta):
+    return None if eta is None else step_size(rule, "eta", eta)
+
+
 # --------------------------------------------------------------------------- gradient rules
-def softmax_pg_gradient(log_pi, oracle: PGOracle, gamma):
+def softmax_pg_gradient(log_pi, o: PGOracle, gamma):
     """``dV(rho)/dtheta[s, a] = d(s) pi(a|s) adv(s, a) / (1 - gamma)`` (AKM, softmax policy gradient).
 
-    With a soft oracle (``tau > 0``, ``adv`` = soft advantage) it is ``dV_tau(rho)/dtheta`` (Mei et al. 2020,
-    Lemma 10 form). Shapes ``[..., S, A]``.
+    ``o`` is the oracle's output for ``pi = exp(log_pi)``. With a soft oracle (``tau > 0``, ``adv`` =
+    soft advantage) it is ``dV_tau(rho)/dtheta`` (Mei et al. 2020, Lemma 10 form). Shapes ``[..., S, A]``.
     """
-    xp = array_namespace(log_pi, oracle.adv)
-    return _state_weights(oracle, log_pi) * xp.exp(log_pi) * oracle.adv / (1.0 - gamma)
+    xp = array_namespace(log_pi, o.adv)
+    return _state_weights(o, log_pi) * xp.exp(log_pi) * o.adv / (1.0 - gamma)
 
 
-def softmax_pg_update(state: PolicyState, oracle: PGOracle, *, eta, gamma) -> PolicyState:
-    """Softmax policy gradient ascent ``theta <- theta + eta grad_theta V(rho)``.
+def _akm_step(gamma: float) -> float:
+    return (1.0 - gamma) ** 3 / 8.0
+
+
+def softmax_pg(*, eta=None, tau=0.0) -> Rule:
+    """Softmax policy gradient ascent ``theta <- theta + eta grad_theta V_tau(rho)`` (one oracle call).
 
     ``log pi`` is stored instead of ``theta``: the policy depends on ``theta`` only up to a per-state
-    shift, so ``lognorm(theta + eta g) = lognorm(log pi + eta g)``.
-    Guarantee: AKM Thm 5.1 (asymptotic, ``eta <= (1-gamma)^3/8``), Mei et al. Thm 4 (O(1/t)).
+    shift, so ``lognorm(theta + eta g) = lognorm(log pi + eta g)``. ``tau > 0`` ascends the entropy-
+    regularized value (the rule evaluates at its own ``tau``). ``eta=None``: ``(1-gamma)^3/8``.
+    Guarantee: AKM Thm 5.1 (asymptotic, ``eta <= (1-gamma)^3/8``), Mei et al. Thm 4 (O(1/t)): theorems
+    ``softmax_pg.mei`` and ``softmax_pg.mei_bandit``.
     """
-    return _next(state, log_normalize(state.log_pi + eta * softmax_pg_gradient(state.log_pi, oracle, gamma)))
+    eta = _optional_step("softmax_pg", eta)
+    tau = coefficient("softmax_pg", "tau", tau)
+
+    def update(state, oracle):
+        g = oracle.gamma
+        e = _akm_step(g) if eta is None else eta
+        o = _values(state, oracle, tau)
+        return _next(state, log_normalize(state.log_pi + e * softmax_pg_gradient(state.log_pi, o, g)))
+
+    return _rule("softmax_pg", update, eta=eta, tau=tau)
 
 
-def log_barrier_pg_update(state: PolicyState, oracle: PGOracle, *, eta, gamma, lam) -> PolicyState:
+def log_barrier_pg(*, eta=None, lam=1e-3) -> Rule:
     """Gradient ascent on ``L_lam = V(rho) + lam/(S A) sum_{s,a} log pi(a|s)`` (AKM eq. (12), Thm 5.2).
 
-    ``grad_theta[s, a] = d(s) pi adv / (1-gamma) + lam/(S A) (1 - A pi(a|s))``.
+    ``grad_theta[s, a] = d(s) pi adv / (1-gamma) + lam/(S A) (1 - A pi(a|s))``; ``lam >= 0``;
+    ``eta=None``: ``(1-gamma)^3/8``. One oracle call.
     """
-    xp = array_namespace(state.log_pi)
-    # a bare [A] policy is a one-state (bandit) problem
-    S = state.log_pi.shape[-2] if state.log_pi.ndim >= 2 else 1
-    A = state.log_pi.shape[-1]
-    barrier = (lam / (S * A)) * (1.0 - A * xp.exp(state.log_pi))
-    g = softmax_pg_gradient(state.log_pi, oracle, gamma) + barrier
-    return _next(state, log_normalize(state.log_pi + eta * g))
+    eta = _optional_step("log_barrier_pg", eta)
+    lam = coefficient("log_barrier_pg", "lam", lam)
+
+    def update(state, oracle):
+        xp = array_namespace(state.log_pi)
+        g = oracle.gamma
+        e = _akm_step(g) if eta is None else eta
+        # a bare [A] policy is a one-state (bandit) problem
+        S = state.log_pi.shape[-2] if state.log_pi.ndim >= 2 else 1
+        A = state.log_pi.shape[-1]
+        barrier = (lam / (S * A)) * (1.0 - A * xp.exp(state.log_pi))
+        grad = softmax_pg_gradient(state.log_pi, _values(state, oracle), g) + barrier
+        return _next(state, log_normalize(state.log_pi + e * grad))
+
+    return _rule("log_barrier_pg", update, eta=eta, lam=lam)
 
 
-def projected_pg_update(state: PolicyState, oracle: PGOracle, *, eta, gamma) -> PolicyState:
-    """Projected gradient ascent, direct parametrization (AKM Thm 4.1):
+def projected_pg(*, eta=None) -> Rule:
+    """Projected gradient ascent, direct parametrization (AKM Thm 4.1), one oracle call:
     ``pi(.|s) <- Proj_simplex(pi(.|s) + eta d(s) Q(s, .) / (1 - gamma))``.
+
+    ``eta=None``: AKM's ``(1-gamma)^3 / (2 gamma A)`` (1 at ``gamma = 0``).
     """
-    xp = array_namespace(state.log_pi, oracle.q)
-    pi = xp.exp(state.log_pi)
-    step = _state_weights(oracle, state.log_pi) * oracle.q / (1.0 - gamma)
-    return _next(state, log_policy(project_simplex(pi + eta * step)))
+    eta = _optional_step("projected_pg", eta)
+
+    def update(state, oracle):
+        xp = array_namespace(state.log_pi)
+        g, A = oracle.gamma, state.log_pi.shape[-1]
+        e = ((1.0 - g) ** 3 / (2.0 * g * A) if g > 0 else 1.0) if eta is None else eta
+        o = _values(state, oracle)
+        step = _state_weights(o, state.log_pi) * o.q / (1.0 - g)
+        return _next(state, log_policy(project_simplex(xp.exp(state.log_pi) + e * step)))
+
+    return _rule("projected_pg", update, eta=eta)
 
 
 # --------------------------------------------------------------------------- mirror-descent rules
-def npg_update(state: PolicyState, oracle: PGOracle, *, eta, gamma) -> PolicyState:
-    """Natural policy gradient = soft policy iteration (AKM Lemma 5.1):
+def npg(*, eta=1.0) -> Rule:
+    """Natural policy gradient = soft policy iteration (AKM Lemma 5.1), one oracle call:
     ``pi(a|s) <- pi(a|s) exp(eta adv(s,a)/(1-gamma)) / Z(s)`` via :func:`kl_prox`.
 
     ``eta = inf`` gives the greedy policy of ``Q^pi`` (a policy-iteration step; ties keep pi's weights).
-    Guarantee: ``V*(rho) - V_T(rho) <= log|A|/(eta T) + 1/((1-gamma)^2 T)`` from uniform (AKM Thm 5.3).
+    Guarantee: ``V*(rho) - V_T(rho) <= log|A|/(eta T) + 1/((1-gamma)^2 T)`` from uniform (AKM Thm 5.3;
+    theorem ``npg.akm``), ``npg.pi_limit`` at ``eta = inf``.
     """
-    if _is_inf(eta):
-        return _next(state, greedy_log(state.log_pi, oracle.adv))
-    return _next(state, kl_prox(state.log_pi, oracle.adv, eta / (1.0 - gamma)))
+    eta = step_size("npg", "eta", eta, allow_inf=True)
+    greedy = _is_inf(eta)
+
+    def update(state, oracle):
+        o = _values(state, oracle)
+        if greedy:
+            return _next(state, greedy_log(state.log_pi, o.adv))
+        return _next(state, kl_prox(state.log_pi, o.adv, eta / (1.0 - oracle.gamma)))
+
+    return _rule("npg", update, eta=eta)
 
 
-def entropy_npg_update(state: PolicyState, oracle: PGOracle, *, eta, gamma, tau) -> PolicyState:
-    """Entropy-regularized NPG (Cen et al. 2020, Lemma 5 / eq. (18)):
+def entropy_npg_limit(gamma: float, tau: float) -> float:
+    """The largest step of :func:`entropy_npg`, ``(1 - gamma) / tau`` (= soft policy iteration)."""
+    return (1.0 - gamma) / tau
+
+
+def entropy_npg(*, tau, eta=None) -> Rule:
+    """Entropy-regularized NPG (Cen et al. 2020, Lemma 5 / eq. (18)), one (soft) oracle call:
 
     ``pi+(a|s) ∝ pi(a|s)^{1 - alpha} exp(alpha Q_tau(s,a) / tau)``, ``alpha = eta tau / (1 - gamma)`` in ``(0, 1]``,
 
     i.e. ``argmax_p <p, Q_tau> + tau H(p) - KL(p||pi)/eta'`` with ``eta' = eta / ((1-gamma)(1-alpha))``
     (:func:`kl_prox` with a uniform magnet and ``beta = tau``). ``alpha = 1`` is soft policy iteration
-    ``pi+ ∝ exp(Q_tau / tau)``. The oracle must be the soft one (``evaluate(..., tau=tau)``).
-    Guarantee: ``||Q*_tau - Q_tau^{t+1}||_inf <= C1 gamma (1 - eta tau)^t`` (Cen Thm 1, constants recalled).
+    ``pi+ ∝ exp(Q_tau / tau)``. The rule evaluates at its own ``tau > 0``; ``eta=None`` is
+    ``(1-gamma)/tau``, and a larger ``eta`` is a ValueError at the first update (the limit needs the
+    oracle's gamma). Guarantee: ``||Q*_tau - Q_tau^{t+1}||_inf <= C1 gamma (1 - eta tau)^t`` (Cen Thm 1,
+    constants recalled; theorem ``entropy_npg.linear``).
     """
-    xp = array_namespace(state.log_pi, oracle.q)
-    alpha = eta * tau / (1.0 - gamma)
-    if isinstance(alpha, (int, float, np.floating)) and float(alpha) >= 1.0:
-        on = xp.isfinite(state.log_pi)
-        return _next(state, log_normalize(xp.where(on, oracle.q / tau, -xp.inf)))
-    eta_prox = eta / ((1.0 - gamma) * (1.0 - alpha))
-    return _next(state, kl_prox(state.log_pi, oracle.q, eta_prox, xp.zeros_like(oracle.q), tau))
+    if tau is None:
+        raise TypeError("entropy_npg: tau is required (the entropy temperature, > 0)")
+    tau = coefficient("entropy_npg", "tau", tau, low_open=True)
+    eta = _optional_step("entropy_npg", eta)
+
+    def update(state, oracle):
+        xp = array_namespace(state.log_pi)
+        g = oracle.gamma
+        limit = entropy_npg_limit(g, tau)
+        e = limit if eta is None else eta
+        require("entropy_npg", e <= limit * (1.0 + STEP_LIMIT_SLACK),
+                f"eta must lie in (0, (1 - gamma)/tau] = (0, {limit:g}] for entropy_npg, got {e:g}")
+        o = _values(state, oracle, tau)
+        alpha = e * tau / (1.0 - g)
+        if isinstance(alpha, (int, float, np.floating)) and float(alpha) >= 1.0:
+            on = xp.isfinite(state.log_pi)
+            return _next(state, log_normalize(xp.where(on, o.q / tau, -xp.inf)))
+        eta_prox = e / ((1.0 - g) * (1.0 - alpha))
+        return _next(state, kl_prox(state.log_pi, o.q, eta_prox, xp.zeros_like(o.q), tau))
+
+    return _rule("entropy_npg", update, tau=tau, eta=eta)
 
 
 def _bregman_to_greedy(log_pi, q, bregman: str):
@@ -339,9 +382,15 @@ def _bregman_to_greedy(log_pi, q, bregman: str):
     return xp.max(per_state)
 
 
-def pmd_step_size(state: PolicyState, oracle: PGOracle, *, eta, gamma, schedule="constant", growth=None,
+PMD_SCHEDULES = ("constant", "geometric", "adaptive")
+BREGMANS = ("kl", "euclidean")
+
+
+def pmd_step_size(state: PolicyState, o: PGOracle, *, eta, gamma, schedule="constant", growth=None,
                   c0=1.0, bregman="kl"):
     """Step ``eta_k`` of policy mirror descent at update ``k = state.k`` (capped at :data:`ETA_CAP`).
+
+    ``o`` is the oracle's output for the current policy (only ``o.q`` is read).
 
     * ``"constant"``: ``eta``.
     * ``"geometric"``: ``eta growth^k``, ``growth = 1/gamma`` by default (Xiao 2022: ``eta_{k+1} >= eta_k/gamma``
@@ -350,7 +399,7 @@ def pmd_step_size(state: PolicyState, oracle: PGOracle, *, eta, gamma, schedule=
       (Johnson, Pike-Burke, Rebeschini 2023: ``eta_k >= ||D(greedy_k, pi_k)||_inf / c_k`` gives
       ``||V* - V_k||_inf <= gamma^k (||V* - V_0||_inf + sum_i c_i gamma^{-i-1})``-type rate gamma).
     """
-    xp = array_namespace(state.log_pi, oracle.q)
+    xp = array_namespace(state.log_pi, o.q)
     if schedule == "constant":
         return eta
     k = xp.asarray(state.k, dtype=state.log_pi.dtype)
@@ -359,47 +408,69 @@ def pmd_step_size(state: PolicyState, oracle: PGOracle, *, eta, gamma, schedule=
         g = min(float(g), ETA_CAP) if isinstance(g, (int, float, np.floating)) else g
         return xp.minimum(eta * xp.exp(k * xp.log(xp.asarray(g, dtype=state.log_pi.dtype))), ETA_CAP)
     if schedule == "adaptive":
-        D = _bregman_to_greedy(state.log_pi, oracle.q, bregman)
+        D = _bregman_to_greedy(state.log_pi, o.q, bregman)
         c_k = c0 * xp.exp((2.0 * k + 2.0) * math.log(max(gamma, 1e-300)))
         # D is +inf when pi(a*|s) = 0 under KL; the cap keeps the step finite (greedy to machine precision)
         return xp.minimum(xp.maximum(eta, xp.where(c_k > 0, D / xp.maximum(c_k, 1e-300), ETA_CAP)), ETA_CAP)
     raise ValueError(f"schedule must be 'constant', 'geometric' or 'adaptive', got {schedule!r}")
 
 
-def policy_mirror_descent_update(state: PolicyState, oracle: PGOracle, *, eta, gamma, bregman="kl",
-                                 schedule="constant", growth=None, c0=1.0) -> PolicyState:
-    """Policy mirror descent (Lan 2022 eq. (3.1); Xiao 2022), reward-maximization form:
+def policy_mirror_descent(*, eta=1.0, bregman="kl", schedule="constant", growth=None, c0=1.0) -> Rule:
+    """Policy mirror descent (Lan 2022 eq. (3.1); Xiao 2022), reward-maximization form, one oracle call:
 
     ``pi_{k+1}(.|s) = argmax_p eta_k <p, Q^{pi_k}(s, .)> - D(p, pi_k(.|s))``,
 
     ``D = KL`` -> ``pi_k exp(eta_k Q) / Z`` (:func:`kl_prox`); ``D = ||.||^2/2`` -> ``Proj(pi_k + eta_k Q)``
-    (:func:`project_simplex`). ``eta_k`` from :func:`pmd_step_size`. ``eta = inf`` (any schedule): the
-    policy-iteration step. No ``1/(1-gamma)`` factor (so PMD-KL with ``eta`` = NPG with ``eta (1-gamma)``).
+    (:func:`project_simplex`). ``eta_k`` from :func:`pmd_step_size` (``growth >= 1``, default ``1/gamma``;
+    ``c0 > 0``). ``eta = inf`` (any schedule): the policy-iteration step. No ``1/(1-gamma)`` factor (so
+    PMD-KL with ``eta`` = NPG with ``eta (1-gamma)``). Guarantees: theorems ``pmd.linear``,
+    ``pmd.geometric``, ``pmd.sublinear``.
     """
-    if bregman not in ("kl", "euclidean"):
-        raise ValueError(f"bregman must be 'kl' or 'euclidean', got {bregman!r}")
-    xp = array_namespace(state.log_pi, oracle.q)
-    if _is_inf(eta):
+    name = "policy_mirror_descent"
+    eta = step_size(name, "eta", eta, allow_inf=True)
+    bregman = choice(name, "bregman", bregman, BREGMANS)
+    schedule = choice(name, "schedule", schedule, PMD_SCHEDULES)
+    growth = None if growth is None else coefficient(name, "growth", growth, low=1.0)
+    c0 = coefficient(name, "c0", c0, low_open=True)
+    greedy = _is_inf(eta)
+
+    def update(state, oracle):
+        xp = array_namespace(state.log_pi)
+        o = _values(state, oracle)
+        if greedy:
+            if bregman == "kl":
+                return _next(state, greedy_log(state.log_pi, o.q))
+            return _next(state, log_policy(_euclid_greedy(xp.exp(state.log_pi), o.q)))
+        eta_k = pmd_step_size(state, o, eta=eta, gamma=oracle.gamma, schedule=schedule, growth=growth, c0=c0,
+                              bregman=bregman)
         if bregman == "kl":
-            return _next(state, greedy_log(state.log_pi, oracle.q))
-        return _next(state, log_policy(_euclid_greedy(xp.exp(state.log_pi), oracle.q)))
-    eta_k = pmd_step_size(state, oracle, eta=eta, gamma=gamma, schedule=schedule, growth=growth, c0=c0,
-                          bregman=bregman)
-    if bregman == "kl":
-        return _next(state, kl_prox(state.log_pi, oracle.adv, eta_k))
-    return _next(state, log_policy(project_simplex(xp.exp(state.log_pi) + eta_k * oracle.adv)))
+            return _next(state, kl_prox(state.log_pi, o.adv, eta_k))
+        return _next(state, log_policy(project_simplex(xp.exp(state.log_pi) + eta_k * o.adv)))
+
+    return _rule(name, update, eta=eta, bregman=bregman, schedule=schedule, growth=growth, c0=c0)
 
 
-def mdpo_update(state: PolicyState, oracle: PGOracle, *, eta, anneal=None) -> PolicyState:
-    """On-policy MDPO, exact tabular step (Tomar et al. 2020; objective recalled):
+def mdpo(*, eta=1.0, anneal=None) -> Rule:
+    """On-policy MDPO, exact tabular step (Tomar et al. 2020; objective recalled), one oracle call:
 
     ``pi_{k+1} = argmax_pi E_{s~d_k}[E_pi adv_k - KL(pi||pi_k)/t_k]`` -> ``pi_k exp(t_k adv_k) / Z``
-    per state (the state weights cancel), ``t_k = eta (1 - k/anneal)`` when ``anneal = K`` is given
-    (the paper's annealing), else ``t_k = eta``.
+    per state (the state weights cancel), ``t_k = eta (1 - k/anneal)`` when ``anneal = K`` (an int
+    >= 1) is given (the paper's annealing), else ``t_k = eta``.
     """
-    xp = array_namespace(state.log_pi, oracle.adv)
-    t_k = eta if anneal is None else eta * (1.0 - xp.asarray(state.k, dtype=state.log_pi.dtype) / anneal)
-    return _next(state, kl_prox(state.log_pi, oracle.adv, t_k))
+    eta = step_size("mdpo", "eta", eta)
+    if anneal is not None:
+        try:
+            anneal = as_positive_int("anneal", anneal)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"mdpo: {exc}") from None
+
+    def update(state, oracle):
+        xp = array_namespace(state.log_pi)
+        o = _values(state, oracle)
+        t_k = eta if anneal is None else eta * (1.0 - xp.asarray(state.k, dtype=state.log_pi.dtype) / anneal)
+        return _next(state, kl_prox(state.log_pi, o.adv, t_k))
+
+    return _rule("mdpo", update, eta=eta, anneal=anneal)
 
 
 # --------------------------------------------------------------------------- TRPO
@@ -432,19 +503,19 @@ def _trpo_policy(log_pi, adv, lam):
     return log_p, kl
 
 
-def trpo_update(state: PolicyState, oracle: PGOracle, *, delta) -> PolicyState:
-    """Exact tabular TRPO step (Schulman et al. 2015, the trust-region problem solved exactly):
+def trpo_step(log_pi, o: PGOracle, delta):
+    """The exact tabular TRPO step from ``log_pi`` with the oracle output ``o`` of ``pi = exp(log_pi)``:
 
     ``max_p sum_s d(s) <p(.|s), adv(s,.)>  s.t.  sum_s d(s) KL(pi(.|s) || p(.|s)) <= delta``.
 
     Lagrangian per state: ``p(a|s) = lam pi(a|s) / (nu_s - adv(s,a))``; the shared multiplier ``lam``
     is found by a vectorized 16-way search on ``log lam`` so that the constraint is active (it always is:
     the unconstrained maximizer is greedy, at infinite KL). ``lam`` is searched in ``scale * [e^-60, e^60]``, ``scale =
-    max |adv| + 1e-100``; a ``delta`` beyond that bracket returns its end point.
+    max |adv| + 1e-100``; a ``delta`` beyond that bracket returns its end point. Returns ``log p [S, A]``.
     """
-    xp = array_namespace(state.log_pi, oracle.adv)
-    log_pi, adv = state.log_pi, oracle.adv
-    w = xp.asarray(oracle.d)
+    xp = array_namespace(log_pi, o.adv)
+    adv = o.adv
+    w = xp.asarray(o.d)
     # the floor keeps lam = scale e^-60 a normal float when adv = 0 (a deterministic policy: p = pi)
     scale = xp.max(xp.abs(adv)) + 1e-100
     lo0, hi0 = xp.log(scale) - 60.0, xp.log(scale) + 60.0
@@ -462,4 +533,15 @@ def trpo_update(state: PolicyState, oracle: PGOracle, *, delta) -> PolicyState:
 
     lo, hi = fori(xp, TRPO_ROUNDS, search, (lo0, hi0))
     log_p, _ = _trpo_policy(log_pi, adv, xp.exp(hi))
-    return _next(state, log_p)
+    return log_p
+
+
+def trpo(*, delta=0.01) -> Rule:
+    """Exact tabular TRPO (Schulman et al. 2015, the trust-region problem solved exactly), one oracle
+    call: :func:`trpo_step` with trust-region radius ``delta > 0``."""
+    delta = step_size("trpo", "delta", delta)
+
+    def update(state, oracle):
+        return _next(state, trpo_step(state.log_pi, _values(state, oracle), delta))
+
+    return _rule("trpo", update, delta=delta)
