@@ -4,10 +4,12 @@ Why: the exact solvers call many small BLAS kernels (matrix-vector products, tri
 solves, LUs of a few hundred to a few thousand rows). On the 2-core machines polopt is
 developed and tested on, a second BLAS thread makes them slower, not faster: each call
 pays a thread wake-up and a barrier, and when another process occupies a core the BLAS
-threads wait for each other. Measured (bench/results/threads.json, 2 cores):
-``po.exact.nash`` at K = 1000 took 0.32 s with one BLAS thread, 0.75 s with two on an idle
-machine and 1.2 s with one busy process beside it; an exact NPG iteration at S = 300,
-A = 50 took 0.5 ms with one thread and up to 285 ms with two on a busy machine.
+threads wait for each other. Measured on 2 cores (``python -m bench.bench_threads``;
+bench/results/threads*.json): ``po.exact.nash`` at K = 1000 took 0.34 s with one BLAS
+thread and 0.74 s with two on an idle machine, 0.38 s against 1.16 s with one spinning
+process beside it, and 1.8 s against 11.9 s with two spinning processes on a machine already
+loaded by others (load average 8); the exact policy-gradient oracle at S = 300, A = 50 took
+26 ms against 84 ms there.
 
 Usage (context manager or decorator, re-entrant, nestable)::
 
@@ -23,11 +25,12 @@ Usage (context manager or decorator, re-entrant, nestable)::
         ...
 
 Cost: ``threadpoolctl.threadpool_limits`` rescans every loaded shared library on each entry
-(~0.9 ms measured here, more than a K = 100 kernel). This module keeps one
-:class:`threadpoolctl.ThreadpoolController` and rebuilds it only when modules were imported
+(0.9 ms measured on an idle machine, 5 ms on a loaded one: more than a K = 100 kernel).
+This module keeps one :class:`threadpoolctl.ThreadpoolController` and rebuilds it only when modules were imported
 since it was built (a new extension module may bring its own BLAS or OpenMP runtime), then
-sets and restores the libraries' thread counts directly: ~5 us per entry, ~1 us when the
-limit already holds (nested entries, or a process started with ``OMP_NUM_THREADS=1``).
+sets and restores the libraries' thread counts directly: 5-8 us per entry idle (15 us loaded),
+~4 us when the limit already holds (nested entries, or a process started with
+``OMP_NUM_THREADS=1``: two ``get_num_threads`` calls, one per loaded OpenBLAS).
 
 Semantics: ``blas_threads(n)`` lowers each library's thread count to ``min(current, n)``
 on entry and restores exactly what it lowered on exit; it never raises a count. The counts

@@ -10,8 +10,8 @@ depends on NumPy / SciPy alone.
 
 Threads: :func:`interior_point` runs with one BLAS thread (:func:`polopt._threads.single_threaded`).
 Its work is one K x K LU and a few triangular solves and matrix-vector products per iteration;
-measured at K = 1000 on 2 cores (bench/results/threads.json): 0.32 s with one thread, 0.75 s
-with two on an idle machine and 1.2 s with one busy process beside it.
+measured at K = 1000 on 2 cores (``bench.bench_threads``): 0.34 s with one thread, 0.74 s
+with two on an idle machine and 1.16 s with one spinning process beside it.
 """
 
 from __future__ import annotations
