@@ -94,6 +94,7 @@ SLOW_S = 2.0
 
 def solvers(mdp, ddp, dense: bool, quick: bool):
     """name -> callable returning (v, num_iter); and skipped {name: reason}."""
+    import polopt as po
     from polopt.exact import (
         linear_program,
         modified_policy_iteration,
@@ -112,6 +113,14 @@ def solvers(mdp, ddp, dense: bool, quick: bool):
         "polopt.value_iteration": lambda: (lambda r: (r.v, r.num_iter))(value_iteration(mdp, tol=tol)),
         "polopt.policy_iteration": lambda: (lambda r: (r.v, r.num_iter))(policy_iteration(mdp)),
         "polopt.linear_program": lambda: (linear_program(mdp).v, 1),
+        # the entry point, as a user reaches the same solvers: the default method and named methods
+        "po.solve(default)": lambda: (lambda r: (r.value, r.num_iter))(po.solve(mdp, tol=tol)),
+        "po.solve.modified_policy_iteration": lambda: (lambda r: (r.value, r.num_iter))(
+            po.solve(mdp, method="modified_policy_iteration", iters=10**6, tol=tol)),
+        "po.solve.value_iteration": lambda: (lambda r: (r.value, r.num_iter))(
+            po.solve(mdp, method="value_iteration", iters=10**6, tol=tol)),
+        "po.solve.policy_iteration": lambda: (lambda r: (r.value, r.num_iter))(
+            po.solve(mdp, method="policy_iteration", iters=10**5)),
         "quantecon.pi": lambda: (lambda r: (r.v, r.num_iter))(ddp.solve("pi")),
         "quantecon.mpi": lambda: (lambda r: (r.v, r.num_iter))(ddp.solve("mpi", epsilon=tol, max_iter=10**6)),
         "quantecon.vi": lambda: (lambda r: (r.v, r.num_iter))(ddp.solve("vi", epsilon=tol, max_iter=10**6)),
@@ -136,7 +145,7 @@ def solvers(mdp, ddp, dense: bool, quick: bool):
     if not dense:
         skipped["pymdptoolbox.*"] = "builds a dense S x S policy matrix per evaluation (seconds per call)"
     if river:
-        for name in ("polopt.policy_iteration", "quantecon.pi"):
+        for name in ("polopt.policy_iteration", "po.solve.policy_iteration", "quantecon.pi"):
             s.pop(name)
             skipped[name] = "Howard PI from the myopic policy flips one chain state per improvement (thousands)"
         s.pop("quantecon.vi")
@@ -145,6 +154,29 @@ def solvers(mdp, ddp, dense: bool, quick: bool):
         s.pop("polopt.linear_program")
         skipped["polopt.linear_program"] = "HiGHS on an LP with this many constraints takes minutes"
     return s, skipped
+
+
+#: QuantEcon's name for each named po.solve method (same algorithm, same stopping accuracy).
+QUANTECON_NAME = {"policy_iteration": "pi", "modified_policy_iteration": "mpi", "value_iteration": "vi"}
+
+
+def entry_ratios(table: dict) -> dict:
+    """What a ``po.solve`` user gets, as ratios: the default against QuantEcon's best accurate method
+    (target >= 3), each named method against QuantEcon's same-named one (target >= 1) and against
+    the ``po.exact`` function it wraps (target <= 1.2: the entry point is as fast as the solver)."""
+    def t(name):
+        row = table.get(name)
+        return row["time_s"] if row and row["accurate"] else None
+
+    qe = [v["time_s"] for k, v in table.items() if k.startswith("quantecon") and v["accurate"]]
+    out = {"default_vs_quantecon_best": (min(qe) / t("po.solve(default)")) if qe and t("po.solve(default)") else None,
+           "default_over_exact_solve_mdp": (t("po.solve(default)") / t("polopt.solve_mdp"))
+           if t("po.solve(default)") and t("polopt.solve_mdp") else None}
+    for method, qe_name in QUANTECON_NAME.items():
+        ours, exact, anchor = t(f"po.solve.{method}"), t(f"polopt.{method}"), t(f"quantecon.{qe_name}")
+        out[f"{method}_vs_quantecon"] = anchor / ours if ours and anchor else None
+        out[f"{method}_over_exact"] = ours / exact if ours and exact else None
+    return out
 
 
 def run(quick: bool, repeat: int):
@@ -170,8 +202,10 @@ def run(quick: bool, repeat: int):
         ours = table["polopt.solve_mdp"]
         ratio = (min(qe) / ours["time_s"]) if qe and ours["accurate"] else None
         ratios[name] = ratio
-        results[name] = {"solvers": table, "skipped": skipped, "ratio_quantecon_best_over_polopt": ratio}
-        print(f"{name:32s} ratio QuantEcon-best / polopt.solve_mdp = {ratio}", flush=True)
+        entry = entry_ratios(table)
+        results[name] = {"solvers": table, "skipped": skipped, "ratio_quantecon_best_over_polopt": ratio,
+                         "entry_point": entry}
+        print(f"{name:32s} ratio QuantEcon-best / polopt.solve_mdp = {ratio}; po.solve: {entry}", flush=True)
     return results, ratios
 
 
