@@ -161,3 +161,9 @@ def test_a_bad_init_is_reported_as_init():
             po.solve(mdp, method=method, init=np.array([[0.5, 0.6], [1.0, 0.0]]))
     with pytest.raises(ValueError, match=r"init\[1\] is 5"):
         po.solve(mdp, method="policy_iteration", init=np.array([0, 5]))
+
+
+@pytest.mark.parametrize("shape, axis", [((0, 2, 0, 3), "S"), ((2, 0, 2, 3), "A"), ((2, 2, 2, 0), "d")])
+def test_an_empty_feature_axis_is_reported_against_phi(shape, axis):
+    with pytest.raises(ValueError, match=rf"phi must have shape \[S, A, S, d\].*empty {axis} \(axis"):
+        po.LinearMixtureMDP(np.zeros(shape), np.ones(shape[-1]), np.zeros((2, 2)), horizon=3)

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 import polopt as po
 from polopt import certificates
 from polopt.exact import regularized_nash
+from polopt.methods import _PROBE
 from polopt.problems import catalogue
 from polopt.problems.random import random_intransitive
-from polopt.methods import _PROBE
 from polopt.rules import nlhf
 from polopt.testing import strategies as pst
 from polopt.testing.tolerances import EXACT_F64, IDENTITY_F64

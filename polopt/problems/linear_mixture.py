@@ -39,6 +39,11 @@ class LinearMixtureMDP(Problem):
             check_dense_size("phi", phi.shape, "reduce S or d (the features are dense [S, A, S, d])")
         phi = as_float_array("phi", phi, ndim=(4, 5))
         theta = as_float_array("theta", theta, ndim=(1, 2))
+        if 0 in phi.shape:  # report the features' own empty axis, not a consequence of it in r or P
+            axes = ("H", "S", "A", "S'", "d")[5 - phi.ndim:]
+            empty = [f"{name} (axis {i})" for i, (name, n) in enumerate(zip(axes, phi.shape, strict=True)) if n == 0]
+            raise ValueError(f"phi must have shape [S, A, S, d] with every axis >= 1, got {phi.shape}: "
+                             f"empty {', '.join(empty)}")
         d = phi.shape[-1]
         if theta.shape[-1] != d:
             raise ValueError(f"theta has dimension {theta.shape[-1]} but phi has d={d} (phi shape {phi.shape})")
