@@ -79,6 +79,7 @@ _PROBE = {
     "online_ipo": {"eta": 0.01, "beta": 0.1},
     "ipo_md": {"eta": 0.01, "beta": 0.1},
     "omwu": {"eta": 0.5},
+    "entropy_npg": {"tau": 0.1},
 }
 
 
