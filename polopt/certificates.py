@@ -25,6 +25,7 @@ __all__ = [
     "exploitability",
     "game_gaps",
     "kl",
+    "kl_log_q",
     "kl_to_optimum",
     "span",
     "suboptimality",
@@ -37,8 +38,11 @@ def kl(p, q, axis: int = -1) -> np.ndarray:
     return np.maximum(rel_entr(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)).sum(axis=axis), 0.0)
 
 
-def kl_log(p, log_q, axis: int = -1) -> np.ndarray:
-    """``KL(p || q) = sum p (log p - log q)`` with ``q`` given by its logarithm (``0 log 0 = 0``).
+def kl_log_q(p, log_q, axis: int = -1) -> np.ndarray:
+    """``KL(p || q) = sum p (log p - log q)`` with ``p`` a probability and ``q`` given by its logarithm.
+
+    (``0 log 0 = 0``.) Named apart from :func:`polopt.rules.kl_log` ``(log_p, log_q)``, which takes
+    both in the log domain: one name, one signature.
 
     For rules that carry log-policies: a probability that underflows to 0 in ``exp(log q)``
     (``log q = -1e5``, say) still gives the finite KL it has, where :func:`kl` would give ``+inf``.
@@ -59,7 +63,7 @@ def kl_to_optimum(pi, pi_star, weights=None, *, log_pi=None) -> float:
         weights: state weights [S] (uniform if None); ignored for [K].
         log_pi: ``log pi`` instead of ``pi`` (keyword only): exact where ``pi`` underflows.
     """
-    per_state = kl(pi_star, pi) if log_pi is None else kl_log(pi_star, log_pi)
+    per_state = kl(pi_star, pi) if log_pi is None else kl_log_q(pi_star, log_pi)
     if np.ndim(per_state) == 0:
         return float(per_state)
     w = np.full(per_state.shape[-1], 1.0 / per_state.shape[-1]) if weights is None else np.asarray(weights)

@@ -294,9 +294,9 @@ def test_regularized_best_response_is_gibbs():
 @SETTINGS
 @given(st.integers(2, 6).flatmap(lambda k: st.tuples(simplex(k), simplex(k))))
 def test_kl_from_log_policy_matches_kl(pq):
-    """kl_log(p, log q) = KL(p || q) wherever q is representable (independent loop reference)."""
+    """kl_log_q(p, log q) = KL(p || q) wherever q is representable (independent loop reference)."""
     p, q = pq
-    np.testing.assert_allclose(cert.kl_log(p, np.log(q)), kl_loop(p, q), rtol=1e-12, atol=IDENTITY_F64)
+    np.testing.assert_allclose(cert.kl_log_q(p, np.log(q)), kl_loop(p, q), rtol=1e-12, atol=IDENTITY_F64)
     np.testing.assert_allclose(cert.kl_to_optimum(None, p, log_pi=np.log(q)), cert.kl_to_optimum(q, p),
                                rtol=1e-12, atol=IDENTITY_F64)
 
@@ -308,5 +308,5 @@ def test_kl_from_log_policy_survives_underflow():
     assert cert.kl_to_optimum(np.exp(log_q), p) == np.inf
     expected = 0.5 * np.log(0.5) + 0.5 * (np.log(0.5) + 1e5)
     np.testing.assert_allclose(cert.kl_to_optimum(None, p, log_pi=log_q), expected, rtol=1e-15)
-    assert cert.kl_log(np.array([0.0, 1.0]), np.array([-np.inf, 0.0])) == 0.0  # 0 log 0 = 0
-    assert cert.kl_log(np.array([0.5, 0.5]), np.array([-np.inf, 0.0])) == np.inf  # off support
+    assert cert.kl_log_q(np.array([0.0, 1.0]), np.array([-np.inf, 0.0])) == 0.0  # 0 log 0 = 0
+    assert cert.kl_log_q(np.array([0.5, 0.5]), np.array([-np.inf, 0.0])) == np.inf  # off support

@@ -98,7 +98,7 @@ def _grad_and_objective(problem, log_pols):
     pi = np.exp(log_pols)
     if problem.beta > 0:
         R = np.where(pi > 0, r - problem.beta * (log_pols - _log(mu)), 0.0)
-        per = np.sum(np.where(pi > 0, pi * r, 0.0), axis=-1) - problem.beta * certificates.kl_log(pi, _log(mu))
+        per = np.sum(np.where(pi > 0, pi * r, 0.0), axis=-1) - problem.beta * certificates.kl_log_q(pi, _log(mu))
     else:
         R = np.broadcast_to(r, pi.shape)
         per = np.sum(pi * r, axis=-1)
@@ -206,7 +206,7 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
     pols = np.exp(log_pols)
     certs = {
         "suboptimality": lambda: opt.value - objective,
-        "kl_to_optimum": lambda: certificates.kl_log(pi_star, log_pols) @ rho,
+        "kl_to_optimum": lambda: certificates.kl_log_q(pi_star, log_pols) @ rho,
     }
     info = {
         "mode": mode,

@@ -287,7 +287,7 @@ def _result(problem, method, st: _Setup, thetas, status, num_iter, pi_star, J, h
     gap = np.max(thetas.max(axis=-1) - thetas.min(axis=-1), axis=-1)
     info = dict(info, logits=squeeze(thetas), logit_gap=gap)
     certs = {
-        "kl_to_optimum": lambda: certificates.kl_log(pi_star, log_pis) @ st.rho,
+        "kl_to_optimum": lambda: certificates.kl_log_q(pi_star, log_pis) @ st.rho,
         "suboptimality": lambda: (v_star - J(pis)) @ st.rho,
     }
     return SolveResult(

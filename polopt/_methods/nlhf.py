@@ -152,7 +152,7 @@ def _kl(g: _Game, log_pols: np.ndarray, pi_star: np.ndarray, defined: bool) -> n
     """``KL(pi* || pi_t)`` from the log-policies [N, X, K] (finite where a probability underflows), rho-weighted."""
     if not defined:
         return np.full(log_pols.shape[0], np.nan)
-    return certificates.kl_log(pi_star, log_pols) @ g.rho
+    return certificates.kl_log_q(pi_star, log_pols) @ g.rho
 
 
 def _gaps(g: _Game, log_pols: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:

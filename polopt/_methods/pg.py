@@ -244,7 +244,7 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
                                                      for v in values()])),
             "suboptimality_regularized": (traj.stop_values if traj.stop_values is not None
                                           else _lazy(lambda: gaps(main_lazy()))),
-            "kl_to_optimum": _lazy(lambda: certificates.kl_log(soft_pi, records) @ rho),
+            "kl_to_optimum": _lazy(lambda: certificates.kl_log_q(soft_pi, records) @ rho),
         }
         info = {"values": values, "regularized_values": main_lazy}
     info.update(gamma=gamma, rho=rho)
