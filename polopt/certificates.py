@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import rel_entr
 
+from .oracles.preference import best_response_value
+
 __all__ = [
     "bellman_residual",
     "duality_gap",
@@ -104,18 +106,6 @@ def _game_terms(P, pi, mu, beta):
     return P, pi, mu
 
 
-def _best_response_value(payoff, mu, beta) -> float:
-    """``max_pi' pi'.payoff - beta KL(pi'||mu)`` (= max payoff when beta = 0)."""
-    if beta == 0.0:
-        return float(np.max(payoff))
-    # log sum_y mu(y) exp(x_y) with the max shift over the support of mu (mu(y) = 0 terms vanish);
-    # plain NumPy: scipy.special.logsumexp costs ~1 ms per call in array-API dispatch
-    x = payoff / beta
-    on = mu > 0
-    m = float(np.max(x[on]))
-    return float(beta * (m + np.log(np.dot(mu[on], np.exp(x[on] - m)))))
-
-
 def exploitability(P, pi, mu=None, beta: float = 0.0) -> float:
     """``f_beta(pi) = max_pi' J_beta(pi', pi) - 1/2`` for the symmetric preference game.
 
@@ -126,7 +116,7 @@ def exploitability(P, pi, mu=None, beta: float = 0.0) -> float:
     """
     P, pi, mu = _game_terms(P, pi, mu, beta)
     reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
-    return _best_response_value(P @ pi, mu, beta) + reg - 0.5
+    return best_response_value(P @ pi, mu, beta) + reg - 0.5
 
 
 def duality_gap(P, pi, mu=None, beta: float = 0.0) -> float:
@@ -138,9 +128,9 @@ def duality_gap(P, pi, mu=None, beta: float = 0.0) -> float:
     P, pi, mu = _game_terms(P, pi, mu, beta)
     reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
     # max player's best response against pi (the min player) ...
-    best_max = _best_response_value(P @ pi, mu, beta) + reg
+    best_max = best_response_value(P @ pi, mu, beta) + reg
     # ... and the min player's best response: min_pi'' pi.P pi'' + beta KL(pi''||mu) - beta KL(pi||mu)
-    best_min = -_best_response_value(-(pi @ P), mu, beta) - reg
+    best_min = -best_response_value(-(pi @ P), mu, beta) - reg
     return best_max - best_min
 
 

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar
+from ..oracles.bandit import ESTIMATORS, GROUP_ESTIMATORS
 
 __all__ = [
     "ESTIMATORS",
@@ -67,8 +68,7 @@ __all__ = [
     "softmax_smoothness",
 ]
 
-ESTIMATORS = ("reinforce", "remax", "rloo", "grpo", "dr_grpo", "oblr")
-_NEEDS_GROUP = ("rloo", "grpo", "dr_grpo", "oblr")
+_NEEDS_GROUP = GROUP_ESTIMATORS
 _CLOSED = ("reinforce", "remax", "rloo", "dr_grpo")
 #: Enumeration refuses problems whose outcome table (outcomes x G x K doubles) exceeds this.
 MAX_WORK = 50_000_000

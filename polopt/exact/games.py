@@ -39,6 +39,7 @@ from scipy.special import log_softmax, logsumexp, rel_entr, softmax
 
 from .._threads import single_threaded
 from .._validation import as_distribution, as_scalar
+from ..oracles.preference import best_response_value
 from ..problems import PreferenceGame
 from ._ipm import interior_point, to_simplex
 
@@ -139,29 +140,16 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return max(float(rel_entr(p, q).sum()), 0.0)
 
 
-def _best_response_value(payoff: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
-    """``max_pi' pi'.payoff - beta KL(pi'||mu)``: ``max payoff`` at ``beta = 0``, else
-    ``beta log sum_y mu(y) exp(payoff(y) / beta)`` shifted by the max over ``supp(mu)``
-    (terms with ``mu(y) = 0`` vanish; plain NumPy, as ``logsumexp`` costs ~1 ms per call in
-    SciPy's array-API dispatch)."""
-    if beta == 0.0:
-        return float(np.max(payoff))
-    x = payoff / beta
-    on = mu > 0
-    m = float(np.max(x[on]))
-    return float(beta * (m + np.log(np.dot(mu[on], np.exp(x[on] - m)))))
-
-
 def _exploitability(P: np.ndarray, pi: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
     reg = beta * _kl(pi, mu) if beta > 0 else 0.0
-    return _best_response_value(P @ pi, mu, beta) + reg - 0.5
+    return best_response_value(P @ pi, mu, beta) + reg - 0.5
 
 
 def _duality_gap(P: np.ndarray, pi: np.ndarray, mu: np.ndarray | None, beta: float) -> float:
     """Both best responses computed separately (not ``2 f``), so the identity stays checkable."""
     reg = beta * _kl(pi, mu) if beta > 0 else 0.0
-    best_max = _best_response_value(P @ pi, mu, beta) + reg
-    best_min = -_best_response_value(-(pi @ P), mu, beta) - reg
+    best_max = best_response_value(P @ pi, mu, beta) + reg
+    best_min = -best_response_value(-(pi @ P), mu, beta) - reg
     return best_max - best_min
 
 

@@ -8,7 +8,7 @@ full information for samples without a second version of the rule.
 
 from .bandit import BanditOracle, GradientEstimate, PairOracle, sample_gradients
 from .mdp import MDPOracle, PGOracle, bandit_as_mdp_arrays
-from .preference import GameOracle, pref, reinforce_pref_gradient, sampled_pref
+from .preference import GameOracle, best_response_value, pref, reinforce_pref_gradient, sampled_pref
 from .sampling import as_generator, check_seed, sample_categorical, sample_preferences
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "PGOracle",
     "PairOracle",
     "as_generator",
+    "best_response_value",
     "bandit_as_mdp_arrays",
     "check_seed",
     "pref",
