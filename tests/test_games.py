@@ -443,5 +443,5 @@ def test_regularized_newton_recovers_where_coarse_continuation_fails():
     assert res.residual <= 1e-12 * (1 + 1 / 0.01)
     assert abs(res.exploitability) <= EXACT_F64
     coarse = games._newton_level(game.P, np.log(game.mu), 0.01,
-                                 np.log(games._regularized_newton(game.P, game.mu, 0.04)[0]), 1e-12, 100, [])
+                                 np.log(games.regularized_newton(game.P, game.mu, 0.04)[0]), 1e-12, 100, [])
     assert coarse[1] > 1.0  # the x4 step from beta = 0.04 to 0.01 is outside Newton's region (kept as evidence)

@@ -69,8 +69,8 @@ def _relative_value_iteration(problem, *, iters, init, seed, **hparams) -> Solve
     tol = hparams.get("tol", SOLVER_TOL)
     ref_state = hparams.get("ref_state", 0)
     h0 = _rvi_h0(problem, init)
-    tau, tol, max_iter, ref_state, h0 = _avg._check_rvi_args(problem, tau, tol, iters, ref_state, h0)
-    trace = _avg._rvi(problem, tau, tol, max_iter, ref_state, h0, record=True)
+    tau, tol, max_iter, ref_state, h0 = _avg.check_rvi_args(problem, tau, tol, iters, ref_state, h0)
+    trace = _avg.rvi_trace(problem, tau, tol, max_iter, ref_state, h0, record=True)
     res = trace.result
     A = problem.num_actions
 
@@ -132,7 +132,7 @@ def _soft_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResu
     beta = as_scalar("beta", hparams["beta"], low=0.0, low_open=True)
     tol = as_scalar("tol", hparams.get("tol", SOLVER_TOL), low=0.0, low_open=True)
     max_iter = as_positive_int("iters", iters, minimum=0)
-    mu = _soft._reference(hparams.get("reference"), problem.num_states, problem.num_actions)
+    mu = _soft.reference_policy(hparams.get("reference"), problem.num_states, problem.num_actions)
     v0 = _soft_v0(problem, init, beta, mu)
 
     opt = _soft.soft_policy_iteration(problem, beta, mu)
@@ -143,7 +143,7 @@ def _soft_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResu
         policies.append(_soft.gibbs_policy(q, beta, mu))
         residuals.append(delta)
 
-    v, q, _, n, converged = _soft._soft_vi_loop(problem, beta, mu, tol, max_iter, v0, callback=record)
+    v, q, _, n, converged = _soft.soft_vi_loop(problem, beta, mu, tol, max_iter, v0, callback=record)
     values = np.array(values)
     policies = np.array(policies)
     residuals = np.array(residuals)

@@ -71,7 +71,7 @@ def _unregularized_result(problem: PreferenceGame, init, res, *, method: str, hp
     """SolveResult of an unregularized equilibrium ``res`` (:class:`polopt.exact.games.NashResult`)."""
     pi0 = _init_policy(problem, init)
     pi = res.policy
-    unique = _games._unique_at(problem.skew, pi, UNIQUENESS_TOL)
+    unique = _games.is_unique_at(problem.skew, pi, UNIQUENESS_TOL)
     lp_distance = None
     if cross_check and unique and problem.num_actions <= LP_CROSS_CHECK_MAX_K:
         # an independent solver must find the same point when the equilibrium is unique
@@ -156,13 +156,13 @@ def _regularized_nash(problem: PreferenceGame, *, iters: int, init, seed, **hpar
     beta = problem.beta
     pi0 = _init_policy(problem, init)
     if solver == "newton":
-        pi, residual, steps, path = _games._regularized_newton(problem.P, problem.mu, beta, tol, iters, start=pi0)
+        pi, residual, steps, path = _games.regularized_newton(problem.P, problem.mu, beta, tol, iters, start=pi0)
         iterates = path
         converged = residual <= tol * (1.0 + 1.0 / beta)
         num_iter = steps
     else:
-        pi, steps = _games._regularized_cvxpy(problem.P, problem.mu, beta)
-        residual = _games._fixed_point_residual(problem.P, problem.mu, beta, pi)
+        pi, steps = _games.regularized_convex_program(problem.P, problem.mu, beta)
+        residual = _games.fixed_point_residual(problem.P, problem.mu, beta, pi)
         iterates = np.stack([pi0, pi])
         converged = True
         num_iter = 1

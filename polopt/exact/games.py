@@ -50,11 +50,15 @@ __all__ = [
     "best_response",
     "duality_gap",
     "exploitability",
+    "fixed_point_residual",
+    "is_unique_at",
     "nash",
     "nash_is_unique",
     "nash_lp",
     "nash_ranges",
+    "regularized_convex_program",
     "regularized_nash",
+    "regularized_newton",
 ]
 
 #: Duality gap the fast solver must certify before it returns (the LP fallback is used otherwise).
@@ -323,11 +327,11 @@ def nash_is_unique(game, tol: float = 1e-9, method: str = "rank") -> bool:
         return bool(np.max(upper - lower) <= np.sqrt(tol))
     if method != "rank":
         raise ValueError(f"method must be 'rank' or 'lp', got {method!r}")
-    return _unique_at(game.skew, nash(game, tol=tol).policy, tol)
+    return is_unique_at(game.skew, nash(game, tol=tol).policy, tol)
 
 
 @single_threaded()
-def _unique_at(S: np.ndarray, pi: np.ndarray, tol: float) -> bool:
+def is_unique_at(S: np.ndarray, pi: np.ndarray, tol: float) -> bool:
     """The rank test of :func:`nash_is_unique` at an equilibrium ``pi`` of the game ``S = P - 1/2``.
 
     Valid at *any* equilibrium: a unique one is strictly complementary with a one-dimensional
@@ -392,7 +396,7 @@ _CONTINUATION_FACTORS = (4.0, 1.25)
 
 
 @single_threaded()
-def _regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
+def regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
     """Newton with continuation in beta: levels ``beta 4^k, ..., 4 beta, beta`` from ``>= 1`` down.
 
     Each level starts at the previous solution (``pi*_beta`` is smooth in beta), which keeps the
@@ -407,7 +411,7 @@ def _regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
         # P[supp, supp]: the equilibrium is the restricted game's, extended by zeros
         T = np.flatnonzero(on)
         sub_start = None if start is None else np.asarray(start)[T] / max(float(np.asarray(start)[T].sum()), 1e-300)
-        pi_T, res, steps, path_T = _regularized_newton(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta, tol, max_iter,
+        pi_T, res, steps, path_T = regularized_newton(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta, tol, max_iter,
                                                        sub_start)
         pi = np.zeros(mu.size)
         pi[T] = pi_T
@@ -434,13 +438,13 @@ def _regularized_newton(P, mu, beta, tol=1e-12, max_iter=100, start=None):
             steps += k
         if res <= tol * scale:
             return np.exp(theta - logsumexp(theta)), res, steps, np.array(path)
-    pi_cvx, _ = _regularized_cvxpy(P, mu, beta)
+    pi_cvx, _ = regularized_convex_program(P, mu, beta)
     theta = np.log(np.maximum(pi_cvx, np.finfo(np.float64).tiny))
     theta, res, k = _newton_level(P, log_mu, beta, theta, tol, max_iter, path)
     return np.exp(theta - logsumexp(theta)), res, steps + k, np.array(path)
 
 
-def _regularized_cvxpy(P, mu, beta):
+def regularized_convex_program(P, mu, beta):
     """``argmin_pi beta log sum mu exp(P pi / beta) + beta KL(pi||mu)`` over the simplex (Clarabel).
 
     The objective is ``f_beta(pi) + 1/2`` (convex: log-sum-exp of an affine map plus KL);
@@ -449,9 +453,9 @@ def _regularized_cvxpy(P, mu, beta):
     import cvxpy as cp
 
     on = mu > 0
-    if not on.all():  # zero reference mass forces pi(y) = 0 (see _regularized_newton)
+    if not on.all():  # zero reference mass forces pi(y) = 0 (see regularized_newton)
         T = np.flatnonzero(on)
-        pi_T, iters = _regularized_cvxpy(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta)
+        pi_T, iters = regularized_convex_program(P[np.ix_(T, T)], mu[T] / mu[T].sum(), beta)
         pi = np.zeros(mu.size)
         pi[T] = pi_T
         return pi, iters
@@ -501,10 +505,10 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
         raise ValueError(f"method must be 'newton', 'cvxpy' or 'both', got {method!r}")
     P, mu = game.P, game.mu
     if method == "cvxpy":
-        pi, iters = _regularized_cvxpy(P, mu, beta)
-        res = _fixed_point_residual(P, mu, beta, pi)
+        pi, iters = regularized_convex_program(P, mu, beta)
+        res = fixed_point_residual(P, mu, beta, pi)
         return RegNashResult(pi, _exploitability(P, pi, mu, beta), iters, "cvxpy", res)
-    pi, res, steps, _ = _regularized_newton(P, mu, beta, tol)
+    pi, res, steps, _ = regularized_newton(P, mu, beta, tol)
     if not res <= tol * (1.0 + 1.0 / beta):
         from .._base import NotConvergedWarning
 
@@ -512,7 +516,7 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
                       NotConvergedWarning, stacklevel=2)
     out = RegNashResult(pi, _exploitability(P, pi, mu, beta), steps, method, res)
     if method == "both":
-        pi_cvx, _ = _regularized_cvxpy(P, mu, beta)
+        pi_cvx, _ = regularized_convex_program(P, mu, beta)
         gap = float(np.max(np.abs(pi - pi_cvx)))
         if gap > CVXPY_AGREEMENT:
             raise RuntimeError(f"Newton and cvxpy disagree on pi*_beta by {gap:.3g} > {CVXPY_AGREEMENT:g}")
@@ -520,7 +524,7 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
     return out
 
 
-def _fixed_point_residual(P, mu, beta, pi) -> float:
+def fixed_point_residual(P, mu, beta, pi) -> float:
     """``||log pi - log_softmax(log mu + P pi / beta)||_inf`` over ``supp(mu)`` (inf if ``pi`` leaves it
     or vanishes on it)."""
     on = mu > 0
