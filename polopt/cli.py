@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="solve a catalogue instance")
     s.add_argument("problem", help="catalogue name, e.g. puterman_two_state, perturbed_rps")
-    s.add_argument("--method", required=True)
+    s.add_argument("--method", default=None,
+                   help="a name from `polopt methods --problem NAME`; default: the certified exact solver")
     s.add_argument("--iters", type=int, default=1000)
     s.add_argument("--param", nargs="*", help="instance parameters, e.g. gamma=0.99 n=20")
     s.add_argument("--hparam", nargs="*", help="method hyper-parameters, e.g. tol=1e-12")

@@ -21,6 +21,12 @@ def test_solve_prints_policy_and_certificates(capsys):
     assert "status: converged" in out and "suboptimality" in out
 
 
+def test_solve_without_a_method_runs_the_default(capsys):
+    assert main(["solve", "river_swim", "--param", "n=30"]) == 0
+    out = capsys.readouterr().out
+    assert "method  : solve_mdp" in out and "status: converged" in out
+
+
 def test_solve_unknown_method_is_a_clear_error(capsys):
     assert main(["solve", "puterman_two_state", "--method", "nope"]) == 2
     err = capsys.readouterr().err
