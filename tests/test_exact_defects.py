@@ -117,6 +117,8 @@ def test_sparse_model_densification_is_refused_or_avoided(small_memory):
     pi = np.full((400, 2), 0.5)
     with pytest.raises(MemoryError, match=r"gain_bias.*\(400, 400\).*relative_value_iteration"):
         po.exact.gain_bias(mdp.with_gamma(1.0), pi)
+    with pytest.raises(MemoryError, match=r"average_reward_lp.*\(400, 400\)"):
+        po.exact.average_reward_lp(mdp.with_gamma(1.0))  # before the LP, not after it
     with pytest.raises(MemoryError, match=r"dense_P\(\).*P_sparse"):
         mdp.dense_P()
     # sparse paths need no dense S x S array

@@ -181,6 +181,17 @@ def _gain_bias_of_chain(P: np.ndarray, r: np.ndarray) -> GainBias:
     return GainBias(P_star @ r, bias, P_star)
 
 
+def _check_gain_bias_size(who: str, S: int) -> None:
+    # P_pi, P*, I - P + P* and its LU factors are dense S x S (P* is dense in general)
+    check_dense_size(
+        f"{who}(mdp)", (S, S),
+        f"{who} needs dense S x S matrices (gain_bias: the Cesaro limit P* is dense in general); for a "
+        "large sparse model use polopt.exact.relative_value_iteration (sparse backups) for the optimal "
+        "gain and bias, or polopt.exact.evaluate on mdp.with_gamma(gamma close to 1)",
+        copies=5,
+    )
+
+
 def gain_bias(mdp, pi) -> GainBias:
     """Gain, bias and Cesaro limit of a stationary policy.
 
@@ -204,15 +215,7 @@ def gain_bias(mdp, pi) -> GainBias:
     """
     _check_stationary(mdp, "gain_bias")
     pi = _as_policy(pi, mdp.num_states, mdp.num_actions)
-    S = mdp.num_states
-    # P_pi, P*, I - P + P* and its LU factors are dense S x S (P* is dense in general)
-    check_dense_size(
-        "gain_bias(mdp)", (S, S),
-        "gain_bias needs dense S x S matrices (the Cesaro limit P* is dense in general); for a large "
-        "sparse model use polopt.exact.relative_value_iteration (sparse backups) for the optimal gain "
-        "and bias, or polopt.exact.evaluate on mdp.with_gamma(gamma close to 1)",
-        copies=5,
-    )
+    _check_gain_bias_size("gain_bias", mdp.num_states)
     P = _dense_chain(mdp.P_sa, pi)
     return _gain_bias_of_chain(P, r_pi(mdp.r, pi))
 
@@ -510,6 +513,8 @@ def average_reward_lp(mdp, multichain="auto") -> AverageLPResult:
         feasible and bounded).
     """
     _check_stationary(mdp, "average_reward_lp")
+    # its policy-improvement finish evaluates with gain_bias: refuse before a long LP, not after
+    _check_gain_bias_size("average_reward_lp", mdp.num_states)
     if multichain == "auto":
         use_multi = not is_communicating(mdp)
     elif isinstance(multichain, (bool, np.bool_)):

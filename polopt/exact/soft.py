@@ -328,7 +328,8 @@ def soft_value_iteration(
         return _finish("soft_value_iteration", mdp, _soft_backward_induction(mdp, beta, mu))
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
-    v, q, Tv, n, converged = _soft_vi_loop(mdp, beta, mu, tol, max_iter, None)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _finish below
+        v, q, Tv, n, converged = _soft_vi_loop(mdp, beta, mu, tol, max_iter, None)
     res = SoftVIResult(v, q, _gibbs(q, beta, mu), n, converged, float(np.max(np.abs(Tv - v))),
                        CONVERGED if converged else MAX_ITER)
     res = _finish("soft_value_iteration", mdp, res, Tv)  # the loop stops at the last finite v
@@ -400,7 +401,9 @@ def soft_policy_iteration(mdp, beta: float, reference=None, max_iter: int = 1000
     """
     beta, mu = _validate_soft(mdp, beta, reference, "soft_policy_iteration", allow_horizon=False)
     max_iter = as_positive_int("max_iter", max_iter, minimum=1)
-    res = _finish("soft_policy_iteration", mdp, _soft_policy_iteration(mdp, beta, mu, max_iter))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _finish
+        res = _soft_policy_iteration(mdp, beta, mu, max_iter)
+    res = _finish("soft_policy_iteration", mdp, res)
     if res.status == MAX_ITER:
         warnings.warn(
             f"soft_policy_iteration stopped after {res.num_iter} improvements", NotConvergedWarning, stacklevel=2
