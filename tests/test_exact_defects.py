@@ -215,12 +215,12 @@ def test_average_and_soft_loops_have_public_names():
 
 
 # ------------------------------------------------------------------ 3. LP scaling and conditioning
-@pytest.mark.parametrize("scale", [1e-9, 1e-6, 1.0, 1e20, 1e100, 1e300])
-@pytest.mark.parametrize("solver", ["highs", "cvxpy"])
+@pytest.mark.parametrize(
+    ("scale", "solver"),
+    [(x, "highs") for x in (1e-9, 1e-6, 1.0, 1e20, 1e100, 1e300)] + [(x, "cvxpy") for x in (1e-9, 1.0, 1e20)],
+)
 def test_lp_is_scale_invariant(scale, solver):
     """HiGHS read |r| >= 1e20 as infinite ("Model error") and lost 0.5% at |r| ~ 1e-6."""
-    if solver == "cvxpy" and scale > 1e100:
-        pytest.skip("the cvxpy cross-check is run at moderate scales only")
     base = random_mdp(20, 3, gamma=0.95, seed=4)
     mdp = po.TabularMDP(base.P, base.r * scale, gamma=0.95)
     lp = po.exact.linear_program(mdp, solver=solver)

@@ -462,9 +462,10 @@ def backward_induction(mdp) -> BIResult:
     # no scaling needed: every intermediate |Q[h]| <= |r| + |V[h+1]| is bounded by the result
     V = np.zeros((H + 1, S))
     Q = np.zeros((H, S, A))
-    for h in range(H - 1, -1, -1):
-        Q[h] = q_from_v(mdp.P_at(h), mdp.r_at(h), gamma, V[h + 1])
-        V[h] = Q[h].max(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by name
+        for h in range(H - 1, -1, -1):
+            Q[h] = q_from_v(mdp.P_at(h), mdp.r_at(h), gamma, V[h + 1])
+            V[h] = Q[h].max(axis=1)
     res = BIResult(V, Q, _argmax(Q))
     if _nonfinite("backward_induction", mdp, res.V):
         res = res._replace(status=NONFINITE)
