@@ -167,3 +167,9 @@ def test_a_bad_init_is_reported_as_init():
 def test_an_empty_feature_axis_is_reported_against_phi(shape, axis):
     with pytest.raises(ValueError, match=rf"phi must have shape \[S, A, S, d\].*empty {axis} \(axis"):
         po.LinearMixtureMDP(np.zeros(shape), np.ones(shape[-1]), np.zeros((2, 2)), horizon=3)
+
+
+def test_a_complex_init_is_refused_not_truncated():
+    mdp = po.TabularMDP(np.full((2, 2, 2), 0.5), np.eye(2), horizon=3)
+    with pytest.raises(TypeError, match="init must be real"):
+        po.solve(mdp, method="backward_induction", init=np.full((2, 2), 0.5 + 0.1j))

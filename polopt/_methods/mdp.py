@@ -370,7 +370,7 @@ def _backward_induction(problem, *, iters, init, seed, **hparams) -> SolveResult
     if init is None:
         pi0 = np.full((H, S, A), 1.0 / A)
     else:
-        pi0 = np.asarray(init, dtype=np.float64)
+        pi0 = as_float_array("init", init)
         if isinstance(problem, Bandit):
             pi0 = pi0.reshape(1, 1, A) if pi0.shape == (A,) else pi0
         elif pi0.shape == (S, A):
