@@ -145,21 +145,26 @@ def _init_policy(mdp, init):
 
 
 class _PolicyValues:
-    """Exact values of deterministic policies, cached (successive greedy policies often repeat)."""
+    """Exact values of deterministic policies, cached (successive greedy policies often repeat).
 
-    def __init__(self, mdp):
+    The certified optimum's policy needs no solve: its value is the optimum's (within ``tol / 2`` of
+    ``v*``, certified by the MacQueen bracket); any other policy is evaluated by
+    :func:`~polopt.exact.evaluate_deterministic` started at the optimum's value (near-optimal greedy
+    policies are then solved in a few Krylov steps, also on slowly mixing chains).
+    """
+
+    def __init__(self, mdp, star=None):
         self.mdp = mdp
         self.cache: dict[bytes, np.ndarray] = {}
+        self.x0 = None
+        if star is not None and getattr(star, "status", CONVERGED) == CONVERGED:
+            self.cache[np.asarray(star.policy).tobytes()] = star.v
+            self.x0 = star.v
 
     def __call__(self, sigma: np.ndarray) -> np.ndarray:
         key = np.asarray(sigma).tobytes()
         if key not in self.cache:
-            # a direct (sparse LU) solve: Krylov needs thousands of iterations on slowly mixing chains
-            # (RiverSwim), which solve_mdp avoids the same way; the scaled solver covers huge rewards
-            Psig, rsig = _dp.policy_kernel(self.mdp, sigma)
-            with np.errstate(over="ignore", invalid="ignore"):
-                v = _ev.solve_discounted(Psig, rsig, self.mdp.gamma, krylov=False)
-            self.cache[key] = v if np.all(np.isfinite(v)) else _dp.evaluate_deterministic(self.mdp, sigma)
+            self.cache[key] = _dp.evaluate_deterministic(self.mdp, sigma, x0=self.x0)
         return self.cache[key]
 
 
@@ -168,8 +173,8 @@ def _value_based(problem, method: str, run_res, hparams: dict) -> SolveResult:
     mdp = _tabular(problem)
     A = mdp.num_actions
     values, sigmas = run_res.values, run_res.policies
-    value_of = _PolicyValues(mdp)
     star = optimum(mdp)
+    value_of = _PolicyValues(mdp, star)
 
     certs = LazyCertificates({
         "value_error": lambda: np.max(np.abs(values - optimum(mdp).v), axis=1),

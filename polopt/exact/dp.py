@@ -284,6 +284,12 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0, who="value_iteration")
 
 
+def _index_dtype(A: int):
+    """The smallest signed integer type holding action indices ``0..A-1`` (1 byte when A <= 127): a
+    recorded trajectory of greedy policies costs ``T S`` bytes, not ``8 T S``."""
+    return np.min_scalar_type(-max(A, 1))
+
+
 def _span_iteration(
     mdp, v0, tol: float, max_iter: int, record: bool, sweeps: int, who: str, start_low: bool = False
 ) -> VIResult:
@@ -315,7 +321,7 @@ def _span_iteration(
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
         if record:
-            policies.append(_argmax(q))
+            policies.append(_argmax(q).astype(_index_dtype(q.shape[1]), copy=False))
         converged = float(d.max() - d.min()) < thr
         if converged or it >= max_iter or not np.all(np.isfinite(d)):
             break
@@ -330,8 +336,8 @@ def _span_iteration(
     v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
     res = VIResult(
         v_mid, _argmax(q), v_lower, v_upper, it, converged,
-        _unscale(np.array(values), c) if record else None, _unscale(np.array(residuals), c),
-        np.array(policies) if record else None, CONVERGED if converged else MAX_ITER,
+        _unscale(np.stack(values), c) if record else None, _unscale(np.array(residuals), c),
+        np.stack(policies) if record else None, CONVERGED if converged else MAX_ITER,
     )
     if _nonfinite(who, mdp, res.v, res.v_lower, res.v_upper):
         res = res._replace(converged=False, status=NONFINITE)
