@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._threads import single_threaded
 from .._validation import as_float_array, check_dense_size, check_nonnegative, check_stochastic
 from ._ops import P_pi, q_from_v, r_pi
 
@@ -119,7 +120,10 @@ def solve_discounted(
         x = _krylov(M, b, gamma, x0)
         if x is not None:
             return x
-    return np.linalg.solve(M, b)
+    # an LU of at most a few thousand rows: a second BLAS thread costs more than it gives, and far
+    # more beside other work (bench/results/mdp_busy2.json: policy iteration 5x slower under load)
+    with single_threaded():
+        return np.linalg.solve(M, b)
 
 
 # ------------------------------------------------------------------ validation
