@@ -1,4 +1,4 @@
-"""Boundary checks shared by every constructor and by ``solve`` (DESIGN principle 7).
+"""Boundary checks shared by every constructor and by ``solve``.
 
 Every message names the argument, what was expected, what was found and the first
 offending index, e.g. ``"P[3, 1, :] sums to 0.98, expected 1 (tolerance 1e-09)"``.

@@ -175,7 +175,7 @@ def default_method(problem) -> str:
 
 
 def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, **hparams) -> SolveResult:
-    """Solve ``problem`` with ``method``; see DESIGN.md "Public contract".
+    """Solve ``problem`` with ``method``; the contract is that of :class:`~polopt.result.SolveResult`.
 
     Args:
         problem: a polopt problem instance.

@@ -28,7 +28,7 @@ Derivation (sympy below, K = 3 generic symbols):
    = 4 beta`` (``L = 1/2``) reads ``s <= 4 beta / (1 + 4 beta^2)``.
 
 The last test checks :mod:`polopt.rules.nlhf` (``mmd_update`` vs ``inpo_update``).
-Reference: games digest §1 "Unified logit-space view" and §7 (our derivation).
+Reference: our derivation (the logit-space form of the KL prox step).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ Derivation (each step is a sympy computation below, K = 3 with generic symbols):
 
 The last test runs :mod:`polopt.rules.nlhf` (``mirror_prox_update`` and ``extragradient_update``)
 and checks the identity on the code.
-Reference: games digest §1 "Unified logit-space view" (our derivation).
+Reference: our derivation (the logit-space form of the KL prox step).
 """
 
 from __future__ import annotations

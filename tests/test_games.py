@@ -30,7 +30,7 @@ SETTINGS = settings(derandomize=True, max_examples=25, deadline=None)
 
 
 def random_intransitive(K: int, seed: int) -> PreferenceGame:
-    """The EGPO generator (games.md §8 T2): strictly-lower entries U(0, 1), upper = 1 - lower."""
+    """The EGPO generator: strictly-lower entries U(0, 1), upper = 1 - lower."""
     rng = np.random.default_rng(seed)
     L = np.tril(rng.uniform(size=(K, K)), -1)
     return PreferenceGame(L + np.triu(1.0 - L.T, 1) + 0.5 * np.eye(K))
@@ -214,7 +214,7 @@ def test_newton_matches_cvxpy(beta, seed):
     newton = games.regularized_nash(game)
     cvx = games.regularized_nash(game, method="cvxpy")
     # f_beta is beta-strongly convex in l1 with minimum 1/2 at pi*_beta, so
-    # ||pi_cvx - pi*||_1 <= sqrt(2 f_beta(pi_cvx) / beta) [der]; plus Newton's own error
+    # ||pi_cvx - pi*||_1 <= sqrt(2 f_beta(pi_cvx) / beta) (derived); plus Newton's own error
     bound = np.sqrt(2.0 * (max(cvx.exploitability, 0.0) + EXPL_ROUNDOFF) / beta) + NEWTON_F64
     assert np.sum(np.abs(newton.policy - cvx.policy)) <= bound
     assert np.max(np.abs(newton.policy - cvx.policy)) <= games.CVXPY_AGREEMENT
@@ -231,7 +231,7 @@ def test_newton_fixed_point(beta):
     gibbs = games.best_response(game, res.policy).policy
     np.testing.assert_allclose(gibbs, res.policy, atol=NEWTON_F64)
     assert abs(res.exploitability) <= CERT_ROUNDOFF / beta
-    # KL(pi*_beta || mu) <= 1/(2 beta) (games.md §1 useful bounds [der, num])
+    # KL(pi*_beta || mu) <= 1/(2 beta)
     assert certificates.kl(res.policy, game.mu) <= 1 / (2 * beta)
 
 
@@ -239,7 +239,7 @@ def test_newton_fixed_point(beta):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_small_beta_duality_gap_bound(beta, seed):
     # DG_0(pi*_beta) <= 2 beta log(1/min mu) = 2 beta log K for uniform mu.
-    # Confidence: derived (games.md §1 "useful bounds" [der, num]), not a paper statement.
+    # Confidence: derived, not a paper statement.
     game = random_intransitive(15, seed).with_beta(beta)
     pi = games.regularized_nash(game).policy
     assert games.duality_gap(game, pi, beta=0.0) <= 2 * beta * np.log(game.num_actions) + CERT_ROUNDOFF

@@ -159,7 +159,7 @@ def test_ipo_loss_gradient_is_the_literal_egpo_loss(rps):
 @given(game=pst.preference_games(min_actions=2, max_actions=6, random_reference=True),
        beta=st.floats(0.01, 1.0), lr=st.floats(1e-3, 0.2))
 def test_egpo_loss_form_is_the_tabular_step(game, beta, lr):
-    """One EGPO iteration in SGD-on-the-IPO-loss form = tabular EGPO with s = 4 lr / (beta K) (games.md T4f)."""
+    """One EGPO iteration in SGD-on-the-IPO-loss form = tabular EGPO with s = 4 lr / (beta K)."""
     K = game.num_actions
     s_eq = nlhf.egpo_step_size(lr, beta, K)
     if s_eq * beta >= 1:
@@ -189,7 +189,7 @@ def test_sppo_squared_loss_one_step_is_mwu_and_many_steps_minimise(rps):
 @given(game=pst.preference_games(min_actions=2, max_actions=8, random_reference=True),
        beta=st.floats(1e-3, 1.0), eta=st.floats(0.05, 8.0), init=st.integers(0, 2**31 - 1))
 def test_nash_mp_is_egpo_and_mmd_is_omd(game, beta, eta, init):
-    """Nash-MP(eta) = EGPO(eta / (1 + eta beta)); MMD(eta) = OMD/INPO(eta / (1 + eta beta)) (games.md T4b)."""
+    """Nash-MP(eta) = EGPO(eta / (1 + eta beta)); MMD(eta) = OMD/INPO(eta / (1 + eta beta))."""
     mu = np.clip(game.mu, 1e-3, None)
     log_mu = np.log(mu / mu.sum())
     log_pi0 = log_softmax(np.random.default_rng(init).standard_normal(game.num_actions))
@@ -211,7 +211,7 @@ def test_nash_mp_is_egpo_and_mmd_is_omd(game, beta, eta, init):
        beta=st.floats(1e-3, 1.0), frac=st.floats(0.05, 0.95), init=st.integers(0, 2**31 - 1))
 def test_rules_follow_the_papers_literal_logit_recursions(game, beta, frac, init):
     """Independent of kl_prox: EGPO, INPO/OMD, MMD and Nash-MP written as the papers' logit updates
-    (games.md §1 table), with s = frac / beta so that s beta < 1."""
+   , with s = frac / beta so that s beta < 1."""
     mu = np.clip(game.mu, 1e-3, None)
     log_mu = np.log(mu / mu.sum())
     theta0 = log_softmax(np.random.default_rng(init).standard_normal(game.num_actions))
@@ -269,7 +269,7 @@ def test_nash_md_constant_step_is_biased_and_mwu_fixes_a_full_support_nash():
     game = catalogue.perturbed_rps(BETA)
     star = catalogue.RPS_REGULARIZED[BETA]
     moved = nlhf.nash_md_update(nlhf.nash_md_init(np.log(star)), game.P, np.log(game.mu), eta=1.0, beta=BETA)
-    assert np.max(np.abs(np.exp(moved.log_pi) - star)) > 1e3 * FIXED_POINT  # the O(eta) bias of games.md §5
+    assert np.max(np.abs(np.exp(moved.log_pi) - star)) > 1e3 * FIXED_POINT  # the O(eta) bias
     ne = catalogue.RPS_NASH  # full support: P pi* = 1/2 everywhere, so MWU leaves it in place
     out = nlhf.sppo_update(nlhf.sppo_init(np.log(ne)), game.P, eta=3.0)
     np.testing.assert_allclose(np.exp(out.log_pi), ne, atol=IDENTITY_F64)
@@ -298,7 +298,7 @@ def test_sppo_average_approaches_nash_while_last_iterate_cycles():
     for _ in range(T):
         s = nlhf.sppo_update(s, game.P, eta=np.sqrt(8 * np.log(3) / T))
     avg, last = np.exp(s.log_avg), np.exp(s.log_pi)
-    # Hedge: DG_0(avg) <= sqrt(2 ln K / T) (games.md §6 [der]); the last iterate stays far from (1,3,3)/7
+    # Hedge: DG_0(avg) <= sqrt(2 ln K / T); the last iterate stays far from (1,3,3)/7
     assert 2 * np.max(game.P @ avg) - 1 <= np.sqrt(2 * np.log(3) / T)
     assert 2 * np.max(game.P @ last) - 1 > 3 * np.sqrt(2 * np.log(3) / T)
     np.testing.assert_allclose(nash(game).policy, catalogue.RPS_NASH, atol=EXACT_F64)

@@ -11,7 +11,7 @@ name (alias)                          extra hparams (defaults)            defaul
 ====================================  ==================================  ==========================================
 mirror_prox (nash_mp)                 inner_steps (None = exact prox),    2 (= 1/L, L = 1/2)
                                       inner_eta (1 / (beta + 1/eta))
-extragradient (egpo)                  form "tabular" | "ipo_loss"         tabular: 1/(beta + 2) (EGPO's range [rec]);
+extragradient (egpo)                  form "tabular" | "ipo_loss"         tabular: 1/(beta + 2) (EGPO's, recalled);
                                                                           ipo_loss (SGD lr): beta K / (4 (beta + 2))
 nash_md                               schedule "decaying" | "constant"    decaying: 2/(beta (t+2)), eta not accepted;
                                       (decaying if beta > 0)              constant: log T/(beta T); beta = 0: Hedge
@@ -20,8 +20,7 @@ sppo (multiplicative_weights)         form "exact" | "squared_loss",      sqrt(8
                                       inner_steps (20, squared_loss)
 inpo (online_mirror_descent)          —                                   4 beta / (1 + 4 beta^2) (MMD's 4 beta,
                                                                           mapped); beta = 0: Hedge
-mmd                                   magnet_update (False),              4 beta (= beta / L^2); beta = 0: Hedge
-                                      magnet_eta (0.05 when updating)
+mmd                                   magnet_eta (0 = fixed magnet mu)    4 beta (= beta / L^2); beta = 0: Hedge
 online_ipo                            —                                   beta^2 / 4 (SGD lr; needs beta > 0)
 ipo_md                                mixture (0.125)                     beta^2 / 4 (needs beta > 0)
 dno                                   —                                   sqrt(8 ln K / T) (our eta = DNO's 1/eta)
@@ -82,11 +81,6 @@ from . import reject_unknown
 GAME_VALUE = 0.5
 #: Default stopping tolerance on the duality gap / KL to the optimum (float64 round-off floor of both).
 DEFAULT_TOL = 1e-12
-#: Default EMA weight of Nash-EMA and magnet step of MMD's magnet update (heuristics, no theory).
-DEFAULT_ALPHA = 0.1
-DEFAULT_MAGNET_ETA = 0.05
-#: IPO-MD mixture coefficient (NLHF's TL;DR runs used 0.125 for Nash-MD-PG [rec]).
-DEFAULT_MIXTURE = 0.125
 #: Hyper-parameters every game rule takes besides its factory's (``beta`` is the game's).
 COMMON = ("num_samples", "tol", "payoff", "record")
 

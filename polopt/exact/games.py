@@ -173,8 +173,8 @@ def exploitability(game, pi, beta: float | None = None) -> float:
 def duality_gap(game, pi, beta: float | None = None) -> float:
     """Two-sided duality gap ``max_pi' J_beta(pi', pi) - min_pi'' J_beta(pi, pi'')`` of ``(pi, pi)``.
 
-    For a symmetric constant-sum game it equals ``2 exploitability(game, pi)`` (games.md §1
-    [der]; checked on hypothesis-generated games in ``tests/test_games.py``).
+    For a symmetric constant-sum game it equals ``2 exploitability(game, pi)`` (derived,
+    ``proofs/duality_gap_proof.py``; checked on hypothesis-generated games in ``tests/test_games.py``).
     """
     game = _as_game(game)
     return _duality_gap(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))

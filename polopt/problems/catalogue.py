@@ -1,4 +1,6 @@
-"""Named instances with their known answers and a source line each (DESIGN principle 10).
+"""Named instances with their known answers and a source line each.
+
+Tests use these instead of unexplained literals.
 
 Each builder returns the problem; ``ANSWERS[name]`` holds what is known about it exactly
 (closed forms, or reference values from the cited source) and ``SOURCES[name]`` where it

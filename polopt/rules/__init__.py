@@ -1,7 +1,7 @@
 """Update rules of the policy-optimization literature, as pure functions on arrays.
 
 One module per family. Each rule is ``init(...) -> state`` and ``update(state, ...) -> state``
-on a typed NamedTuple state carrying log-probabilities (DESIGN principles 1-3), written once
+on a typed NamedTuple state carrying log-probabilities, written once
 against the array namespace of its inputs so that NumPy (float64 reference) and ``jax.numpy``
 (jit / vmap, and ``gpu/``) run the same code. Rules never import :mod:`polopt.exact`.
 

@@ -2,8 +2,8 @@
 Euclidean projection onto the simplex, and the backend (array namespace) lookup.
 
 Every function is written once against the array namespace of its inputs: NumPy float64
-arrays give the exact reference, ``jax.numpy`` arrays give jit/vmap-able code (DESIGN
-principle 1). No in-place writes, no Python ``if`` on array values, no data-dependent shapes.
+arrays give the exact reference, ``jax.numpy`` arrays give jit/vmap-able code. No in-place
+writes, no Python ``if`` on array values, no data-dependent shapes.
 Actions are the last axis; leading axes (states, contexts, batch) are carried through.
 """
 

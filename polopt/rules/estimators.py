@@ -51,7 +51,7 @@ baseline for free!" (2019) and Ahmadian et al., arXiv 2402.14740 (RLOO); Li et a
 arXiv 2503.20783 (Dr.GRPO); Schulman et al., arXiv 1707.06347, Eq. (7) (PPO clipping); Weaver &
 Tao (2001), Greensmith, Bartlett, Baxter, JMLR 5 (2004) (variance-optimal baseline); Huang,
 Sheng, Zheng, arXiv 2511.23310 (OBLR-PO: gradient-weighted baseline, SNR-adaptive step; only the
-abstract was read — the forms used here are the classical ones, see ``shared`` digest §2).
+abstract was read — the forms used here are the classical ones, as in the standard policy-gradient literature).
 """
 
 from __future__ import annotations

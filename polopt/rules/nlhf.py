@@ -45,7 +45,7 @@ Further forms (same states):
 
 * :func:`extragradient_ipo_loss_update` — EGPO as its authors run it: two SGD steps of
   learning rate ``eta`` on the "online IPO 1" loss (uniform pairs), equal to the tabular
-  EGPO step with ``s = 4 eta / (beta K)`` (:func:`egpo_step_size`; games.md T4f).
+  EGPO step with ``s = 4 eta / (beta K)`` (:func:`egpo_step_size`; derived, ``tests/test_rules_nlhf.py``).
 * :func:`sppo_squared_loss_update` — SPPO's regression form: minimise
   ``E_{y~pi_t}[(log pi(y)/pi_t(y) - eta (P(y > pi_t) - 1/2))^2]`` over the simplex by
   ``inner_steps`` diagonal Gauss-Newton steps; the first step is exactly the MWU step.
@@ -201,7 +201,7 @@ def mirror_prox_update(state: MirrorProxState, P, log_mu, *, eta, beta) -> Mirro
         \\pi_{k+1} = \\arg\\max_\\pi \\eta[\\pi^\\top P\\pi_{k+1/2} - \\beta KL(\\pi\\|\\mu)] - KL(\\pi\\|\\pi_k),
 
     closed form ``pi_{k+1/2} ∝ [pi_k mu^{eta beta} exp(eta P pi_k)]^{1/(1+eta beta)}``.
-    Guarantee (working statement, games.md §3): ``eta = 2`` (= 1/L, ``L = 1/2``) and ``pi_0 = mu``
+    Guarantee (theorem ``nash_mp.kl``): ``eta = 2`` (= 1/L, ``L = 1/2``) and ``pi_0 = mu``
     give ``KL(pi*_beta || pi_k) <= (1 + 2 beta)^{-k} KL(pi*_beta || mu)``.
     Reference: Tiapkin et al., arXiv 2505.19731 v1.
     """
@@ -235,7 +235,7 @@ def mirror_prox_approx_update(state: MirrorProxState, P, log_mu, rng=None, *, et
                               inner_eta=None, num_samples=None) -> MirrorProxState:
     """Approximate Nash-MP: each prox step solved by ``inner_steps`` softmax policy-gradient steps.
 
-    Each prox step of :func:`mirror_prox_update` is the KL-regularized bandit (games.md §3 [der])
+    Each prox step of :func:`mirror_prox_update` is the KL-regularized bandit (derived)
     ``argmax_pi <pi, P pi_opp> - c KL(pi || anchor)``, ``c = beta + 1/eta``,
     ``anchor ∝ pi_k^{1/(1+eta beta)} mu^{eta beta/(1+eta beta)}`` (Nash-MD's mixture). It is
     solved approximately by gradient ascent on the logits started at ``log pi_k``, step
@@ -243,7 +243,7 @@ def mirror_prox_approx_update(state: MirrorProxState, P, log_mu, rng=None, *, et
     ``num_samples=None``: exact gradient (2 oracle calls per update); else REINFORCE with
     ``num_samples`` sampled comparisons per inner step (``2 inner_steps num_samples`` per update
     and context; needs ``rng``). As ``inner_steps -> inf`` the update tends to the exact prox.
-    Reference: Tiapkin et al., arXiv 2505.19731 v1 (approximate Nash-MP; inner details [rec]).
+    Reference: Tiapkin et al., arXiv 2505.19731 v1 (approximate Nash-MP; inner details recalled).
     """
     xp = array_namespace(state.log_pi, P)
     c = beta + 1.0 / eta
@@ -288,7 +288,7 @@ def extragradient_update(state: ExtragradientState, P, log_mu, *, eta, beta) -> 
         \\pi_{t+1} \\propto \\pi_t^{1-\\eta\\beta}\\mu^{\\eta\\beta} e^{\\eta P\\pi_{t+1/2}}
 
     = Nash-MP with step ``eta / (1 - eta beta)`` (:func:`omd_prox_eta`); so Nash-MP(eta) =
-    EGPO(eta / (1 + eta beta)). Guarantee [rec]: linear last-iterate convergence
+    EGPO(eta / (1 + eta beta)). Guarantee (recalled; theorem ``egpo.linear_rate``): linear last-iterate convergence
     ``KL(pi*||pi_t) <= (1 - eta beta)^t KL_0`` for ``eta <= 1/(beta + 2)``-type steps.
     Reference: Zhou, Fazel, Du, arXiv 2503.08942.
     """
@@ -327,7 +327,7 @@ def extragradient_ipo_loss_update(state: ExtragradientState, P, log_mu, rng=None
     ``theta_{t+1/2} = theta_t - eta grad L(theta_t; r = P pi_t)``,
     ``theta_{t+1} = theta_t - eta grad L(theta_t; r = P pi_{t+1/2})`` (:func:`ipo_loss_gradient`).
     Exactly :func:`extragradient_update` with step ``egpo_step_size(eta, beta, K) = 4 eta / (beta K)``
-    (games.md T4f; ``tests/test_rules_nlhf.py``). ``num_samples``: targets from :func:`sampled_pref`.
+    (derived; ``tests/test_rules_nlhf.py``). ``num_samples``: targets from :func:`sampled_pref`.
     Needs ``mu > 0`` (the loss takes ``log mu``).
     """
     oracle = GameOracle(P, log_mu, rng, num_samples).pref
@@ -379,7 +379,8 @@ def nash_md_update(state: NashMDState, P, log_mu, *, eta=None, beta, schedule="c
         \\pi_{t+1} \\propto \\pi^\\mu_t\\, e^{\\eta P \\pi^\\mu_t}
 
     ``schedule="decaying"`` uses ``eta_t = 2/(beta (t+2))`` (``eta`` is ignored) and then
-    ``KL(pi*_beta||pi_T) <= 8/(beta^2 (T+1))`` (Theorem 1 [rec]); a constant step has an O(eta)
+    ``KL(pi*_beta||pi_T) <= 8/(beta^2 (T+1))`` (Theorem 1, recalled;
+    theorem ``nash_md.rate``); a constant step has an O(eta)
     bias: its fixed point solves ``pi ∝ mu exp(P pi^mu / beta)``, not the equilibrium equation.
     Reference: Munos et al., arXiv 2312.00886, §6.
     """
@@ -415,8 +416,8 @@ def nash_ema_update(state: NashEMAState, P, log_mu, *, eta, beta, alpha) -> Nash
     ``pi_{t+1} = kl_prox(pi_t, P pibar_t, eta, mu, beta)``,
     ``log pibar_{t+1} = lognorm((1 - alpha) log pibar_t + alpha log pi_{t+1})`` (the EMA of the
     policy *parameters*, here the logits; ``alpha`` in (0, 1]). A fictitious-play-like heuristic
-    with no last-iterate guarantee. Reference: Munos et al., arXiv 2312.00886 (Nash-EMA [rec];
-    tabular instantiation ours, games.md §5).
+    with no last-iterate guarantee. Reference: Munos et al., arXiv 2312.00886 (Nash-EMA, recalled;
+    tabular instantiation ours).
     """
     return _nash_ema_step(state, _exact_oracle(P), log_mu, eta, beta, alpha)
 
@@ -452,10 +453,11 @@ def _mwu_step(state, oracle, eta):
 def sppo_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0) -> SPPOState:
     """One SPPO step = multiplicative weights (one oracle call); ``log_mu``/``beta`` are unused.
 
-    ``pi_{t+1}(y) ∝ pi_t(y) exp(eta P(y > pi_t))``. Guarantee (Hedge with rewards in [0, 1], [der]):
+    ``pi_{t+1}(y) ∝ pi_t(y) exp(eta P(y > pi_t))``. Guarantee (Hedge with rewards in [0, 1], derived;
+    theorem ``sppo.average_duality_gap``):
     the average of ``T`` iterates has ``DG_0 <= 2 (ln K / (eta T) + eta / 8)``, ``= sqrt(2 ln K / T)``
     at ``eta = sqrt(8 ln K / T)``; the last iterate does not converge (it cycles).
-    Reference: Wu et al., arXiv 2405.00675 (Thm 4.1 [rec]).
+    Reference: Wu et al., arXiv 2405.00675 (Thm 4.1, recalled).
     """
     return _mwu_step(state, _exact_oracle(P), eta)
 
@@ -472,7 +474,7 @@ def sppo_squared_loss_update(state: SPPOState, P, log_mu=None, *, eta, beta=0.0,
     ``theta <- theta - grad / (2 pi_t)`` from ``theta = log pi_t``. The first step is exactly the
     MWU step of :func:`sppo_update` (the ``pi_t``-mean of the target is 0); the further steps
     move to the least-squares minimiser, which differs from MWU by ``O(eta^2)``.
-    Reference: Wu et al., arXiv 2405.00675 (loss [rec]; MNPO, arXiv 2509.23102, Table 1 [sec]).
+    Reference: Wu et al., arXiv 2405.00675 (loss recalled; as tabulated in MNPO, arXiv 2509.23102, Table 1).
     """
     return _sppo_squared_loss_step(state, _exact_oracle(P), eta, inner_steps)
 
@@ -500,8 +502,8 @@ def dno_update(state: DNOState, P, log_mu=None, *, eta, beta=0.0) -> DNOState:
     """DNO's tabular prototype (one oracle call): ``r_t(y) = P(y > pi_t)``, ``pi_{t+1} ∝ pi_t exp(eta r_t)``.
 
     The paper writes ``exp(r_t / eta)``; our ``eta`` is its ``1/eta``. Its realisation by the
-    logistic regression on pairs has this step as its optimum [der], so the exact tabular rule
-    is MWU (= :func:`sppo_update`). Guarantee [rec]: average-iterate ``O(1/sqrt T)``.
+    logistic regression on pairs has this step as its optimum (derived), so the exact tabular rule
+    is MWU (= :func:`sppo_update`). Guarantee (recalled): average-iterate ``O(1/sqrt T)``.
     Reference: Rosset et al., arXiv 2404.03715.
     """
     return _mwu_step(state, _exact_oracle(P), eta)
@@ -532,7 +534,7 @@ def inpo_update(state: INPOState, P, log_mu, *, eta, beta) -> INPOState:
     ``pi_{t+1} ∝ pi_t^{1 - eta beta} mu^{eta beta} exp(eta P pi_t)`` (INPO writes the inverse step:
     ``tau / eta`` there is ``eta beta`` here). Last-iterate convergence to ``pi*_beta`` needs
     ``eta ≲ beta / L^2``; MMD(eta) = OMD(eta / (1 + eta beta)).
-    Reference: Zhang et al., arXiv 2407.00617 (MNPO, arXiv 2509.23102, Table 1 [sec]).
+    Reference: Zhang et al., arXiv 2407.00617 (as tabulated in MNPO, arXiv 2509.23102, Table 1).
     """
     return _omd_step(state, _exact_oracle(P), log_mu, eta, beta)
 
@@ -566,7 +568,8 @@ def mmd_update(state: MMDState, P, log_mu=None, *, eta, beta, magnet_eta=0.0) ->
     ``pi_{t+1} ∝ [pi_t rho^{eta beta} exp(eta P pi_t)]^{1/(1 + eta beta)}`` (= :func:`kl_prox`);
     magnet ``rho_{t+1} ∝ pi_{t+1}^lam rho_t^{1-lam}`` with ``lam = magnet_eta`` (0: fixed magnet
     ``mu``; ``> 0`` targets the unregularized equilibrium). ``log_mu`` is unused (the magnet
-    lives in the state, set by :func:`mmd_init`). Guarantee [rec]: for ``eta <= beta / L^2 = 4 beta``
+    lives in the state, set by :func:`mmd_init`). Guarantee (recalled;
+    theorem ``mmd.rate``): for ``eta <= beta / L^2 = 4 beta``
     ``KL(pi*||pi_{t+1}) <= KL(pi*||pi_t) / (1 + eta beta)``.
     Reference: Sokota et al., arXiv 2206.05825 (authors' ``mmd/nfg/learners.py``).
     """
@@ -599,7 +602,7 @@ def online_ipo_gradient(log_pi, log_mu, log_w, Pw, beta):
     ``dL/dd = 4 w ⊙ (d - E_w d - (P w - 1/2) / beta)`` (antisymmetry of ``P - 1/2``), then through
     ``d log softmax``: ``grad = G - pi sum(G)``. With ``w = pi`` (online IPO) ``sum(G) = 0`` and
     the gradient vanishes iff ``log pi - log mu - P pi / beta`` is constant: the stationary point
-    is ``pi*_beta`` (games.md T4g). ``Pw = P @ w`` is the oracle output.
+    is ``pi*_beta`` (derived). ``Pw = P @ w`` is the oracle output.
     """
     xp = array_namespace(log_pi, log_mu, log_w, Pw)
     w = xp.exp(log_w)
@@ -740,7 +743,8 @@ def nash_md(*, eta=None, beta=0.0, schedule="constant") -> Rule:
 
 
 def nash_ema(*, eta=0.1, beta=0.0, alpha=0.1) -> Rule:
-    """Nash-EMA (one oracle call): see :func:`nash_ema_update`; ``alpha`` in (0, 1] is the EMA weight."""
+    """Nash-EMA (one oracle call): see :func:`nash_ema_update`; ``alpha`` in (0, 1] is the EMA weight
+    (the defaults are heuristics without theory)."""
     eta, beta = step_size("nash_ema", "eta", eta), _beta("nash_ema", beta)
     alpha = coefficient("nash_ema", "alpha", alpha, low=0.0, high=1.0, low_open=True)
 
@@ -825,7 +829,9 @@ def online_ipo(*, eta, beta) -> Rule:
 
 
 def ipo_md(*, eta, beta, mixture=0.125) -> Rule:
-    """IPO-MD (one oracle call): online IPO with pairs from ``m ∝ pi^{1-b} mu^b``, ``b = mixture`` in [0, 1]."""
+    """IPO-MD (one oracle call): online IPO with pairs from ``m ∝ pi^{1-b} mu^b``, ``b = mixture`` in [0, 1].
+
+    The default mixture 0.125 is the value NLHF's TL;DR runs used for Nash-MD-PG (recalled)."""
     eta, beta = step_size("ipo_md", "eta", eta), _beta("ipo_md", beta)
     _need_positive_beta("ipo_md", beta, "the IPO target divides by beta")
     mixture = coefficient("ipo_md", "mixture", mixture, low=0.0, high=1.0)

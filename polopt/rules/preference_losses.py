@@ -20,7 +20,7 @@ differences ``s_a - s_b = theta_a - theta_b - (log_ref_a - log_ref_b)`` enter DP
 so those losses are convex in ``theta``. ``log_ref`` must be finite (full-support reference).
 
 Written once against the array namespace of the inputs (NumPy float64 or ``jax.numpy``): no
-in-place writes, no Python branching on array values (DESIGN principle 1). The closed-form
+in-place writes, no Python branching on array values. The closed-form
 optima (``dpo_optimum``, ``ipo_optimum``, ``chi_po_optimum``, ``apo_inverse_temperature``) are
 NumPy references in :mod:`polopt.exact.preference` (still readable here under their old names).
 
