@@ -488,15 +488,20 @@ def _trpo_policy(log_pi, adv, lam):
     gap0 = lam * pi_top  # nu = a_max + lam pi(top) has sum >= 1: the left end of the bracket
     # gap = nu - a_max is carried instead of nu: gap + (a_max - adv) never cancels to 0 at the top action
 
+    # gap0 underflows to 0 when the top action's probability is ~1e-300: the floor keeps the
+    # denominators positive (the ratios lam pi / den stay those of the exact problem)
+    floor = xp.finfo(pi.dtype).tiny
+
     def newton(gap):
         # h(gap) = sum lam pi / (gap + a_max - adv) - 1 is convex decreasing on gap > 0
-        den = xp.where(on, gap + (a_max - adv), 1.0)
-        h = xp.sum(xp.where(on, lam * pi / den, 0.0), axis=-1, keepdims=True) - 1.0
-        dh = -xp.sum(xp.where(on, lam * pi / den**2, 0.0), axis=-1, keepdims=True)
+        den = xp.where(on, xp.maximum(gap + (a_max - adv), floor), 1.0)
+        ratio = xp.where(on, lam * pi / den, 0.0)
+        h = xp.sum(ratio, axis=-1, keepdims=True) - 1.0
+        dh = -xp.sum(xp.where(on, ratio / den, 0.0), axis=-1, keepdims=True)  # not den**2: it underflows
         return gap - h / dh
 
     gap = fori(xp, NEWTON_STEPS, newton, gap0)
-    den = xp.where(on, gap + (a_max - adv), 1.0)
+    den = xp.where(on, xp.maximum(gap + (a_max - adv), floor), 1.0)
     log_p = xp.where(on, xp.log(lam) + log_pi - xp.log(den), -xp.inf)
     log_p = log_normalize(log_p)
     kl = xp.sum(pi * (xp.where(on, log_pi, 0.0) - xp.where(on, log_p, 0.0)), axis=-1)

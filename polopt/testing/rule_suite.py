@@ -35,7 +35,7 @@ from ..problems.random import random_intransitive, random_tournament
 from .tolerances import BACKEND, IDENTITY_F64
 
 #: Families whose rules the suite knows how to build an instance and an oracle for.
-FAMILIES = ("games",)
+FAMILIES = ("games", "pg")
 #: Further forms of a rule (its other hyper-parameter regimes) that the backend and extreme-value
 #: checks run too: approximate Nash-MP, EGPO's IPO-loss SGD form, the decaying Nash-MD step, SPPO's
 #: squared-loss regression.
@@ -51,11 +51,14 @@ BIASED = {
                "(Munos et al., arXiv 2312.00886, §6); the decaying schedule removes it",
     "ipo_md": "pairs drawn from the mixture pi^(1-b) mu^b: its stationary point is not pi*_beta for b > 0",
 }
+#: Rules for which ``eta = inf`` is a defined limit (the policy-iteration step), not a bad value.
+INF_IS_A_LIMIT = ("npg", "policy_mirror_descent")
 #: Rules without last-iterate convergence (the stopping test does not apply), with the reason.
 NO_LAST_ITERATE = {
     "nash_ema": "a fictitious-play-like heuristic: the last iterate cycles",
     "sppo": "multiplicative weights: only the average converges (Hedge)",
     "dno": "multiplicative weights: only the average converges (Hedge)",
+    "log_barrier_pg": "converges to the barrier-regularized optimum, not to the optimum the certificate measures",
 }
 #: One update from an exact optimum moves it by Newton's residual times a step of at most 2.
 FIXED_POINT = 1e-8
@@ -95,29 +98,106 @@ def _reference_game(row: Method):
     return catalogue.perturbed_rps(0.0), catalogue.RPS_NASH, 0.0
 
 
+class _Games:
+    """Preference-game rules: the oracle is a :class:`~polopt.oracles.GameOracle`, queried by ``pref``."""
+
+    query = "pref"
+
+    @staticmethod
+    def reference(row, form=None):
+        """(rule, oracle, log-optimum, problem) with the optimum a fixed point of the rule."""
+        game, star, beta = _reference_game(row)
+        return make_rule(row, beta=beta, form=form), GameOracle(game.P, np.log(game.mu)), np.log(star), game
+
+    @staticmethod
+    def batch(B: int = 4, K: int = 4):
+        """(arrays batched over B instances, oracle builder, log-policies [B, K])."""
+        rng = np.random.default_rng(7)
+        P = np.stack([random_intransitive(K, seed=i).P for i in range(B)])
+        log_mu = np.log(rng.dirichlet(np.ones(K), size=B))
+        return (P, log_mu), GameOracle, np.log(rng.dirichlet(np.ones(K), size=B))
+
+    @staticmethod
+    def extreme(row, form=None):
+        game = random_tournament(6, seed=1)
+        pi0 = np.full(6, 1e-300)
+        pi0[0] = 1.0
+        mu = np.full(6, 1e-300)
+        mu[2] = 1.0
+        override = {"eta": EXTREME_ETA} if takes(row, "eta") else {}
+        if row.name == "extragradient":
+            override = {"eta": 1e-3 / EXTREME_BETA * 0.5}  # eta beta < 1 is the rule's own condition
+        if form and form.get("form") == "ipo_loss":
+            form = {**form, "eta": 1e-3}  # an SGD learning rate: 4 eta / (beta K) must stay below 1 / beta
+        rule = make_rule(row, beta=EXTREME_BETA, form=form, **override)
+        return rule, GameOracle(game.P, np.log(mu / mu.sum())), np.log(pi0 / pi0.sum())
+
+
+class _PG:
+    """Policy-gradient rules on a discounted MDP: the oracle is an :class:`~polopt.oracles.MDPOracle`."""
+
+    query = "evaluate"
+    TAU = 0.1
+
+    @staticmethod
+    def _mdp(seed: int = 0):
+        from ..problems.random import random_mdp
+
+        return random_mdp(5, 3, gamma=0.9, seed=seed)
+
+    @classmethod
+    def reference(cls, row, form=None):
+        from ..exact import soft_value_iteration, solve_mdp
+        from ..oracles import MDPOracle
+
+        mdp = cls._mdp()
+        rule = make_rule(row, form=form)
+        if row.name == "entropy_npg":  # its fixed point is the entropy-regularized optimum
+            star = soft_value_iteration(mdp, rule.hparams.tau).policy
+        else:
+            star = np.eye(mdp.num_actions)[solve_mdp(mdp).policy]
+        with np.errstate(divide="ignore"):
+            log_star = np.log(star)
+        return rule, MDPOracle(mdp.dense_P(), mdp.r, mdp.gamma, mdp.rho), log_star, mdp
+
+    @classmethod
+    def batch(cls, B: int = 3):
+        from ..oracles import MDPOracle
+
+        mdps = [cls._mdp(seed) for seed in range(B)]
+        P, r, rho = (np.stack(x) for x in zip(*[(m.dense_P(), m.r, m.rho) for m in mdps], strict=True))
+        rng = np.random.default_rng(3)
+        log_pi0 = np.log(rng.dirichlet(np.ones(3), size=(B, 5)))
+        return (P, r, rho), lambda P1, r1, rho1: MDPOracle(P1, r1, 0.9, rho1), log_pi0
+
+    @classmethod
+    def extreme(cls, row, form=None):
+        from ..oracles import MDPOracle
+
+        mdp = cls._mdp(1)
+        pi0 = np.full((5, 3), 1e-300)
+        pi0[:, 0] = 1.0
+        override = {"eta": EXTREME_ETA} if takes(row, "eta") and row.name != "entropy_npg" else {}
+        rule = make_rule(row, form=form, **override)
+        return rule, MDPOracle(mdp.dense_P(), mdp.r, mdp.gamma, mdp.rho), np.log(pi0 / pi0.sum(-1, keepdims=True))
+
+
+_FAMILY = {"games": _Games, "pg": _PG}
+
+
 def families_covered(rows) -> list[str]:
     """The families of ``rows`` the suite has no instances for (should be empty)."""
     return sorted({r.family for r in rows} - set(FAMILIES))
 
 
 def check_fixed_point(row: Method) -> None:
-    game, star, beta = _reference_game(row)
-    rule = make_rule(row, beta=beta)
-    oracle = GameOracle(game.P, np.log(game.mu))
-    state = rule.update(rule.update(rule.init(np.log(star), oracle), oracle), oracle)
-    moved = float(np.max(np.abs(np.exp(state.log_pi) - star)))
+    rule, oracle, log_star, _ = _FAMILY[row.family].reference(row)
+    state = rule.update(rule.update(rule.init(log_star, oracle), oracle), oracle)
+    moved = float(np.max(np.abs(np.exp(state.log_pi) - np.exp(log_star))))
     if row.name in BIASED:
         assert moved > 1e3 * FIXED_POINT, f"{row.name}: documented as biased ({BIASED[row.name]}) but fixed"
     else:
         assert moved <= FIXED_POINT, f"{row.name}: the optimum moved by {moved:.3g} in two updates"
-
-
-def _batch(B: int = 4, K: int = 4):
-    rng = np.random.default_rng(7)
-    P = np.stack([random_intransitive(K, seed=i).P for i in range(B)])
-    log_mu = np.log(rng.dirichlet(np.ones(K), size=B))
-    log_pi0 = np.log(rng.dirichlet(np.ones(K), size=B))
-    return P, log_mu, log_pi0
 
 
 def check_backends(row: Method, form: dict | None = None, steps: int = 5) -> None:
@@ -126,52 +206,47 @@ def check_backends(row: Method, form: dict | None = None, steps: int = 5) -> Non
 
     jax.config.update("jax_enable_x64", True)
     rule = make_rule(row, form=form)
-    P, log_mu, log_pi0 = _batch()
+    arrays, make_oracle, log_pi0 = _FAMILY[row.family].batch()
 
-    def run_np(P1, lm, lp):
-        oracle = GameOracle(P1, lm)
+    def run_np(*args):
+        *data, lp = args
+        oracle = make_oracle(*data)
         s = rule.init(lp, oracle)
         for _ in range(steps):
             s = rule.update(s, oracle)
         return s
 
-    def run_jax(P1, lm, lp):
-        oracle = GameOracle(P1, lm)
+    def run_jax(*args):
+        *data, lp = args
+        oracle = make_oracle(*data)
         return jax.lax.fori_loop(0, steps, lambda i, s: rule.update(s, oracle), rule.init(lp, oracle))
 
-    ref = [run_np(P[b], log_mu[b], log_pi0[b]) for b in range(P.shape[0])]
-    out = jax.jit(jax.vmap(run_jax))(jnp.asarray(P), jnp.asarray(log_mu), jnp.asarray(log_pi0))
+    B = log_pi0.shape[0]
+    ref = [run_np(*(a[b] for a in arrays), log_pi0[b]) for b in range(B)]
+    out = jax.jit(jax.vmap(run_jax))(*(jnp.asarray(a) for a in arrays), jnp.asarray(log_pi0))
     for field in ref[0]._fields:
         want = np.stack([np.asarray(getattr(s, field)) for s in ref])
-        np.testing.assert_allclose(np.asarray(getattr(out, field)), want, atol=BACKEND, err_msg=f"{row.name}.{field}")
+        got = np.asarray(getattr(out, field))
+        if field.startswith("log"):  # compare probabilities: -inf logits agree as zeros
+            want, got = np.exp(want), np.exp(got)
+        np.testing.assert_allclose(got, want, atol=BACKEND, err_msg=f"{row.name}.{field}")
 
 
 def check_extremes(row: Method, form: dict | None = None, steps: int = 20) -> None:
-    game = random_tournament(6, seed=1)
-    pi0 = np.full(6, 1e-300)
-    pi0[0] = 1.0
-    mu = np.full(6, 1e-300)
-    mu[2] = 1.0
-    override = {"eta": EXTREME_ETA} if takes(row, "eta") else {}
-    if row.name == "extragradient":
-        override = {"eta": 1e-3 / EXTREME_BETA * 0.5}  # eta beta < 1 is the rule's own condition
-    if form and form.get("form") == "ipo_loss":
-        form = {**form, "eta": 1e-3}  # an SGD learning rate: 4 eta / (beta K) must stay below 1 / beta
-    rule = make_rule(row, beta=EXTREME_BETA, form=form, **override)
-    oracle = GameOracle(game.P, np.log(mu / mu.sum()))
-    s = rule.init(np.log(pi0 / pi0.sum()), oracle)
+    rule, oracle, log_pi0 = _FAMILY[row.family].extreme(row, form)
+    s = rule.init(log_pi0, oracle)
     with np.errstate(all="raise", under="ignore"):
         for _ in range(steps):
             s = rule.update(s, oracle)
             assert not np.any(np.isnan(s.log_pi)), row.name
             pi = np.exp(s.log_pi)
-            assert np.all(np.isfinite(pi)) and abs(pi.sum() - 1.0) <= IDENTITY_F64, row.name
+            assert np.all(np.isfinite(pi)) and np.all(np.abs(pi.sum(-1) - 1.0) <= IDENTITY_F64), row.name
 
 
 def check_rejects_bad_hparams(row: Method) -> None:
     if not takes(row, "eta"):
         return
-    for bad in (0.0, -1.0, np.inf, np.nan):
+    for bad in (0.0, -1.0, np.nan) if row.name in INF_IS_A_LIMIT else (0.0, -1.0, np.inf, np.nan):
         try:
             make_rule(row, eta=bad)
         except (TypeError, ValueError) as exc:
@@ -181,35 +256,50 @@ def check_rejects_bad_hparams(row: Method) -> None:
 
 
 class _Counting:
-    """A GameOracle stand-in that counts ``pref`` calls."""
+    """An oracle stand-in that forwards everything and counts calls of the family's query method."""
 
-    def __init__(self, oracle: GameOracle):
-        self._oracle, self.calls = oracle, 0
-        self.P, self.log_mu, self.rng, self.num_samples = oracle.P, oracle.log_mu, oracle.rng, oracle.num_samples
+    def __init__(self, oracle, query: str):
+        self._oracle, self._query, self.calls = oracle, query, 0
 
-    def pref(self, pi):
-        self.calls += 1
-        return self._oracle.pref(pi)
+    def __getattr__(self, name):
+        attr = getattr(self._oracle, name)
+        if name != self._query:
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return attr(*args, **kwargs)
+
+        return counted
 
 
 def check_oracle_calls(row: Method) -> None:
-    game, _, beta = _reference_game(row)
-    rule = make_rule(row, beta=beta)
-    counting = _Counting(GameOracle(game.P, np.log(game.mu)))
-    state = rule.init(np.log(game.mu), counting)
+    family = _FAMILY[row.family]
+    rule, oracle, log_star, _ = family.reference(row)
+    counting = _Counting(oracle, family.query)
+    state = rule.init(np.log(np.full(np.shape(log_star), 1.0 / np.shape(log_star)[-1])), counting)
     counting.calls = 0
     rule.update(state, counting)
     assert counting.calls == rule.oracle_calls, f"{row.name}: {counting.calls} calls, declares {rule.oracle_calls}"
 
 
-def check_stops_at_tol(row: Method, tol: float = 1e-6) -> None:
+#: Steps for the stopping check where the theory default is tiny (softmax PG's (1-gamma)^3/8 needs
+#: ~1e6 updates here): the check is that ``tol`` ends the run, not how fast the default step is.
+STOP_HPARAMS = {"softmax_pg": {"eta": 10.0}, "projected_pg": {"eta": 5.0}}
+#: Stopping tolerance per family: float64 round-off of the games' linear rates; a sublinear
+#: policy-gradient rate (BPO's subgradient steps) reaches 1e-3 in a few thousand updates.
+STOP_TOL = {"games": 1e-6, "pg": 1e-3}
+
+
+def check_stops_at_tol(row: Method) -> None:
     import polopt as po
 
     if row.name in BIASED or row.name in NO_LAST_ITERATE:
         return  # no last-iterate convergence to the optimum the certificates measure
-    game, _, _ = _reference_game(row)
+    *_, problem = _FAMILY[row.family].reference(row)
+    hp = {k: v for k, v in _PROBE.get(row.name, {}).items() if k != "beta"}  # beta is the game's
+    hp.update(STOP_HPARAMS.get(row.name, {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", po.NotConvergedWarning)
-        hp = {k: v for k, v in _PROBE.get(row.name, {}).items() if k != "beta"}  # beta is the game's
-        res = po.solve(game, method=row.name, iters=10**7, tol=tol, **hp)
+        res = po.solve(problem, method=row.name, iters=10**7, tol=STOP_TOL[row.family], **hp)
     assert res.status == "converged" and res.num_iter < 10**5, (row.name, res.status, res.num_iter)
