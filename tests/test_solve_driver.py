@@ -173,3 +173,12 @@ def test_a_complex_init_is_refused_not_truncated():
     mdp = po.TabularMDP(np.full((2, 2, 2), 0.5), np.eye(2), horizon=3)
     with pytest.raises(TypeError, match="init must be real"):
         po.solve(mdp, method="backward_induction", init=np.full((2, 2), 0.5 + 0.1j))
+
+
+def test_a_game_optimum_is_computed_once_and_shared_read_only():
+    game = catalogue.perturbed_rps(0.1)
+    a = po.solve(game, method="mirror_prox", iters=5)
+    b = _quiet(po.solve, game, method="sppo", iters=5, eta=0.1)
+    assert np.shares_memory(a.optimum.policy, b.optimum.policy)
+    with pytest.raises(ValueError, match="read-only"):
+        a.optimum.policy[0] = 1.0

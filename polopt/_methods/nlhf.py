@@ -64,6 +64,7 @@ zero mass when ``beta > 0`` (every rule and the equilibrium take ``log mu``); a 
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -132,6 +133,21 @@ def _arrays(problem, payoff, method: str) -> _Game:
 
 
 # --------------------------------------------------------------------------- optimum and certificates
+_OPTIMA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_optimum(problem, g: _Game, payoff) -> tuple[np.ndarray, dict]:
+    """:func:`_optimum` once per problem (problems are immutable; a ``payoff`` override is not cached)."""
+    if payoff is not None:
+        return _optimum(g)
+    if problem not in _OPTIMA:
+        pi_star, info = _optimum(g)
+        pi_star.setflags(write=False)  # shared by every result on this problem
+        _OPTIMA[problem] = (pi_star, info)
+    pi_star, info = _OPTIMA[problem]
+    return pi_star, dict(info)
+
+
 def _optimum(g: _Game) -> tuple[np.ndarray, dict]:
     stars, info = [], {}
     for P, mu in zip(g.P, g.mu, strict=True):
@@ -259,7 +275,7 @@ def run_game_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> S
     def record_of(s):
         return np.stack([s.log_pi, s.log_avg]) if rule.averages else s.log_pi[None]
 
-    pi_star, opt_info = _optimum(g)
+    pi_star, opt_info = _cached_optimum(problem, g, payoff)
     kl_defined = g.beta > 0 or opt_info.get("nash_unique", True)
 
     def last(block):  # [n, 1|2, (X,) K] -> [n, X, K] of the last iterate
