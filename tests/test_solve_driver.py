@@ -182,3 +182,15 @@ def test_a_game_optimum_is_computed_once_and_shared_read_only():
     assert np.shares_memory(a.optimum.policy, b.optimum.policy)
     with pytest.raises(ValueError, match="read-only"):
         a.optimum.policy[0] = 1.0
+
+
+@pytest.mark.parametrize("problem, method, kw", [
+    (catalogue.puterman_two_state(0.9), "npg", {"eta": 0.5}),
+    (po.Bandit([1.0, 0.5, 0.0]), "rloo", {"eta": 0.5}),
+])
+def test_record_cadence_in_the_other_rule_families(problem, method, kw):
+    res = _quiet(po.solve, problem, method=method, iters=23, record=10, **kw)
+    np.testing.assert_array_equal(res.info["recorded"], [0, 10, 20, 23])
+    assert len(res.iterates) == 4 and res.certificates["suboptimality"].shape == (4,)
+    with pytest.raises(ValueError, match="record must be >= 1"):
+        po.solve(problem, method=method, iters=3, record=0, **kw)

@@ -67,7 +67,7 @@ from . import reject_unknown
 
 FAMILY = "llm_estimators"
 #: Hyper-parameters every estimator method takes besides its factory's (``beta`` is the problem's).
-COMMON = ("group_size", "num_samples", "mode", "tol")
+COMMON = ("group_size", "num_samples", "mode", "tol", "record")
 DEFAULT_GROUP_SIZE = 8
 DEFAULT_EPS = _est.DEFAULT_EPS
 _ESTIMATOR_OF = {"reinforce": "reinforce", "remax": "remax", "rloo": "rloo", "grpo": "grpo", "dr_grpo": "dr_grpo",
@@ -172,6 +172,7 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
         )
     tol = hp.pop("tol", None)
     tol = None if tol is None else as_scalar("tol", tol, low=0.0)
+    record = as_positive_int("record", hp.pop("record", 1))
     if hp.get("epochs", 1) not in (None, 1) and mode == "exact":
         epochs = as_positive_int("epochs", hp["epochs"])
         raise ValueError(f"epochs > 1 (PPO clipping over several steps) needs mode='sampled', got epochs = {epochs}")
@@ -196,7 +197,7 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
         grad, _ = _grad_and_objective(problem, block[:, :n].reshape(-1, X, K))
         return np.linalg.norm(grad.reshape(grad.shape[0], -1), axis=1)
 
-    traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=stop, tol=tol)
+    traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=stop, tol=tol, record=record)
     recs = traj.records
     log_pols = recs[:, :n].reshape(-1, X, K)
     grad, objective = _grad_and_objective(problem, log_pols)
@@ -224,6 +225,8 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
         info["variance"] = np.append(recs[1:, 2 * n + 1], last.trace_cov)
     if rule.hparams.smoothness is not None:
         info["smoothness"] = rule.hparams.smoothness
+    if record > 1:
+        info["recorded"] = traj.steps
     names = set(row.hparam_names())
     used = {k: v for k, v in rule.hparams._asdict().items() if k in names and k != "beta"}
     bandit = isinstance(problem, Bandit)

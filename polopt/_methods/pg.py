@@ -63,7 +63,7 @@ import numpy as np
 
 from .. import certificates
 from .._threads import single_threaded
-from .._validation import as_distribution, as_scalar
+from .._validation import as_distribution, as_positive_int, as_scalar
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import soft as _soft
@@ -77,7 +77,7 @@ from ..rules._core import coefficient, softmax
 from . import reject_unknown
 
 #: Hyper-parameters every PG row takes besides its factory's.
-COMMON = ("tol",)
+COMMON = ("tol", "record")
 
 
 class _Instance(NamedTuple):
@@ -184,6 +184,7 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
     hp = dict(hparams)
     tol = hp.pop("tol", None)
     tol = None if tol is None else as_scalar("tol", tol, low=0.0)
+    record = as_positive_int("record", hp.pop("record", 1))
     given = {k: v for k, v in hp.items() if v is not None}
     for k, v in row.defaults(problem, iters, given).items():
         given.setdefault(k, v)
@@ -221,7 +222,7 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
             seen.append(vals)
             return gaps(vals)
 
-        traj = run_rule(rule, oracle, state, iters, stop=None if tol is None else stop, tol=tol)
+        traj = run_rule(rule, oracle, state, iters, stop=None if tol is None else stop, tol=tol, record=record)
 
     records = traj.records  # [T+1, S, A] log-policies
     n = records.shape[0]
@@ -248,6 +249,8 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
         }
         info = {"values": values, "regularized_values": main_lazy}
     info.update(gamma=gamma, rho=rho)
+    if record > 1:
+        info["recorded"] = traj.steps
 
     if tau == 0 and seen:
         final_v = main_lazy()[-1]
