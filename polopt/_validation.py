@@ -169,6 +169,16 @@ def available_memory() -> int | None:
         return None
 
 
+def fits_dense(shape, *, copies: int = 1) -> bool:
+    """Whether ``copies`` dense float64 arrays of ``shape`` fit in the available memory (the test of
+    :func:`check_dense_size`, as a predicate: ``po.methods`` leaves out methods that could not run)."""
+    needed = 8 * copies * int(np.prod(tuple(int(n) for n in shape), dtype=object))
+    if needed <= ALWAYS_FITS_BYTES:
+        return True
+    limit = available_memory()
+    return limit is None or needed <= limit
+
+
 def check_dense_size(name: str, shape, what: str, *, copies: int = 1, limit_bytes: int | None = None) -> None:
     """Raise :class:`DenseMemoryError` (a MemoryError) before allocating ``copies`` dense float64
     arrays of ``shape`` when their ``8 * prod(shape) * copies`` bytes exceed ``limit_bytes``

@@ -194,3 +194,16 @@ def test_record_cadence_in_the_other_rule_families(problem, method, kw):
     assert len(res.iterates) == 4 and res.certificates["suboptimality"].shape == (4,)
     with pytest.raises(ValueError, match="record must be >= 1"):
         po.solve(problem, method=method, iters=3, record=0, **kw)
+
+
+def test_methods_that_need_a_dense_kernel_are_not_listed_when_it_cannot_fit(monkeypatch):
+    from polopt import _validation
+
+    mdp = catalogue.river_swim(2000, 0.99, sparse=True)  # dense P: 2000 x 2 x 2000 doubles = 61 MiB
+    assert "npg" in po.methods(mdp)
+    monkeypatch.setattr(_validation, "ALWAYS_FITS_BYTES", 2**20)
+    monkeypatch.setattr(_validation, "available_memory", lambda: 2**24)
+    names = po.methods(mdp)
+    assert "npg" not in names and "solve_mdp" in names
+    with pytest.raises(ValueError, match="method 'npg' does not apply"):
+        po.solve(mdp, method="npg", iters=1)

@@ -63,7 +63,7 @@ import numpy as np
 
 from .. import certificates
 from .._threads import single_threaded
-from .._validation import as_distribution, as_positive_int, as_scalar
+from .._validation import as_distribution, as_positive_int, as_scalar, fits_dense
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import soft as _soft
@@ -87,10 +87,14 @@ class _Instance(NamedTuple):
 
 
 def is_pg_problem(problem) -> bool:
-    """A discounted MDP, or a bandit / contextual bandit without KL term (a one-step MDP)."""
+    """A discounted MDP whose dense kernel fits in memory (the exact PG oracle solves dense systems on
+    ``P [S, A, S]``: a huge sparse MDP is not listed), or a bandit / contextual bandit without KL term."""
     if isinstance(problem, (Bandit, ContextualBandit)):
         return problem.beta == 0.0
-    return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"
+    if not (isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"):
+        return False
+    S, A = problem.num_states, problem.num_actions
+    return fits_dense((S, A, S), copies=2)
 
 
 def _instance(problem) -> _Instance:
