@@ -4,7 +4,7 @@ Every rule is a factory returning a :class:`~polopt.rules.Rule` (``ppo``, ``boun
 ``bpo``) whose ``update(state, oracle)`` makes one call ``oracle.evaluate(pi0)`` of the exact MDP oracle
 (:class:`polopt.oracles.mdp.MDPOracle`) at the current policy ``pi0`` and uses its ``q``, ``adv``, ``d``.
 States are :class:`polopt.rules.pg.PolicyState` ``(log_pi [..., S, A], k)``. Ratios are
-``rho(s, a) = pi(a|s) / pi0(a|s)``; everything is per state (actions last axis), xp-generic
+``ratio(s, a) = pi(a|s) / pi0(a|s)``; everything is per state (actions last axis), xp-generic
 (NumPy float64 / ``jax.numpy`` with jit + vmap), fixed shapes, sort-based.
 
 Bounds: symmetric ``eps in (0, 1)`` means ``lo = 1 - eps``, ``hi = 1 + eps``; asymmetric bounds need
@@ -14,27 +14,27 @@ neither ``eps`` nor ``lo, hi`` is given). ``q_mass = (1 - lo)/(hi - lo)``.
 Public functions
 ----------------
 ``bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", lam=0.0) -> log pi*``
-    Analytic optimum of ``max_pi E_{pi0}[rho Q]`` s.t. ``lo <= rho <= hi`` per state (BRRL Thm 4.1, general
-    case derived): ``rho = hi`` on the top-``Q`` actions holding ``pi0``-mass ``q_mass``, ``lo`` on the rest,
+    Analytic optimum of ``max_pi E_{pi0}[ratio Q]`` s.t. ``lo <= ratio <= hi`` per state (BRRL Thm 4.1, general
+    case derived): ``ratio = hi`` on the top-``Q`` actions holding ``pi0``-mass ``q_mass``, ``lo`` on the rest,
     one fractional ratio at the (weighted) quantile. ``tie="median"`` gives every action whose ``Q`` equals the
     quantile value ``mu(s)`` one common ratio ``(1 - hi m_above - lo m_below)/m_at`` (for symmetric bounds this is
-    the paper's ``rho = 1 + eps sign(Q - median_pi0 Q)`` with the atom case resolved); ``tie="fractional"``
+    the paper's ``ratio = 1 + eps sign(Q - median_pi0 Q)`` with the atom case resolved); ``tie="fractional"``
     fills tied actions one after another in index order (the fractional-knapsack vertex). Both are optimal.
-    ``lam > 0``: the smoothed target ``rho = lo + (hi - lo) sigmoid((Q - u)/lam)`` with ``u`` solving
+    ``lam > 0``: the smoothed target ``ratio = lo + (hi - lo) sigmoid((Q - u)/lam)`` with ``u`` solving
     ``E_pi0 sigmoid((Q - u)/lam) = q_mass`` (symmetric: ``1 + eps tanh((Q - u)/(2 lam))``, the BPO code's
     target); ``lam -> 0`` recovers the hard target.
 ``bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule`` (alias ``brrl``)
     ``pi <- bounded_ratio_target(log pi, Q^pi, ...)``.
 ``ppo_surrogate(log_pi, log_pi0, adv, *, lo, hi)``
-    per-state clipped surrogate ``sum_a pi0 min(rho A, clip(rho, lo, hi) A)`` (Schulman et al. 2017 eq. (7)).
+    per-state clipped surrogate ``sum_a pi0 min(ratio A, clip(ratio, lo, hi) A)`` (Schulman et al. 2017 eq. (7)).
 ``ppo_maximizer(log_pi0, adv, *, lo, hi) -> log pi``, ``ppo(*, eps=None, lo=None, hi=None) -> Rule``
     An exact maximizer of the clipped surrogate over the simplex, per state. **Not unique**: the surrogate is
-    flat in ``rho`` above ``hi`` for ``A > 0`` and below ``lo`` for ``A < 0``. Canonical choice returned:
-    (1) fill ``A > 0`` actions in decreasing ``A`` up to ``rho = hi``; (2) give the remaining mass to the
+    flat in ``ratio`` above ``hi`` for ``A > 0`` and below ``lo`` for ``A < 0``. Canonical choice returned:
+    (1) fill ``A > 0`` actions in decreasing ``A`` up to ``ratio = hi``; (2) give the remaining mass to the
     ``A <= 0`` actions at a common ratio ``t = min(R / pi0(A <= 0), lo)`` (free: the surrogate is flat there);
     (3) put any mass still left on the ``argmax A`` actions in proportion to ``pi0`` (flat beyond ``hi`` when
     ``max A > 0``; the least costly when all ``A <= 0``). The BRRL target is another maximizer whenever its
-    ``rho = hi`` set is the ``A > 0`` set (tests check both attain the same surrogate value).
+    ``ratio = hi`` set is the ``A > 0`` set (tests check both attain the same surrogate value).
 ``bpo_loss(log_pi, log_target, adv, d)``
     ``sum_s d(s) sum_a |pi(a|s) - pi*(a|s)| |adv(s, a)|`` (the BPO advantage-weighted TV loss, tabular form).
 ``bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10) -> Rule``
@@ -42,7 +42,7 @@ Public functions
     fixed (detached) target ``bounded_ratio_target(log pi, Q^pi, ...)``, weights ``|A^pi|`` (:func:`bpo_step`).
 
 Guarantees (tests/test_rules_bounded_ratio.py): the target matches ``scipy.optimize.linprog`` per state and
-improves ``V`` by exactly ``1/(1-gamma) E_{s~d^{pi*}} E_{a~pi0}[(rho - 1) Q]`` (= ``eps/(1-gamma)
+improves ``V`` by exactly ``1/(1-gamma) E_{s~d^{pi*}} E_{a~pi0}[(ratio - 1) Q]`` (= ``eps/(1-gamma)
 E|Q - median Q|`` for symmetric bounds, Ao et al. Thm 4.2 with the derived exact size); asymmetric bounds
 with ``lo = 0`` give the cross-entropy method's elite distribution (``pi0`` conditioned on its top
 ``q_mass`` quantile of ``Q``); the PPO maximizer attains the LP optimum of the surrogate.
@@ -105,10 +105,10 @@ def bounds_of(eps=None, lo=None, hi=None):
     return lo, hi
 
 
-def _with_ratio(log_pi0, rho):
-    """``log(rho pi0)`` with ``rho = 0`` -> ``-inf``, normalised against round-off."""
-    xp = array_namespace(log_pi0, rho)
-    return log_normalize(xp.where(rho > 0, log_pi0 + xp.log(xp.where(rho > 0, rho, 1.0)), -xp.inf))
+def _with_ratio(log_pi0, ratio):
+    """``log(ratio pi0)`` with ``ratio = 0`` -> ``-inf``, normalised against round-off."""
+    xp = array_namespace(log_pi0, ratio)
+    return log_normalize(xp.where(ratio > 0, log_pi0 + xp.log(xp.where(ratio > 0, ratio, 1.0)), -xp.inf))
 
 
 def _sorted_desc(xp, key, *arrays):
@@ -133,8 +133,8 @@ def _hard_ratio(pi0, q, lo, hi, tie):
     before = xp.cumsum(p_s, axis=-1) - p_s
     if tie == "fractional":
         m_hi = xp.clip(q_mass - before, 0.0, p_s)  # mass of each action given the upper ratio
-        rho_s = xp.where(p_s > 0, (hi * m_hi + lo * (p_s - m_hi)) / xp.where(p_s > 0, p_s, 1.0), 1.0)
-        return _unsort(xp, order, rho_s)
+        ratio_s = xp.where(p_s > 0, (hi * m_hi + lo * (p_s - m_hi)) / xp.where(p_s > 0, p_s, 1.0), 1.0)
+        return _unsort(xp, order, ratio_s)
     if tie != "median":
         raise ValueError(f"tie must be 'median' or 'fractional', got {tie!r}")
     # quantile value mu: Q of the first sorted action whose cumulative mass reaches q_mass
@@ -145,8 +145,8 @@ def _hard_ratio(pi0, q, lo, hi, tie):
     m_above = xp.sum(xp.where(above, pi0, 0.0), axis=-1, keepdims=True)
     m_at = xp.sum(xp.where(at, pi0, 0.0), axis=-1, keepdims=True)
     m_below = 1.0 - m_above - m_at
-    rho_at = (1.0 - hi * m_above - lo * m_below) / xp.where(m_at > 0, m_at, 1.0)
-    return xp.where(above, hi, xp.where(at, rho_at, lo))
+    ratio_at = (1.0 - hi * m_above - lo * m_below) / xp.where(m_at > 0, m_at, 1.0)
+    return xp.where(above, hi, xp.where(at, ratio_at, lo))
 
 
 def _smooth_ratio(pi0, q, lo, hi, lam):
@@ -177,10 +177,10 @@ def bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", lam=0.0):
     xp = array_namespace(log_pi0, q)
     pi0 = xp.exp(log_pi0)
     if isinstance(lam, (int, float)) and lam == 0.0:
-        rho = _hard_ratio(pi0, q, lo, hi, tie)
+        ratio = _hard_ratio(pi0, q, lo, hi, tie)
     else:
-        rho = _smooth_ratio(pi0, q, lo, hi, lam)
-    return _with_ratio(log_pi0, xp.where(pi0 > 0, rho, 0.0))
+        ratio = _smooth_ratio(pi0, q, lo, hi, lam)
+    return _with_ratio(log_pi0, xp.where(pi0 > 0, ratio, 0.0))
 
 
 def _bounds(rule: str, eps, lo, hi) -> tuple[float, float]:
@@ -222,12 +222,12 @@ def brrl(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule:
 
 # --------------------------------------------------------------------------- PPO
 def ppo_surrogate(log_pi, log_pi0, adv, *, lo, hi):
-    """``sum_a pi0(a) min(rho(a) A(a), clip(rho(a), lo, hi) A(a))`` per state, ``[..., A] -> [...]``."""
+    """``sum_a pi0(a) min(ratio(a) A(a), clip(ratio(a), lo, hi) A(a))`` per state, ``[..., A] -> [...]``."""
     xp = array_namespace(log_pi, log_pi0, adv)
     pi, pi0 = xp.exp(log_pi), xp.exp(log_pi0)
     on = pi0 > 0
-    rho = xp.where(on, pi / xp.where(on, pi0, 1.0), 0.0)
-    val = xp.minimum(rho * adv, xp.clip(rho, lo, hi) * adv)
+    ratio = xp.where(on, pi / xp.where(on, pi0, 1.0), 0.0)
+    val = xp.minimum(ratio * adv, xp.clip(ratio, lo, hi) * adv)
     return xp.sum(xp.where(on, pi0 * val, 0.0), axis=-1)
 
 

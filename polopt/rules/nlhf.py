@@ -34,8 +34,8 @@ sppo [1]         SPPOState              ``pi' ∝ pi exp(eta P pi)`` (MWU/Hedge;
 dno [1]          DNOState (= SPPOState) the same MWU (DNO's ``exp(r/eta)`` with our ``eta`` = its 1/eta)
 inpo [1]         INPOState              OMD: ``pi' ∝ pi^{1-eta beta} mu^{eta beta} exp(eta P pi)``
                  (log_pi, log_avg, t)   (= ``kl_prox`` with ``eta / (1 - eta beta)``; needs eta beta < 1)
-mmd [1]          MMDState               ``pi' = kl_prox(pi, P pi, eta, rho, beta)``; magnet
-                 (log_pi, log_magnet,t) ``rho' ∝ pi'^lam rho^{1-lam}``, ``lam = magnet_eta`` (0 = fixed)
+mmd [1]          MMDState               ``pi' = kl_prox(pi, P pi, eta, m, beta)``; magnet
+                 (log_pi, log_magnet,t) ``m' ∝ pi'^lam m^{1-lam}``, ``lam = magnet_eta`` (0 = fixed)
 online_ipo [1]   OnlineIPOState         one SGD step (lr ``eta``) on the online IPO loss with
                  (log_pi, t)            ``y, y' ~ sg(pi)``: ``theta' = theta - eta grad``
 ipo_md [1]       OnlineIPOState         the same loss with ``y, y' ~ m ∝ pi^{1-b} mu^b`` (``b = mixture``)
@@ -542,7 +542,7 @@ def inpo_update(state: INPOState, P, log_mu, *, eta, beta) -> INPOState:
 
 # --------------------------------------------------------------------------- MMD
 class MMDState(NamedTuple):
-    """``log_pi`` [..., K]; ``log_magnet`` = ``log rho`` (``log mu`` at init); ``t``."""
+    """``log_pi`` [..., K]; ``log_magnet`` = ``log m`` (``log mu`` at init); ``t``."""
 
     log_pi: object
     log_magnet: object
@@ -550,7 +550,7 @@ class MMDState(NamedTuple):
 
 
 def mmd_init(log_pi0, log_mu) -> MMDState:
-    """Start MMD at ``log_pi0`` with magnet ``rho = mu``."""
+    """Start MMD at ``log_pi0`` with magnet ``m = mu``."""
     xp = array_namespace(log_pi0, log_mu)
     log_pi0 = log_normalize(log_pi0)
     return MMDState(log_pi0, log_normalize(log_mu), xp.zeros(log_pi0.shape[:-1]))
@@ -565,8 +565,8 @@ def _mmd_step(state, oracle, eta, beta, magnet_eta):
 def mmd_update(state: MMDState, P, log_mu=None, *, eta, beta, magnet_eta=0.0) -> MMDState:
     """One magnetic-mirror-descent step in self-play (one oracle call).
 
-    ``pi_{t+1} ∝ [pi_t rho^{eta beta} exp(eta P pi_t)]^{1/(1 + eta beta)}`` (= :func:`kl_prox`);
-    magnet ``rho_{t+1} ∝ pi_{t+1}^lam rho_t^{1-lam}`` with ``lam = magnet_eta`` (0: fixed magnet
+    ``pi_{t+1} ∝ [pi_t m_t^{eta beta} exp(eta P pi_t)]^{1/(1 + eta beta)}`` (= :func:`kl_prox`);
+    magnet ``m_{t+1} ∝ pi_{t+1}^lam m_t^{1-lam}`` with ``lam = magnet_eta`` (0: fixed magnet
     ``mu``; ``> 0`` targets the unregularized equilibrium). ``log_mu`` is unused (the magnet
     lives in the state, set by :func:`mmd_init`). Guarantee (recalled;
     theorem ``mmd.rate``): for ``eta <= beta / L^2 = 4 beta``
