@@ -376,7 +376,8 @@ def _initial_sigma(mdp, pi0) -> tuple[np.ndarray, np.ndarray | None]:
 def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) -> PIResult:
     """Howard's policy iteration: exact evaluation, then greedy improvement, until stable.
 
-    ``pi0``: int [S] or stochastic [S, A] start (default: the myopic ``argmax_a r``). A
+    ``pi0``: int [S] or stochastic [S, A] start (default: greedy with respect to the myopic value
+    ``max_a r``, one backup that usually saves an evaluation; QuantEcon starts the same way). A
     stochastic ``pi0`` is evaluated as given (``values[0] = V^{pi0}``) and improved greedily;
     ``policies[0]`` then holds its row-wise argmax. Guarantees: ``V^{pi_{k+1}} >= V^{pi_k}``
     (Puterman Prop. 6.4.1, theorem ``pi.monotone``) and termination at an optimal policy in
@@ -393,6 +394,8 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) 
     c = _reward_scale(mdp.r, gamma)
     r = mdp.r if c == 1.0 else mdp.r / c
     sigma, pi_stoch = _initial_sigma(mdp, pi0)
+    if pi0 is None:
+        sigma = _argmax(q_from_v(P_sa, r, gamma, r.max(axis=1)))
     if pi_stoch is None:
         v = _evaluate_sigma(mdp, sigma, r=r)
     else:
