@@ -7,12 +7,13 @@ method lists and the test suites' parametrisations.
 
 Update rules are rows with a ``rule`` factory (``polopt.rules.<family>.<name>(**hparams) ->
 Rule``); the family runner (``run``) turns a problem into an oracle, calls the factory with the
-hyper-parameters (theory defaults from ``defaults(problem, iters)`` where the user gave none) and
-hands the Rule to the driver in :mod:`polopt.solve`. Exact solvers are rows with a ``run`` only.
+hyper-parameters (theory defaults from ``defaults(problem, iters, given)`` where the user gave
+none) and hands the Rule to the driver in :mod:`polopt.solve`. Exact solvers are rows with a
+``run`` only (family ``"exact"``), added by the :func:`register` decorator of their adapters.
 
-Families that still register through the :func:`register` decorator (the MDP, average-reward,
-game-solver, policy-gradient and LLM adapters) add rows when first needed; the import is
-explicit (:func:`_load`), never silent.
+The rows are collected on first use by :func:`_load`: the game rows below, the ``rows()`` of the
+policy-gradient, estimator and loss families, and the exact-solver adapters; every import is
+explicit and an import error is raised, never skipped.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    # the adapters register their rows on import (an ImportError here is a real error: nothing is skipped)
+    # the exact-solver adapters register their rows on import (an ImportError is raised: nothing is skipped)
     from ._methods import average, games, llm, llm_losses, mdp, pg  # noqa: F401
 
     for row in _games_rows():
