@@ -32,7 +32,8 @@ class Method(NamedTuple):
     Fields: ``name``; ``applies(problem) -> bool``; ``run(problem, *, iters, init, seed, **hparams) ->
     SolveResult``; ``summary`` (one line); ``rule`` (the factory, None for exact solvers); ``aliases``;
     ``defaults(problem, iters, given) -> dict`` (theory defaults of the factory's hyper-parameters);
-    ``extra`` (hyper-parameters the runner takes besides the factory's); ``family``.
+    ``extra`` (hyper-parameters the runner takes besides the factory's); ``family``; ``needs`` (what
+    ``applies`` asks, in words, for the error when a method does not apply).
     """
 
     name: str
@@ -44,6 +45,7 @@ class Method(NamedTuple):
     defaults: Callable[[Any, int, dict], dict] | None = None
     extra: tuple[str, ...] = ()
     family: str = ""
+    needs: str = ""  # what ``applies`` asks of a problem, in words (said when a method is refused)
 
     @property
     def averages(self) -> bool:
@@ -118,7 +120,10 @@ def _games_rows():
     from ._methods import nlhf as games
 
     def row(name, rule, summary, defaults, aliases=(), applies=games.is_game):
-        return Method(name, applies, games.runner(name), summary, rule, aliases, defaults, games.COMMON, "games")
+        needs = ("a preference game with beta > 0 (the IPO target divides by beta)"
+                 if applies is games.is_regularized_game else "a PreferenceGame or ContextualPreferenceGame")
+        return Method(name, applies, games.runner(name), summary, rule, aliases, defaults, games.COMMON, "games",
+                      needs)
 
     hedge = lambda g, T, hp: {"eta": _hedge_eta(_K(g), T)}  # noqa: E731  (Hedge: sqrt(8 ln K / T))
     return (

@@ -203,7 +203,8 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
     if row is None:
         raise ValueError(f"unknown method {method!r}; valid methods for {problem!r}: {', '.join(valid)}")
     if method not in valid:
-        raise ValueError(f"method {method!r} does not apply to {problem!r}; valid methods: {', '.join(valid)}")
+        why = f": it needs {row.needs}" if row.needs else ""
+        raise ValueError(f"method {method!r} does not apply to {problem!r}{why}; valid methods: {', '.join(valid)}")
     iters = as_positive_int("iters", iters, minimum=0)
     check_seed(seed)
     res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)

@@ -205,5 +205,5 @@ def test_methods_that_need_a_dense_kernel_are_not_listed_when_it_cannot_fit(monk
     monkeypatch.setattr(_validation, "available_memory", lambda: 2**24)
     names = po.methods(mdp)
     assert "npg" not in names and "solve_mdp" in names
-    with pytest.raises(ValueError, match="method 'npg' does not apply"):
+    with pytest.raises(ValueError, match=r"method 'npg' does not apply .*: it needs a discounted MDP whose dense"):
         po.solve(mdp, method="npg", iters=1)

@@ -261,7 +261,8 @@ def rows():
     from ..methods import Method
 
     def row(name, rule, summary, defaults=_no_defaults):
-        return Method(name, _is_bandit, runner(name), summary, rule, (), defaults, COMMON, FAMILY)
+        return Method(name, _is_bandit, runner(name), summary, rule, (), defaults, COMMON, FAMILY,
+                      "a Bandit or ContextualBandit")
 
     return (
         row("reinforce", _est.reinforce, "REINFORCE (constant or variance-optimal baseline) softmax PG on a bandit"),

@@ -329,7 +329,9 @@ def rows():
     from ..methods import Method
 
     def row(name, rule, summary, extra, applies=_is_regularized_bandit, defaults=_no_defaults):
-        return Method(name, applies, runner(name), summary, rule, (), defaults, extra, FAMILY)
+        needs = "a bandit (or preference game) with beta > 0" if applies is not _is_regularized_bandit \
+            else "a Bandit or ContextualBandit with beta > 0 (the regularized objective)"
+        return Method(name, applies, runner(name), summary, rule, (), defaults, extra, FAMILY, needs)
 
     return (
         row("dpo", pl.dpo_descent,

@@ -292,7 +292,9 @@ def rows():
     from ..methods import Method
 
     def row(name, rule, summary, defaults, aliases=()):
-        return Method(name, is_pg_problem, runner(name), summary, rule, aliases, defaults, COMMON, "pg")
+        return Method(name, is_pg_problem, runner(name), summary, rule, aliases, defaults, COMMON, "pg",
+                      "a discounted MDP whose dense kernel P [S, A, S] fits in memory (the exact PG oracle solves "
+                      "dense systems), or a bandit / contextual bandit with beta = 0")
 
     return (
         row("softmax_pg", _pg.softmax_pg,
