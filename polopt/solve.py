@@ -199,12 +199,14 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
     if not isinstance(method, str):
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     row = lookup(method)
-    valid = methods(problem)
+    # one predicate on the way in; the list of every applicable name only for an error message
     if row is None:
-        raise ValueError(f"unknown method {method!r}; valid methods for {problem!r}: {', '.join(valid)}")
-    if method not in valid:
+        raise ValueError(f"unknown method {method!r}; valid methods for {problem!r}: {', '.join(methods(problem))}")
+    if not row.applies(problem):
         why = f": it needs {row.needs}" if row.needs else ""
-        raise ValueError(f"method {method!r} does not apply to {problem!r}{why}; valid methods: {', '.join(valid)}")
+        raise ValueError(
+            f"method {method!r} does not apply to {problem!r}{why}; valid methods: {', '.join(methods(problem))}"
+        )
     iters = as_positive_int("iters", iters, minimum=0)
     check_seed(seed)
     res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)

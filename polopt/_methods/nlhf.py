@@ -64,6 +64,7 @@ zero mass when ``beta > 0`` (every rule and the equilibrium take ``log mu``); a 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import NamedTuple
 
@@ -172,11 +173,12 @@ def _gaps(g: _Game, log_pols: np.ndarray, beta: float) -> tuple[np.ndarray, np.n
 
 def _certificates(g: _Game, log_pols: np.ndarray, pi_star: np.ndarray, kl_defined: bool, suffix: str = "") -> dict:
     """Lazy per-iterate certificates of the log-policies ``log_pols`` [T+1, X, K] (rho-weighted over contexts)."""
+    gaps = functools.cache(lambda beta: _gaps(g, log_pols, beta))  # exploitability and gap come together
     out = {
         "kl_to_optimum": lambda: _kl(g, log_pols, pi_star, kl_defined),
-        "exploitability": lambda: _gaps(g, log_pols, g.beta)[0],
-        "duality_gap": lambda: _gaps(g, log_pols, g.beta)[1],
-        "duality_gap_unregularized": lambda: _gaps(g, log_pols, 0.0)[1],
+        "exploitability": lambda: gaps(g.beta)[0],
+        "duality_gap": lambda: gaps(g.beta)[1],
+        "duality_gap_unregularized": lambda: gaps(0.0)[1],
     }
     if suffix:
         out = {f"{k}{suffix}": v for k, v in out.items() if k != "exploitability"}
