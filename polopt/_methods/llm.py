@@ -147,6 +147,15 @@ def _init_logits(problem, init) -> np.ndarray:
     return np.log(pi0)
 
 
+def make_oracle(problem, *, group_size: int = DEFAULT_GROUP_SIZE, num_samples: int = 1, mode: str = "exact",
+                seed=None) -> BanditOracle:
+    """The :class:`~polopt.oracles.bandit.BanditOracle` of a (contextual) bandit: exact moments of the
+    estimators (``mode="exact"``), or ``num_samples`` groups of ``group_size`` arms drawn from ``seed``."""
+    r, mu, rho = _rows(problem)
+    return BanditOracle(r, _log(mu), rho, int(group_size), int(num_samples),
+                        as_generator(seed) if mode == "sampled" else None, _ex.group_moments)
+
+
 def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, **hparams) -> SolveResult:
     """Run the estimator rule of table row ``name`` through the driver and assemble its SolveResult."""
     from ..methods import lookup
@@ -185,8 +194,7 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
     X, K = r.shape
     if mode == "exact":
         _ex.check_work(K, G, estimator, closed=problem.beta == 0 or rule.hparams.kl == "reward")
-    oracle = BanditOracle(r, _log(mu), rho, G, M, as_generator(seed) if mode == "sampled" else None,
-                          _ex.group_moments)
+    oracle = make_oracle(problem, group_size=G, num_samples=M, mode=mode, seed=seed)
     state = rule.init(_init_logits(problem, init), oracle)
     n = X * K
 

@@ -208,6 +208,19 @@ def _oracle(name, problem, st: _Setup, hp: dict, seed):
     return PairOracle(st.P, st.log_ref, st.rho, st.r, W, nu, rng, n), beh
 
 
+def make_oracle(name: str, problem, hparams: dict | None = None, seed=None) -> PairOracle:
+    """The :class:`~polopt.oracles.bandit.PairOracle` that ``solve(problem, method=name, **hparams)`` hands
+    its rule (population pair weights of the behaviour, a dataset's, or on-policy pairs)."""
+    return _oracle(name, problem, _Setup(problem), dict(hparams or {}), seed)[0]
+
+
+def optimum_policy(name: str, problem, rule, hparams: dict | None = None) -> np.ndarray:
+    """The population optimum ``pi*`` [X, K] of ``rule`` (a row ``name``'s Rule) on ``problem``."""
+    st = _Setup(problem)
+    hp = dict(hparams or {})
+    return _target(name, st, hp, rule, _behaviour(hp, st))[0]
+
+
 def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hparams) -> SolveResult:
     """Run the preference-loss rule of table row ``name`` through the driver and assemble its SolveResult."""
     from ..methods import lookup
