@@ -167,7 +167,8 @@ def _mirror_prox_row(game_row: Method) -> Method:
     factory :func:`polopt.rules.nlhf.mirror_prox` (what ``po.rule("mirror_prox")``, the rule suite and
     the game theorems read); the MDP factory is :func:`polopt.rules.saddle.mdp_mirror_prox`, reached
     through its runner :mod:`polopt._methods.saddle` (its steps depend on the instance's operator norm,
-    so a problem-free ``po.rule`` call could not build it). The ``nash_mp`` alias stays game-only.
+    so a problem-free ``po.rule`` call could not build it). The alias ``nash_mp`` resolves to this row,
+    so on an MDP it runs the saddle method too (an alias names a row, not a problem kind).
     """
     from ._methods import nlhf as games
     from ._methods import saddle
