@@ -339,3 +339,12 @@ def test_bad_box_init_and_hparams():
     caller = np.full((4, 2), 0.5)
     quiet(mdp, method="mirror_prox", iters=2, init=caller)
     np.testing.assert_array_equal(caller, 0.5)  # the caller's array is not mutated
+
+
+def test_gap_bound_refuses_steps_beyond_the_condition():
+    from polopt.theory.saddle import gap_bound
+
+    np.testing.assert_allclose(gap_bound(2.0, 1.0, 0.5, 1.0, 1.0, np.array([1, 4])), [5.0, 1.25])
+    assert gap_bound(2.0, 1.0, 0.5, 1.0, 1.0, np.array([0]))[0] == np.inf  # no average yet at t = 0
+    with pytest.raises(ValueError, match="mp_mdp.gap needs eta_v \\* eta_mu <= 1 / L\\^2"):
+        gap_bound(2.0, 1.0, 1.0, 1.0, 1.5, np.array([1]))

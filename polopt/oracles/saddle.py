@@ -43,7 +43,9 @@ class SaddleGradients(NamedTuple):
 def grad_v(P, gamma, rho, mu):
     """``(1 - gamma) rho + gamma sum_{s,a} mu(s,a) P(s,a,.) - sum_a mu(., a)`` — the flow residual, [S]."""
     xp = array_namespace(P, mu)
-    inflow = xp.einsum("...sa,sat->...t", mu, P)
+    S, A = mu.shape[-2:]
+    # one (S A) x S matrix product (BLAS), also for a batch of occupancies [..., S, A]
+    inflow = xp.reshape(mu, mu.shape[:-2] + (S * A,)) @ xp.reshape(P, (S * A, P.shape[-1]))
     return (1.0 - gamma) * rho + gamma * inflow - xp.sum(mu, axis=-1)
 
 
