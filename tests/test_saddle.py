@@ -348,3 +348,12 @@ def test_gap_bound_refuses_steps_beyond_the_condition():
     assert gap_bound(2.0, 1.0, 0.5, 1.0, 1.0, np.array([0]))[0] == np.inf  # no average yet at t = 0
     with pytest.raises(ValueError, match="mp_mdp.gap needs eta_v \\* eta_mu <= 1 / L\\^2"):
         gap_bound(2.0, 1.0, 1.0, 1.0, 1.5, np.array([1]))
+
+
+def test_finding_the_bound_breaks_beyond_the_step_condition():
+    """Kept as a finding (outside the theorem): with both balanced steps scaled by sqrt(c), the gap stays under
+    D_v/(eta_v t) + D_mu/(eta_mu t) at c = 1 but exceeds it at c = 16 on this random MDP; the factory refuses c > 1."""
+    from validation.mdp_mirror_prox import step_sweep
+
+    inside, beyond = step_sweep(random_mdp(10, 4, gamma=0.95, seed=0), 400, 20, multiples=(1.0, 16.0))
+    assert inside <= 1.0 < beyond
