@@ -66,6 +66,7 @@ from ..rules import saddle as _saddle
 from ..rules._core import step_size
 from . import reject_unknown
 from .mdp import optimum as _discounted_optimum
+from .pg import _lazy  # computed once, on first read, with one BLAS thread
 
 HPARAMS = ("eta_v", "eta_mu", "box", "num_samples", "tol", "record")
 #: An operator norm below this is treated as this value when steps are chosen: every step pair
@@ -177,22 +178,10 @@ def _start(inst: Instance, init) -> np.ndarray:
 
 def _policy_values(inst: Instance, pols: np.ndarray):
     """Exact values of the policies ``[n, S, A]``: ``V [n, S]`` (discounted) or ``(gain [n, S], bias [n, S])``."""
-    with single_threaded():
-        if inst.gamma < 1.0:
-            return np.stack([_ev.policy_value(inst.mdp, p) for p in pols]), None
-        evs = [_avg.gain_bias(inst.mdp, p) for p in pols]
+    if inst.gamma < 1.0:
+        return np.stack([_ev.policy_value(inst.mdp, p) for p in pols]), None
+    evs = [_avg.gain_bias(inst.mdp, p) for p in pols]
     return np.stack([e.gain for e in evs]), np.stack([e.bias for e in evs])
-
-
-def _lazy(fn):
-    box: list = []
-
-    def get():
-        if not box:
-            box.append(fn())
-        return box[0]
-
-    return get
 
 
 def _box_slack(inst: Instance, mu: np.ndarray, values: np.ndarray, bias) -> np.ndarray:
@@ -297,7 +286,8 @@ def run_mdp_mirror_prox(problem, *, iters: int, init, seed, **hparams) -> SolveR
     }
     if record > 1:
         info["recorded"] = traj.steps
-    final_values, final_bias = _policy_values(inst, avg_pols[-1:])
+    with single_threaded():
+        final_values, final_bias = _policy_values(inst, avg_pols[-1:])
     return SolveResult(
         policy=avg_pols[-1],
         iterates=last_pols,
