@@ -11,29 +11,12 @@ from hypothesis import given, settings
 import polopt as po
 from polopt.exact import average as avg
 from polopt.exact._ops import one_hot
-from polopt.problems import TabularMDP, catalogue
+from polopt.problems import catalogue
 from polopt.problems.random import random_mdp
 from polopt.testing.strategies import mdps
 from polopt.testing.tolerances import EXACT_F64
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=12)
-
-
-def two_class_mdp() -> TabularMDP:
-    """Two closed classes of different gains and a transient state that chooses between them.
-
-    State 0 stays (reward 1 or 0), state 1 stays (reward 1/2 or 1/5); state 2 moves to state 0 with
-    reward 0 (action 0) or to state 1 with reward 0.8 (action 1). By hand: g* = (1, 1/2, 1), reached
-    by going to state 0 from state 2; with P* h = 0, h(0) = h(1) = 0 and 1 + h(2) = 0 + h(0) gives
-    h(2) = -1. The myopic start takes action 1 in state 2 (0.8 > 0): PI must make a gain improvement.
-    """
-    P = np.zeros((3, 2, 3))
-    P[0, :, 0] = 1.0
-    P[1, :, 1] = 1.0
-    P[2, 0, 0] = 1.0
-    P[2, 1, 1] = 1.0
-    r = np.array([[1.0, 0.0], [0.5, 0.2], [0.0, 0.8]])
-    return TabularMDP(P, r, gamma=1.0)
 
 
 def test_periodic_chain_gain_and_bias_by_hand():
@@ -46,11 +29,11 @@ def test_periodic_chain_gain_and_bias_by_hand():
 
 
 def test_two_recurrent_classes_of_different_gains():
-    mdp = two_class_mdp()
+    mdp = catalogue.two_class_chain()
     res = po.solve(mdp, method="policy_iteration")
     assert res.status == "converged" and res.num_iter == 1  # one gain improvement in state 2
-    np.testing.assert_allclose(res.value, [1.0, 0.5, 1.0], atol=EXACT_F64)
-    np.testing.assert_allclose(res.bias, [0.0, 0.0, -1.0], atol=EXACT_F64)
+    np.testing.assert_allclose(res.value, catalogue.TWO_CLASS_GAIN, atol=EXACT_F64)
+    np.testing.assert_allclose(res.bias, catalogue.TWO_CLASS_BIAS, atol=EXACT_F64)
     assert np.argmax(res.policy, axis=1).tolist() == [0, 0, 0]
     gains = np.asarray(res.info["values"])
     np.testing.assert_allclose(gains[0], [1.0, 0.5, 0.5], atol=EXACT_F64)  # the myopic start
@@ -64,18 +47,18 @@ def test_two_recurrent_classes_of_different_gains():
 
 def test_stochastic_start_is_improved_lexicographically():
     """From the uniform policy on the two-class model (gains (1/2, 7/20, 17/40) by hand) one improvement is optimal."""
-    mdp = two_class_mdp()
+    mdp = catalogue.two_class_chain()
     res = po.solve(mdp, method="policy_iteration", init=np.full((3, 2), 0.5))
     assert res.status == "converged"
     np.testing.assert_allclose(np.asarray(res.iterates)[0], 0.5)
     np.testing.assert_allclose(np.asarray(res.info["values"])[0], [0.5, 0.35, 0.425], atol=EXACT_F64)
-    np.testing.assert_allclose(res.value, [1.0, 0.5, 1.0], atol=EXACT_F64)
+    np.testing.assert_allclose(res.value, catalogue.TWO_CLASS_GAIN, atol=EXACT_F64)
     assert po.theory.check(res, "pi.monotone").holds
 
 
 def test_budget_exhausted_is_reported():
     with pytest.warns(po.NotConvergedWarning):
-        res = po.solve(two_class_mdp(), method="policy_iteration", iters=0)
+        res = po.solve(catalogue.two_class_chain(), method="policy_iteration", iters=0)
     assert res.status == "max_iter" and res.num_iter == 0
 
 
