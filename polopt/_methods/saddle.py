@@ -106,9 +106,16 @@ _AVERAGE_OPTIMA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def average_optimum(mdp) -> _avg.AverageLPResult:
     """:func:`polopt.exact.average_reward_lp` of ``mdp``, computed once per problem (problems are immutable)."""
-    if mdp not in _AVERAGE_OPTIMA:
-        _AVERAGE_OPTIMA[mdp] = _avg.average_reward_lp(mdp)
-    return _AVERAGE_OPTIMA[mdp]
+    try:
+        return _AVERAGE_OPTIMA[mdp]
+    except (KeyError, TypeError):
+        pass
+    lp = _avg.average_reward_lp(mdp)
+    try:
+        _AVERAGE_OPTIMA[mdp] = lp
+    except TypeError:  # not weak-referenceable: no cache
+        pass
+    return lp
 
 
 def _default_box(mdp, r: np.ndarray, average: bool) -> tuple[float, float]:
