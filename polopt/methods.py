@@ -127,9 +127,10 @@ def _games_rows():
 
     hedge = lambda g, T, hp: {"eta": _hedge_eta(_K(g), T)}  # noqa: E731  (Hedge: sqrt(8 ln K / T))
     return (
-        row("mirror_prox", nlhf.mirror_prox,
-            "Nash Mirror Prox (two KL prox steps per iteration; approximate version with inner PG steps)",
-            lambda g, T, hp: {"eta": 2.0}, ("nash_mp",)),
+        _mirror_prox_row(row("mirror_prox", nlhf.mirror_prox,
+                             "Nash Mirror Prox (two KL prox steps per iteration; approximate version with inner "
+                             "PG steps); on an MDP, mirror prox on the LP saddle point",
+                             lambda g, T, hp: {"eta": 2.0}, ("nash_mp",))),
         row("extragradient", nlhf.extragradient,
             "EGPO: extragradient in policy space (tabular or its online-IPO-loss SGD form)",
             games.egpo_defaults, ("egpo",)),
@@ -156,6 +157,32 @@ def _games_rows():
             "Optimistic multiplicative weights: last-iterate convergence to a unique Nash (beta = 0)",
             lambda g, T, hp: {"eta": 0.1}, ("optimistic_mwu",)),
     )
+
+
+def _mirror_prox_row(game_row: Method) -> Method:
+    """The "mirror_prox" row: Nash-MP on preference games, mirror prox on the LP saddle point on MDPs.
+
+    The table has one row per name, so one row serves both problem kinds: ``applies`` accepts a game
+    or a discounted / average-reward MDP and ``run`` dispatches on the problem. ``rule`` stays the game
+    factory :func:`polopt.rules.nlhf.mirror_prox` (what ``po.rule("mirror_prox")``, the rule suite and
+    the game theorems read); the MDP factory is :func:`polopt.rules.saddle.mdp_mirror_prox`, reached
+    through its runner :mod:`polopt._methods.saddle` (its steps depend on the instance's operator norm,
+    so a problem-free ``po.rule`` call could not build it). The alias ``nash_mp`` resolves to this row,
+    so on an MDP it runs the saddle method too (an alias names a row, not a problem kind).
+    """
+    from ._methods import nlhf as games
+    from ._methods import saddle
+
+    run_game = game_row.run
+
+    def applies(problem) -> bool:
+        return games.is_game(problem) or saddle.is_saddle_mdp(problem)
+
+    def run(problem, **kw):
+        return run_game(problem, **kw) if games.is_game(problem) else saddle.run_mdp_mirror_prox(problem, **kw)
+
+    needs = f"{game_row.needs} (Nash-MP), or {saddle.NEEDS}"
+    return game_row._replace(applies=applies, run=run, needs=needs)
 
 
 def _load() -> None:

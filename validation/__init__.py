@@ -76,6 +76,7 @@ MODULES = (
     "llm_losses_coverage",
     "llm_losses_divergence",
     "llm_losses_frontier",
+    "mdp_mirror_prox",
     "nlhf_egpo_rate",
     "nlhf_identities",
     "nlhf_mmd_rate",

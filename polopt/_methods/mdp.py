@@ -20,7 +20,12 @@ Every method returns a :class:`~polopt.result.SolveResult` whose ``optimum`` com
 * ``"policy_iteration"`` — ``init``: policy [S, A] or int [S] (default myopic). Certificates
   ``"suboptimality"`` [T+1] of the successive policies; ``info["values"]`` [T+1, S] their
   values. Optimum: :func:`~polopt.exact.solve_mdp` (optimistic PI certified by MacQueen
-  bounds; it never solves an improvement loop to a fixed policy the way PI does).
+  bounds; it never solves an improvement loop to a fixed policy the way PI does). At
+  ``gamma = 1`` (average reward): multichain policy iteration
+  (:func:`~polopt.exact.average.average_policy_iteration`); ``value`` = gain [S], ``bias``;
+  ``"suboptimality"`` = ``max_s (g* - g^{pi_k})(s)`` as for relative value iteration;
+  ``info["values"]`` the gains [T+1, S] (non-decreasing), ``info["biases"]``. Optimum:
+  :func:`~polopt.exact.average_reward_lp`.
 * ``"linear_program"`` — discounted (HiGHS primal LP, dual occupancy in
   ``info["occupancy"]``; hyper-parameter ``solver`` in {"highs", "cvxpy"}; optimum: policy
   iteration) or average reward (``average_reward_lp``; ``value`` = gain [S], ``bias``;
@@ -267,11 +272,13 @@ def _modified_policy_iteration(problem, *, iters, init, seed, **hparams) -> Solv
 
 @register(
     "policy_iteration",
-    applies=_is_discounted,
-    summary="Howard's policy iteration (exact evaluation, greedy improvement)",
+    applies=_is_lp,
+    summary="Howard's policy iteration (exact evaluation, greedy improvement; multichain at gamma = 1)",
 )
 def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     reject_unknown("policy_iteration", hparams, ())
+    if problem.criterion == "average":
+        return _policy_iteration_average(problem, init, iters)
     mdp = _tabular(problem)
     A = mdp.num_actions
     pi0 = _init_policy(mdp, init)
@@ -293,6 +300,35 @@ def _policy_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
         hparams={},
         num_iter=res.num_iter,
         info={"values": values},
+        problem=problem,
+    )
+
+
+def _policy_iteration_average(problem, init, iters) -> SolveResult:
+    """Average reward: :func:`~polopt.exact.average.average_policy_iteration` (multichain; gain, then bias)."""
+    from ..exact import average as _avg
+
+    A = problem.num_actions
+    pi0 = _init_policy(problem, init)
+    res = _avg.average_policy_iteration(problem, pi0=pi0, max_iter=iters)
+    lp = _avg.average_reward_lp(problem)  # independent of PI's improvement loop: HiGHS, then a polish
+    gains = res.gains
+    certs = LazyCertificates({
+        "suboptimality": lambda: np.array([suboptimality(g, lp.gain) for g in gains]),
+    })
+    first = pi0 if pi0 is not None and np.ndim(pi0) == 2 else None
+    return SolveResult(
+        policy=one_hot(res.policy, A),
+        iterates=OneHotIterates(res.policies, A, first=first),
+        value=res.gain,
+        optimum=Optimum(one_hot(lp.policy, A), lp.gain, lp.bias),
+        certificates=certs,
+        status=CONVERGED if res.converged else MAX_ITER,
+        method="policy_iteration",
+        hparams={},
+        num_iter=res.num_iter,
+        bias=res.bias,
+        info={"values": gains, "biases": res.biases},
         problem=problem,
     )
 

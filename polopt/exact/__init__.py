@@ -8,8 +8,8 @@ the others):
   ``modified_policy_iteration``, ``backward_induction``, ``solve_mdp``, ``greedy``; operators
   ``bellman_backup``, ``policy_kernel``, ``evaluate_deterministic``
 * linear programming: ``linear_program``
-* average reward: ``gain_bias``, ``relative_value_iteration``, ``average_reward_lp``; the RVI
-  loop ``rvi_trace`` / ``check_rvi_args``
+* average reward: ``gain_bias``, ``relative_value_iteration``, ``average_reward_lp``,
+  ``average_policy_iteration``; the RVI loop ``rvi_trace`` / ``check_rvi_args``
 * regularized: ``soft_value_iteration``, ``gibbs_policy``, ``regularized_bandit_optimum``,
   ``regularized_policy_evaluation``, ``soft_policy_iteration``, ``soft_bellman_operator``; the
   soft VI loop ``soft_vi_loop`` and ``reference_policy``
@@ -40,7 +40,8 @@ _EXPORTS = {
         "evaluate_deterministic",
     ),
     "lp": ("linear_program",),
-    "average": ("gain_bias", "relative_value_iteration", "average_reward_lp", "rvi_trace", "check_rvi_args"),
+    "average": ("gain_bias", "relative_value_iteration", "average_reward_lp", "rvi_trace", "check_rvi_args",
+                "average_policy_iteration"),
     "soft": (
         "soft_value_iteration",
         "gibbs_policy",

@@ -38,9 +38,11 @@ from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi, warn_nonfinite
 
 __all__ = [
     "AverageLPResult",
+    "AveragePIResult",
     "GainBias",
     "RVIResult",
     "RVITrace",
+    "average_policy_iteration",
     "average_reward_lp",
     "check_rvi_args",
     "gain_bias",
@@ -527,3 +529,85 @@ def average_reward_lp(mdp, multichain="auto") -> AverageLPResult:
     sigma0 = _policy_from_duals(mdp, g, h, x, y)
     sigma, ev, _ = multichain_policy_iteration(mdp, sigma0)
     return AverageLPResult(ev.gain, ev.bias, sigma, x, g)
+
+
+class AveragePIResult(NamedTuple):
+    """:func:`average_policy_iteration` output (``T`` = improvements made)."""
+
+    policy: np.ndarray  # int [S], the last policy
+    gain: np.ndarray  # [S] its gain
+    bias: np.ndarray  # [S] its bias (P* h = 0)
+    num_iter: int  # improvements made
+    converged: bool  # no action improves the gain nor, among gain-maximising actions, the bias
+    policies: np.ndarray  # int [T+1, S] (row 0: the start, its row-wise argmax for a stochastic start)
+    gains: np.ndarray  # [T+1, S] gains of the successive policies (row 0: the start's)
+    biases: np.ndarray  # [T+1, S]
+
+
+def _lexicographic_greedy(mdp, ev: GainBias) -> np.ndarray:
+    """``argmax_a r_a + P_a h`` among ``argmax_a P_a g`` (ties within ``IMPROVE_RTOL``) — the improvement of
+    a *stochastic* policy, whose support actions need not attain either maximum."""
+    S, A = mdp.num_states, mdp.num_actions
+    tol = IMPROVE_RTOL * (1.0 + np.max(np.abs(mdp.r)) + np.max(np.abs(ev.bias)))
+    Pg = np.asarray(mdp.P_sa @ ev.gain).reshape(S, A)
+    look = np.where(Pg >= Pg.max(axis=1, keepdims=True) - tol, q_from_v(mdp.P_sa, mdp.r, 1.0, ev.bias), -np.inf)
+    return np.argmax(look, axis=1)
+
+
+def average_policy_iteration(mdp, pi0=None, max_iter: int = MAX_IMPROVEMENTS) -> AveragePIResult:
+    """Howard's policy iteration for the average-reward criterion, unichain or multichain (Puterman §9.2).
+
+    Evaluation: :func:`gain_bias` (exact gain and bias, ``P* h = 0``, any chain structure).
+    Improvement (:func:`_improve`): gain first, ``argmax_a P_a g`` where it beats the current action;
+    if no state changes, the bias look-ahead ``r_a + P_a h`` among the gain-maximising actions; the
+    current action is kept on ties. Stops when neither step changes the policy, which makes it
+    gain-optimal (Puterman Thm 9.2.4 [recalled numbering]). Gains are non-decreasing along the run
+    (``g_{k+1} >= g_k``; checked by theorem ``pi.monotone`` on ``info["values"]``).
+
+    On a unichain model the gain step never fires (every gain is constant) and the loop is the
+    unichain algorithm of §8.6: a separate unichain variant would only replace the Cesaro-limit
+    evaluation by one ``S x S`` solve with ``h(ref) = 0``, the same ``O(S^3)``.
+
+    Args:
+        mdp: stationary TabularMDP (``gamma`` ignored).
+        pi0: int [S] or stochastic [S, A] start (default: greedy w.r.t. the myopic reward ``max_a r``).
+            A stochastic start is evaluated as given and improved lexicographically (gain look-ahead, then
+            bias look-ahead among its maximisers), which is an improvement for any randomized policy.
+        max_iter: improvement budget (``converged = False`` when it runs out).
+
+    Returns:
+        :class:`AveragePIResult`. Cross-checked against :func:`average_reward_lp` and
+        :func:`relative_value_iteration` in ``tests/test_average_pi.py``.
+    """
+    _check_stationary(mdp, "average_policy_iteration")
+    _check_gain_bias_size("average_policy_iteration", mdp.num_states)
+    max_iter = as_positive_int("max_iter", max_iter, minimum=0)
+    S, A = mdp.num_states, mdp.num_actions
+    if pi0 is None:
+        sigma = np.argmax(mdp.r, axis=1)
+        ev = gain_bias(mdp, sigma)
+        nxt = _improve(mdp, sigma, ev)
+    else:
+        arr = np.asarray(pi0)
+        if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+            sigma = _as_policy(arr, S, A).argmax(axis=1)
+            ev = gain_bias(mdp, sigma)
+            nxt = _improve(mdp, sigma, ev)
+        else:
+            pi = _as_policy(arr, S, A)
+            sigma = pi.argmax(axis=1)
+            ev = gain_bias(mdp, pi)
+            nxt = _lexicographic_greedy(mdp, ev)
+            nxt = None if np.array_equal(nxt, sigma) and np.allclose(pi, one_hot(sigma, A)) else nxt
+    policies, gains, biases = [sigma], [ev.gain], [ev.bias]
+    k = 0
+    while nxt is not None and k < max_iter:
+        sigma = nxt
+        ev = gain_bias(mdp, sigma)
+        k += 1
+        policies.append(sigma)
+        gains.append(ev.gain)
+        biases.append(ev.bias)
+        nxt = _improve(mdp, sigma, ev)
+    return AveragePIResult(sigma, ev.gain, ev.bias, k, nxt is None, np.array(policies), np.array(gains),
+                           np.array(biases))

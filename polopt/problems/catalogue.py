@@ -157,6 +157,29 @@ def periodic_chain() -> TabularMDP:
 PERIODIC_CHAIN_GAIN = 0.5
 
 
+def two_class_chain() -> TabularMDP:
+    """A multichain model: two closed classes of different gains and a transient state choosing between them.
+
+    State 0 stays under both actions (reward 1 or 0), state 1 stays (reward 1/2 or 1/5); state 2 moves
+    to state 0 with reward 0 (action 0) or to state 1 with reward 0.8 (action 1). Average reward
+    (``gamma = 1``): ``g* = (1, 1/2, 1)`` (go to state 0 from state 2); with ``P* h = 0``,
+    ``h(0) = h(1) = 0`` and ``1 + h(2) = 0 + h(0)``, so ``h* = (0, 0, -1)``. The myopic policy takes
+    action 1 in state 2 (0.8 > 0) and has gain 1/2 there: a policy iteration from it must improve the
+    gain, and the optimal gain is not constant (the unichain LP and plain RVI do not apply).
+    """
+    P = np.zeros((3, 2, 3))
+    P[0, :, 0] = 1.0
+    P[1, :, 1] = 1.0
+    P[2, 0, 0] = 1.0
+    P[2, 1, 1] = 1.0
+    r = np.array([[1.0, 0.0], [0.5, 0.2], [0.0, 0.8]])
+    return TabularMDP(P, r, gamma=1.0)
+
+
+TWO_CLASS_GAIN = np.array([1.0, 0.5, 1.0])
+TWO_CLASS_BIAS = np.array([0.0, 0.0, -1.0])
+
+
 def bernoulli_bandit(means=(0.2, 0.5, 0.7), reference=None, beta: float = 0.0) -> Bandit:
     """Bernoulli bandit with arm means ``means``: optimal arm argmax, value max(means).
 
@@ -269,6 +292,8 @@ CATALOGUE: dict[str, Entry] = {
         Entry("forest", forest, "pymdptoolbox example.forest (Cordwell et al.), doctest values"),
         Entry("periodic_chain", periodic_chain,
               "Puterman (1994) §8.5.4: periodic chains need the aperiodicity transform"),
+        Entry("two_class_chain", two_class_chain,
+              "multichain example in the spirit of Puterman (1994) ch. 9: two recurrent classes, gains 1 and 1/2"),
         Entry("bernoulli_bandit", bernoulli_bandit, "textbook Bernoulli bandit (Lattimore & Szepesvari 2020, ch. 4)"),
         Entry("softmax_pg_hard_chain", softmax_pg_hard_chain,
               "after Li, Wei, Chi, Gu, Chen, arXiv 2102.11270 (3-action chain; same mechanism, own rewards)"),
