@@ -45,8 +45,8 @@ from ..result import MAX_ITER, LazyCertificates, OneHotIterates, Optimum, SolveR
 from ..rules import learning as _learning
 from . import reject_unknown
 
-__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "diameter", "evaluate_policies", "rows",
-           "run_episodes"]
+__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "average_env", "diameter", "evaluate_policies",
+           "mixture_env", "rows", "run_episodes"]
 
 FAMILY = "learning"
 #: Events compare values that are sums of at most H (or a few) float64 products of numbers <= H: their
@@ -185,7 +185,9 @@ def _mixture_recorder(problem, keep: bool):
     return record, v_star
 
 
-def _mixture_env(problem, seeds) -> LinearMixtureEnv:
+def mixture_env(problem, seeds) -> LinearMixtureEnv:
+    """The oracle a linear-mixture learner receives for ``problem``: features, known rewards [H, S, A], rho and
+    an :class:`~polopt.oracles.episodes.EpisodeSimulator` of the true kernel over ``seeds``."""
     H = problem.horizon
     r = np.broadcast_to(problem.r, (H,) + problem.r.shape[-2:])
     sim = EpisodeSimulator(problem.P, r, problem.rho, H, seeds)
@@ -195,7 +197,7 @@ def _mixture_env(problem, seeds) -> LinearMixtureEnv:
 def _run_mixture(problem, rule, K: int, seeds: tuple, keep: bool) -> LearningRun:
     from ..solve import run_rule
 
-    env = _mixture_env(problem, seeds)
+    env = mixture_env(problem, seeds)
     record, v_star = _mixture_recorder(problem, keep)
     state = rule.init(env)
     traj = run_rule(rule, env, state, K, record_of=record)
@@ -221,12 +223,18 @@ def _plausible(problem, st) -> np.ndarray:
     return np.all(ok_r & ok_p, axis=(1, 2))
 
 
+def average_env(problem, seeds) -> AverageRewardEnv:
+    """The oracle an average-reward learner receives: state / action counts, ``s_1 ~ rho`` per seed, and a
+    :class:`~polopt.oracles.episodes.StepSimulator` of the true model over ``seeds``."""
+    sim = StepSimulator(problem.P, problem.r, seeds)
+    return AverageRewardEnv(problem.num_states, problem.num_actions, sim.start(problem.rho), sim)
+
+
 def _run_average(problem, rule, T: int, seeds: tuple, keep: bool) -> LearningRun:
     from ..solve import run_rule
 
-    S, A = problem.num_states, problem.num_actions
-    sim = StepSimulator(problem.P, problem.r, seeds)
-    env = AverageRewardEnv(S, A, sim.start(problem.rho), sim)
+    S = problem.num_states
+    env = average_env(problem, seeds)
     g_star = float(np.max(_avg.average_reward_lp(problem).gain))
     cache: dict[bytes, np.ndarray] = {}
 
