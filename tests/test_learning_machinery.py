@@ -295,6 +295,7 @@ def test_normalization_is_exact_by_vertex_enumeration():
     np.testing.assert_allclose(scaled.P, lm.P, atol=1e-15)  # B rescales features, not the kernel
     hard = normalization(catalogue.linear_mixture_hard(d=5, H=6))
     assert hard[1] <= 1.0  # the catalogue instance meets ||phi_V|| <= 1 on [0, 1]^S
+    assert hard == pytest.approx((1.0029, 0.9986), abs=1e-4)  # the values its docstring reports
 
 
 def test_features_violating_the_normalization_warn_and_void_the_theorem():
