@@ -356,3 +356,70 @@ def test_bad_hyper_parameters_and_problems_are_refused():
     bad = po.LinearMixtureMDP(lm.phi, lm.theta, 2.0 * lm.r, horizon=3, rho=lm.rho)
     with pytest.raises(ValueError, match=r"problem.r\[.*\] is .*rewards in \[0, 1\]"):
         lr.run_episodes(bad, rl.ucrl_vtr(), 2)
+
+
+# --------------------------------------------------------------------------- one update by hand
+def test_one_ucrl_vtr_update_by_hand():
+    lm = _mixture()
+    rule = rl.ucrl_vtr(B=1.0, lam=2.0)
+    env = lr.mixture_env(lm, [7])
+    state = rule.update(rule.init(env), env)
+    # replay: same seed, the committed policy, features phi_{V_{h+1}}(s_h, a_h) of the committed plan's values
+    traj = lr.mixture_env(lm, [7]).sim.rollout(state.commit.policy)
+    H, d = lm.horizon, lm.dim
+    r = np.broadcast_to(lm.r, (H,) + lm.r.shape)
+    rad = state.commit.rad
+    p = plan(lm.phi, r, np.zeros((1, H, d)), np.broadcast_to(np.eye(d) / 2.0, (1, H, d, d)), rad[:, [0] * H],
+             np.arange(H, 0, -1.0))
+    Sigma, b = 2.0 * np.eye(d), np.zeros(d)
+    for h in range(H):
+        s, a, s1 = traj.states[0, h], traj.actions[0, h], traj.states[0, h + 1]
+        x = lm.phi[s, a].T @ p.V[0, h + 1]
+        Sigma += np.outer(x, x)
+        b += x * p.V[0, h + 1, s1]
+    np.testing.assert_allclose(state.ridge.Sigma[0, 0], Sigma, atol=1e-12)
+    np.testing.assert_allclose(state.ridge.theta[0, 0], np.linalg.solve(Sigma, b), atol=1e-12)
+    # the first radius: sqrt(lam) B + R sqrt(2 log(1/delta) + d log lam - d log lam), R = (H - 1) / 2
+    assert rad[0, 0] == pytest.approx(np.sqrt(2.0) + (H - 1) / 2 * np.sqrt(2 * np.log(1 / 0.1)))
+
+
+def test_one_ucrl_vtr_plus_update_by_hand():
+    lm = catalogue.linear_mixture_hard(d=3, H=3, K=100, seed=5)  # step-dependent theta: one regression per step
+    B, delta = 1.5, 0.2
+    rule = rl.ucrl_vtr_plus(B=B, delta=delta)
+    env = lr.mixture_env(lm, [3])
+    state = rule.update(rule.init(env), env)
+    traj = lr.mixture_env(lm, [3]).sim.rollout(state.commit.policy)
+    H, d, lam = lm.horizon, lm.dim, 1.0 / B**2
+    rh, rb, rt = rl.ucrl_vtr_plus_radii(1, d, H, lam, B, delta)
+    r = np.broadcast_to(lm.r, (H,) + lm.r.shape)
+    p = plan(lm.phi, r, np.zeros((1, H, d)), np.broadcast_to(np.eye(d) / lam, (1, H, d, d)), np.full((1, H), rh),
+             np.arange(H, 0, -1.0))
+    for h in range(H):
+        s, a, s1 = traj.states[0, h], traj.actions[0, h], traj.states[0, h + 1]
+        V = p.V[0, h + 1]
+        x, x2 = lm.phi[s, a].T @ V, lm.phi[s, a].T @ V**2
+        # frozen estimates are the prior (theta = 0, Sigma^-1 = I / lam): Vbar = 0
+        E = min(H**2, rt * np.linalg.norm(x2) / np.sqrt(lam)) + min(H**2, 2 * H * rb * np.linalg.norm(x) / np.sqrt(lam))
+        sigma2 = max(H**2 / d, E)
+        np.testing.assert_allclose(state.ridge.Sigma[0, h], lam * np.eye(d) + np.outer(x, x) / sigma2, atol=1e-12)
+        np.testing.assert_allclose(state.ridge.b[0, h], x * V[s1] / sigma2, atol=1e-12)
+        np.testing.assert_allclose(state.moment.Sigma[0, h], lam * np.eye(d) + np.outer(x2, x2), atol=1e-12)
+        np.testing.assert_allclose(state.moment.b[0, h], x2 * V[s1] ** 2, atol=1e-12)
+
+
+def test_first_ucrl2_step_by_hand():
+    """With no data every transition ball holds the simplex and r~ = 1: EVI stops after one sweep with u = 1,
+    gain bracket [1, 1] and the lowest-index action everywhere."""
+    mdp = catalogue.river_swim(3, gamma=1.0)
+    rule = rl.ucrl2(delta=0.1)
+    env = lr.average_env(mdp, [0])
+    st = rule.update(rule.init(env), env)
+    assert st.t == 1 and st.episodes[0] == 1 and st.t_k[0] == 1 and st.started[0]
+    np.testing.assert_array_equal(st.policy[0], [0, 0, 0])
+    assert st.gain_lower[0] == pytest.approx(1.0) and st.gain_upper[0] == pytest.approx(1.0)
+    assert st.nu[0].sum() == 1 and st.nu[0, 0, 0] == 1  # one step from state 0 with action 0
+    conf_r, conf_p = rl.ucrl2_radii(np.zeros((3, 2)), 1, 3, 2, 0.1)
+    np.testing.assert_allclose(st.conf_r[0], np.sqrt(7 * np.log(2 * 3 * 2 / 0.1) / 2))
+    np.testing.assert_allclose(st.conf_p[0], np.sqrt(14 * 3 * np.log(2 * 2 / 0.1)))
+    np.testing.assert_allclose(conf_p, st.conf_p[0])
