@@ -19,7 +19,8 @@ Linear mixture MDP (finite horizon ``H``, undiscounted, rewards in [0, 1]), epis
   (W. Zhang, UCLA dissertation 2024, Lemma 2.8.1). E1 implies E2 and E3 (theorem ``learning.optimism``).
 
 Average-reward MDP (``gamma = 1``), step ``t`` (UCRL2): ``regret[t] = sum_{u <= t} (g* - g^{pi_u}(s_u))`` with the
-exact gains of :func:`polopt.exact.gain_bias` and ``g*`` of :func:`polopt.exact.average_reward_lp`;
+exact gains of :func:`polopt.exact.gain_bias` and ``g* = max_s g*(s)`` of :func:`polopt.exact.average_reward_lp`
+(constant on the communicating models UCRL2's theorem is about);
 ``sampled_regret[t] = t g* - sum_{u <= t} r_u`` (the paper's regret); events at each episode start:
 E1 ``confidence`` the true ``(P, r)`` lies in the plausible set, E2 ``optimism`` ``max_s (T~u - u)(s) >= g*``.
 
