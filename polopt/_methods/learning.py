@@ -26,6 +26,13 @@ E1 ``confidence`` the true ``(P, r)`` lies in the plausible set, E2 ``optimism``
 
 Rows of the method table (family ``"learning"``): ``ucrl_vtr``, ``ucrl_vtr_plus`` (LinearMixtureMDP with a
 horizon) and ``ucrl2`` (average-reward TabularMDP); ``po.solve(problem, method=..., iters=K, seed=0)``.
+
+A new learner reuses the pieces: its oracle is :func:`mixture_env` / :func:`average_env` (features, known
+rewards, simulator over a batch of seeds), its regressions :class:`polopt.rules._vtr.Ridge`, its planner
+:func:`polopt.rules._vtr.plan`; a linear-mixture learner whose state carries ``commit`` (a
+:class:`polopt.rules._vtr.Commit`) gets the exact regret and the events E1-E3 from :func:`run_episodes`
+unchanged. Other objectives (reward-free exploration: the suboptimality of a planned policy for a battery
+of rewards) evaluate committed policies exactly with :func:`evaluate_policies`.
 """
 
 from __future__ import annotations
