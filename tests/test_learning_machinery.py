@@ -271,12 +271,41 @@ def test_ucrl2_regret_and_events_on_river_swim():
 
 def test_diameter_of_a_two_state_swap_and_of_river_swim():
     swap = po.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.zeros((2, 1)), gamma=1.0)
-    assert lr.diameter(swap) == pytest.approx(1.0)
+    assert po.exact.diameter(swap) == pytest.approx(1.0)
     # RiverSwim(3): the longest trip is 0 -> 2 by "right" (left moves are deterministic, one step each):
     # h0 = 1 + 0.65 h0 + 0.35 h1, h1 = 1 + 0.05 h0 + 0.6 h1
     rs = catalogue.river_swim(3, gamma=1.0)
     h = np.linalg.solve(np.array([[0.35, -0.35], [-0.05, 0.4]]), np.ones(2))
-    assert lr.diameter(rs) == pytest.approx(h[0], rel=1e-9)
+    assert po.exact.diameter(rs) == pytest.approx(h[0], rel=1e-9)
+    # a state nobody can leave: not communicating
+    stuck = po.TabularMDP(np.array([[[1.0, 0.0]], [[0.5, 0.5]]]), np.zeros((2, 1)), gamma=1.0)
+    assert po.exact.diameter(stuck) == float("inf")
+    with pytest.raises(ValueError, match="not reachable"):
+        po.exact.hitting_times(stuck, 1)
+    with pytest.raises(ValueError, match="target must be a state index"):
+        po.exact.hitting_times(stuck, 2)
+
+
+def test_hitting_times_match_the_shortest_path_lp():
+    """max sum h  s.t.  h(s) <= 1 + P(s, a) . h (s != j), h(j) = 0: the LP of the stochastic shortest path."""
+    from scipy.optimize import linprog
+
+    mdp = random_mdp(5, 3, gamma=1.0, seed=2)
+    P = mdp.P
+    S, A = mdp.num_states, mdp.num_actions
+    for j in range(S):
+        rows, rhs = [], []
+        for s in range(S):
+            if s == j:
+                continue
+            for a in range(A):
+                rows.append(np.eye(S)[s] - P[s, a])
+                rhs.append(1.0)
+        bounds = [(0, 0) if s == j else (0, None) for s in range(S)]
+        lp = linprog(-np.ones(S), A_ub=np.array(rows), b_ub=np.array(rhs), bounds=bounds, method="highs")
+        ht = po.exact.hitting_times(mdp, j)
+        np.testing.assert_allclose(ht.times, lp.x, rtol=1e-8, atol=1e-9)  # HiGHS' feasibility tolerance
+        assert ht.residual <= 1e-9
 
 
 # --------------------------------------------------------------------------- normalization

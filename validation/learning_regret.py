@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from polopt._methods import learning as lr
+from polopt.exact.hitting import diameter
 from polopt.problems import catalogue
 from polopt.problems.linear_mixture import normalization
 from polopt.problems.random import random_linear_mixture
@@ -110,7 +111,7 @@ def run(quick: bool) -> Outcome:
     rule2 = rl.ucrl2(delta=0.1)
     run_c = lr.run_episodes(rs, rule2, T, seeds)
     t = np.arange(1, T + 1)
-    D = lr.diameter(rs)
+    D = diameter(rs)
     bound = 34.0 * D * rs.num_states * np.sqrt(rs.num_actions * t * np.log(np.maximum(t, 2) / 0.1))
     ax = axes[2]
     _band(ax, t, run_c.regret[:, 1:], "ucrl2 pseudo-regret", "C2")

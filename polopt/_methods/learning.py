@@ -46,6 +46,7 @@ from .._validation import as_positive_int
 from ..exact import average as _avg
 from ..exact import dp as _dp
 from ..exact._ops import one_hot
+from ..exact.hitting import diameter
 from ..oracles.episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
 from ..problems import LinearMixtureMDP, TabularMDP
 from ..problems.linear_mixture import NORMALIZATION_MAX_STATES, normalization
@@ -53,8 +54,8 @@ from ..result import MAX_ITER, LazyCertificates, OneHotIterates, Optimum, SolveR
 from ..rules import learning as _learning
 from . import reject_unknown
 
-__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "average_env", "diameter", "evaluate_policies",
-           "mixture_env", "rows", "run_episodes"]
+__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "average_env", "evaluate_policies", "mixture_env", "rows",
+           "run_episodes"]
 
 FAMILY = "learning"
 #: Events compare values that are sums of at most H (or a few) float64 products of numbers <= H: their
@@ -307,36 +308,6 @@ def run_episodes(problem, rule, K: int, seed=0, *, keep_policies: bool = False) 
     if kind == "mixture":
         return _run_mixture(problem, rule, K, seeds, keep_policies)
     return _run_average(problem, rule, K, seeds, keep_policies)
-
-
-# --------------------------------------------------------------------------- diameter
-def diameter(mdp, tol: float = 1e-12, max_iter: int = 1_000_000) -> float:
-    """Diameter ``D = max_{s != s'} min_pi E[time to reach s' from s]`` of a stationary TabularMDP (inf if not
-    communicating).
-
-    For each target ``j``: value iteration on ``h(j) = 0``, ``h(s) = 1 + min_a P(s, a) . h`` from 0 (monotone,
-    converges to the minimal hitting times), then the greedy policy's hitting times solved exactly.
-    """
-    if not _avg.is_communicating(mdp):
-        return float("inf")
-    P = np.asarray(mdp.dense_P())
-    S = P.shape[0]
-    worst = 0.0
-    for j in range(S):
-        h = np.zeros(S)
-        for _ in range(max_iter):
-            new = 1.0 + (P @ h).min(axis=-1)
-            new[j] = 0.0
-            done = np.max(np.abs(new - h)) <= tol * max(1.0, np.max(new))
-            h = new
-            if done:
-                break
-        sigma = (P @ h).argmin(axis=-1)
-        keep = np.arange(S) != j
-        Ps = P[np.arange(S), sigma][np.ix_(keep, keep)]
-        exact = np.linalg.solve(np.eye(S - 1) - Ps, np.ones(S - 1))
-        worst = max(worst, float(exact.max(initial=0.0)))
-    return worst
 
 
 # --------------------------------------------------------------------------- method-table rows
