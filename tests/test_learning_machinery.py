@@ -452,3 +452,12 @@ def test_first_ucrl2_step_by_hand():
     np.testing.assert_allclose(st.conf_r[0], np.sqrt(7 * np.log(2 * 3 * 2 / 0.1) / 2))
     np.testing.assert_allclose(st.conf_p[0], np.sqrt(14 * 3 * np.log(2 * 2 / 0.1)))
     np.testing.assert_allclose(conf_p, st.conf_p[0])
+
+
+def test_the_learning_rows_and_po_rule_agree():
+    rows = [m for m in po.methods_table().values() if m.family == "learning"]
+    assert {m.name for m in rows} == {"ucrl_vtr", "ucrl_vtr_plus", "ucrl2"}
+    for row in rows:
+        rule = po.rule(row.name, delta=0.2)
+        assert rule.name == row.name and rule.oracle_calls == row.oracle_calls == 1 and not row.averages
+        assert rule.hparams.delta == 0.2 and row.needs
