@@ -317,7 +317,7 @@ def _normalization(problem):
     return normalization(problem)
 
 
-def _applicability(name: str, problem, hp: dict) -> dict[str, bool]:
+def _applicability(name: str, problem, hp: dict, norm) -> dict[str, bool]:
     """Which of the rule's theorems apply (warns with :class:`NormalizationWarning` for those that do not)."""
     out = {}
     if name == "ucrl2":
@@ -328,7 +328,6 @@ def _applicability(name: str, problem, hp: dict) -> dict[str, bool]:
         warnings.warn(f"{name}: ||theta*|| = {theta_norm:.6g} exceeds B = {hp['B']:.6g}: the confidence sets "
                       "assume ||theta*|| <= B; confidence and regret theorems marked not applicable",
                       NormalizationWarning, stacklevel=4)
-    norm = _normalization(problem)
     ok_phi = norm is not None and norm[1] <= 1.0 + NORMALIZATION_RTOL
     if norm is not None and not ok_phi:
         warnings.warn(f"{name}: max ||phi_V||_2 over V in [0, 1]^S is {norm[1]:.6g} > 1, violating the "
@@ -359,7 +358,8 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
             given.setdefault(k, v)
     rule = row.rule(**given)
     hp = rule.hparams._asdict()
-    applicable = _applicability(name, problem, hp)
+    norm = None if name == "ucrl2" else _normalization(problem)
+    applicable = _applicability(name, problem, hp, norm)
     seeds = _seeds(seed)[:1]
     run = run_episodes(problem, rule, K, seeds, keep_policies=True)
     A = problem.num_actions
@@ -382,7 +382,7 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
         H = problem.horizon
         r = np.broadcast_to(problem.r, (H,) + problem.r.shape[-2:])
         value, bias = evaluate_policies(problem.P, r, pols[-1][None])[0, :H], None
-        info["normalization"] = _normalization(problem)
+        info["normalization"] = norm
         info["num_regressions"] = run.info["num_regressions"]
     return SolveResult(
         policy=one_hot(pols[-1], A), iterates=OneHotIterates(pols, A), value=value, optimum=optimum,
