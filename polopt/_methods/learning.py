@@ -333,6 +333,10 @@ def _applicability(name: str, problem, hp: dict, norm) -> dict[str, bool]:
         warnings.warn(f"{name}: max ||phi_V||_2 over V in [0, 1]^S is {norm[1]:.6g} > 1, violating the "
                       "normalization ||phi_V|| <= H for V in [0, H] that the regret theorems assume; "
                       f"{name}.regret marked not applicable", NormalizationWarning, stacklevel=4)
+    if norm is None:
+        warnings.warn(f"{name}: the normalization ||phi_V|| <= 1 on [0, 1]^S is checked by enumerating 2^S vertices, "
+                      f"refused for S = {problem.num_states} > {NORMALIZATION_MAX_STATES}: the regret theorems are "
+                      "marked not applicable (unchecked)", NormalizationWarning, stacklevel=4)
     out[f"{name}.confidence"] = ok_B and (name == "ucrl_vtr" or ok_phi)
     out[f"{name}.regret"] = ok_B and ok_phi
     out["learning.optimism"] = True  # deterministic implication: holds whatever the features
