@@ -174,6 +174,9 @@ def _load() -> None:
         add(row)
     for row in llm_losses.rows():
         add(row)
+    from ._methods import adversarial
+    for row in adversarial.rows():
+        add(row)
 
 
 def table() -> dict[str, Method]:
