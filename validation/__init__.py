@@ -70,6 +70,7 @@ MODULES = (
     "average_reward",
     "duality_gap_factor",
     "exact_agreement",
+    "learning_adversarial",
     "llm_estimators_kl",
     "llm_estimators_learning",
     "llm_estimators_variance",

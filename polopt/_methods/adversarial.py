@@ -169,11 +169,14 @@ def tuned_eta(horizon: int, num_actions: int, episodes: int) -> float:
 
 
 def defaults(problem, iters: int, given: dict) -> dict:
-    """``eta`` from :func:`tuned_eta` for the episodes played; ``lam = 1/sqrt(K)`` for bandit feedback."""
+    """``eta`` from :func:`tuned_eta` for the episodes played; ``lam = 1/K`` for bandit feedback (with one-hot
+    features the estimator's downward bias ``Q lam/(d + lam)`` then costs O(1) over K episodes, while
+    ``lam = 1/sqrt(K)`` was measured to hold action probabilities near ``lam/d_h(s)`` and stop learning on a
+    fixed loss table)."""
     K = max(1, min(int(iters), problem.num_episodes))
     out = {"eta": tuned_eta(problem.horizon, problem.num_actions, K)}
     if given.get("feedback", "full") == "bandit":
-        out["lam"] = 1.0 / np.sqrt(K)
+        out["lam"] = 1.0 / K
     return out
 
 
