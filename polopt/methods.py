@@ -164,7 +164,7 @@ def _load() -> None:
         return
     _loaded = True
     # the exact-solver adapters register their rows on import (an ImportError is raised: nothing is skipped)
-    from ._methods import average, games, llm, llm_losses, mdp, pg  # noqa: F401
+    from ._methods import average, games, learning, llm, llm_losses, mdp, pg  # noqa: F401
 
     for row in _games_rows():
         add(row)
@@ -173,6 +173,8 @@ def _load() -> None:
     for row in llm.rows():
         add(row)
     for row in llm_losses.rows():
+        add(row)
+    for row in learning.rows():
         add(row)
     from ._methods import adversarial
     for row in adversarial.rows():

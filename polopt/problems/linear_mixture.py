@@ -104,3 +104,39 @@ class LinearMixtureMDP(Problem):
     def __repr__(self) -> str:
         extra = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma:g}"
         return f"LinearMixtureMDP(S={self.num_states}, A={self.num_actions}, d={self.dim}, {extra})"
+
+
+#: Exact vertex enumeration visits 2^S value vectors; beyond this many states it is refused.
+NORMALIZATION_MAX_STATES = 16
+#: Vertices per block of the enumeration (bounds the temporary [block, S, A, d] array).
+_VERTEX_BLOCK = 1024
+
+
+def normalization(lmdp: LinearMixtureMDP) -> tuple[float, float]:
+    """``(max_h ||theta_h||_2, max_{h, s, a, V in [0, 1]^S} ||phi_V(s, a)||_2)``, exactly.
+
+    The horizon-free and Bernstein analyses assume ``||theta*|| <= B`` and ``||phi_V(s, a)||_2 <= 1`` for
+    every ``V: S -> [0, 1]`` (equivalently ``<= H`` for ``V`` in ``[0, H]``; Zhou & Gu, arXiv 2205.11507;
+    Zhou, Gu, Szepesvari, arXiv 2012.08507). ``V -> ||phi_V(s, a)||_2`` is convex, so its maximum over the
+    box ``[0, 1]^S`` is attained at a vertex: enumerating ``V in {0, 1}^S`` is exact.
+
+    Raises:
+        TypeError: ``lmdp`` is not a LinearMixtureMDP.
+        ValueError: more than :data:`NORMALIZATION_MAX_STATES` states (2^S vertices).
+    """
+    if not isinstance(lmdp, LinearMixtureMDP):
+        raise TypeError(f"lmdp must be a LinearMixtureMDP, got {type(lmdp).__name__}")
+    S = lmdp.num_states
+    if S > NORMALIZATION_MAX_STATES:
+        raise ValueError(f"normalization enumerates 2^S value vectors: S must be <= {NORMALIZATION_MAX_STATES}, "
+                         f"got S={S}")
+    theta_norm = float(np.max(np.linalg.norm(np.atleast_2d(lmdp.theta), axis=-1)))
+    phis = lmdp.phi if lmdp.phi.ndim == 5 else lmdp.phi[None]
+    bits = np.arange(2**S)
+    worst = 0.0
+    for lo in range(0, 2**S, _VERTEX_BLOCK):
+        V = ((bits[lo:lo + _VERTEX_BLOCK, None] >> np.arange(S)) & 1).astype(np.float64)  # [n, S]
+        for phi in phis:
+            phiV = np.einsum("satd,nt->nsad", phi, V)
+            worst = max(worst, float(np.sqrt(np.max(np.einsum("nsad,nsad->nsa", phiV, phiV)))))
+    return theta_norm, worst

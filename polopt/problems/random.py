@@ -14,7 +14,9 @@ Families:
 * :func:`random_intransitive` — the EGPO generator (Zhou, Fazel & Du, arXiv 2503.08942,
   ``simulations/utils.py``): strictly-lower entries ``U(0, 1)``, ``P + P.T = 1``;
 * :func:`bradley_terry`, :func:`random_bradley_terry` — transitive games
-  ``P[i, j] = sigmoid(s_i - s_j)``.
+  ``P[i, j] = sigmoid(s_i - s_j)``;
+* :func:`random_linear_mixture` — linear mixture MDP ``phi(s'|s, a) = (P_1, ..., P_d)(s'|s, a) / c``
+  with Dirichlet kernels ``P_i``, ``theta = c w``, ``w ~ Dirichlet(1)`` on the simplex.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scipy.special import expit, softmax
 from .._validation import as_float_array, as_positive_int, as_scalar
 from .bandit import Bandit, ContextualBandit
 from .game import PreferenceGame
+from .linear_mixture import LinearMixtureMDP
 from .mdp import TabularMDP
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "random_bradley_terry",
     "random_contextual_bandit",
     "random_intransitive",
+    "random_linear_mixture",
     "random_mdp",
     "random_tournament",
 ]
@@ -295,3 +299,30 @@ def random_bradley_terry(
     rng = _rng(seed)
     s = scale * rng.standard_normal(K)
     return bradley_terry(s, beta=beta, reference=_reference(reference, K, rng))
+
+
+# --------------------------------------------------------------------------- linear mixtures
+def random_linear_mixture(num_states: int, num_actions: int, dim: int, horizon: int, *, seed=None,
+                          B: float | None = None):
+    """Random episodic linear mixture MDP: ``P(s'|s, a) = sum_i w_i P_i(s'|s, a)`` written as ``<phi, theta>``.
+
+    ``P_i(.|s, a) ~ Dirichlet(1)`` (``i = 1..d``), ``w ~ Dirichlet(1)`` on the simplex, features
+    ``phi(s'|s, a) = (P_1, ..., P_d)(s'|s, a) / c`` and ``theta = c w`` with ``c = B / ||w||_2`` (``c = 1``
+    when ``B`` is None), so ``||theta||_2 = B`` while the kernel does not depend on ``B``. Rewards
+    ``r(s, a) ~ U(0, 1)`` (homogeneous), start state 0, undiscounted horizon ``H``. With ``c = 1``,
+    ``||phi_V(s, a)||_2 <= sqrt(d) ||V||_inf`` (:func:`polopt.problems.linear_mixture.normalization`
+    gives the exact maximum over ``V in [0, 1]^S``).
+    """
+    S = as_positive_int("num_states", num_states)
+    A = as_positive_int("num_actions", num_actions)
+    d = as_positive_int("dim", dim)
+    H = as_positive_int("horizon", horizon)
+    rng = _rng(seed)
+    kernels = rng.dirichlet(np.ones(S), size=(d, S, A))  # [d, S, A, S']
+    w = rng.dirichlet(np.ones(d))
+    c = 1.0 if B is None else as_scalar("B", B, low=0.0, low_open=True) / float(np.linalg.norm(w))
+    phi = np.moveaxis(kernels, 0, -1) / c  # [S, A, S', d]
+    r = rng.random((S, A))
+    rho = np.zeros(S)
+    rho[0] = 1.0
+    return LinearMixtureMDP(phi, c * w, r, horizon=H, rho=rho)

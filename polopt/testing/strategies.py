@@ -23,13 +23,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..problems import Bandit, ContextualPreferenceGame, PreferenceGame, TabularMDP
+from ..problems import Bandit, ContextualPreferenceGame, LinearMixtureMDP, PreferenceGame, TabularMDP
 
 __all__ = [
     "LOGIT_BOUND",
     "SETTINGS",
     "bandits",
     "contextual_preference_games",
+    "linear_mixtures",
     "mdps",
     "policies",
     "preference_games",
@@ -128,6 +129,33 @@ def mdps(
         return TabularMDP(P, r, rho=rho, horizon=H)
     g = draw(st.floats(0.0, 0.95) if gamma is None else _as_strategy(gamma))
     return TabularMDP(P, r, gamma=g, rho=rho)
+
+
+@st.composite
+def linear_mixtures(
+    draw,
+    max_states: int = 4,
+    max_actions: int = 3,
+    max_dim: int = 3,
+    max_horizon: int = 4,
+    step_dependent: bool | None = None,
+) -> LinearMixtureMDP:
+    """Episodic linear mixtures ``phi(s'|s, a) = (P_1, ..., P_d)(s'|s, a)``, ``theta`` (or ``theta_h``) on the simplex.
+
+    ``S in [2, max_states]``, ``A in [1, max_actions]``, ``d in [1, max_dim]``, ``H in [1, max_horizon]``;
+    rewards in ``[0, 1]`` (the learners' assumption); ``rho`` on the simplex. ``step_dependent``: one
+    ``theta_h`` per step (True), one shared ``theta`` (False) or either (None).
+    """
+    S = draw(st.integers(2, max_states))
+    A = draw(st.integers(1, max_actions))
+    d = draw(st.integers(1, max_dim))
+    H = draw(st.integers(1, max_horizon))
+    per_step = draw(st.booleans()) if step_dependent is None else step_dependent
+    kernels = draw(stochastic_matrices((d, S, A, S)))
+    theta = np.stack([draw(simplex(d)) for _ in range(H if per_step else 1)])
+    r = draw(hnp.arrays(np.float64, (S, A), elements=st.floats(0.0, 1.0, allow_nan=False)))
+    return LinearMixtureMDP(np.moveaxis(kernels, 0, -1), theta if per_step else theta[0], r, horizon=H,
+                            rho=draw(simplex(S)))
 
 
 @st.composite
