@@ -179,6 +179,9 @@ def _load() -> None:
     from ._methods import adversarial
     for row in adversarial.rows():
         add(row)
+    from ._methods import reward_free
+    for row in reward_free.rows():
+        add(row)
 
 
 def table() -> dict[str, Method]:
