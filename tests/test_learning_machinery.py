@@ -271,12 +271,41 @@ def test_ucrl2_regret_and_events_on_river_swim():
 
 def test_diameter_of_a_two_state_swap_and_of_river_swim():
     swap = po.TabularMDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), np.zeros((2, 1)), gamma=1.0)
-    assert lr.diameter(swap) == pytest.approx(1.0)
+    assert po.exact.diameter(swap) == pytest.approx(1.0)
     # RiverSwim(3): the longest trip is 0 -> 2 by "right" (left moves are deterministic, one step each):
     # h0 = 1 + 0.65 h0 + 0.35 h1, h1 = 1 + 0.05 h0 + 0.6 h1
     rs = catalogue.river_swim(3, gamma=1.0)
     h = np.linalg.solve(np.array([[0.35, -0.35], [-0.05, 0.4]]), np.ones(2))
-    assert lr.diameter(rs) == pytest.approx(h[0], rel=1e-9)
+    assert po.exact.diameter(rs) == pytest.approx(h[0], rel=1e-9)
+    # a state nobody can leave: not communicating
+    stuck = po.TabularMDP(np.array([[[1.0, 0.0]], [[0.5, 0.5]]]), np.zeros((2, 1)), gamma=1.0)
+    assert po.exact.diameter(stuck) == float("inf")
+    with pytest.raises(ValueError, match="not reachable"):
+        po.exact.hitting_times(stuck, 1)
+    with pytest.raises(ValueError, match="target must be a state index"):
+        po.exact.hitting_times(stuck, 2)
+
+
+def test_hitting_times_match_the_shortest_path_lp():
+    """max sum h  s.t.  h(s) <= 1 + P(s, a) . h (s != j), h(j) = 0: the LP of the stochastic shortest path."""
+    from scipy.optimize import linprog
+
+    mdp = random_mdp(5, 3, gamma=1.0, seed=2)
+    P = mdp.P
+    S, A = mdp.num_states, mdp.num_actions
+    for j in range(S):
+        rows, rhs = [], []
+        for s in range(S):
+            if s == j:
+                continue
+            for a in range(A):
+                rows.append(np.eye(S)[s] - P[s, a])
+                rhs.append(1.0)
+        bounds = [(0, 0) if s == j else (0, None) for s in range(S)]
+        lp = linprog(-np.ones(S), A_ub=np.array(rows), b_ub=np.array(rhs), bounds=bounds, method="highs")
+        ht = po.exact.hitting_times(mdp, j)
+        np.testing.assert_allclose(ht.times, lp.x, rtol=1e-8, atol=1e-9)  # HiGHS' feasibility tolerance
+        assert ht.residual <= 1e-9
 
 
 # --------------------------------------------------------------------------- normalization
@@ -295,6 +324,7 @@ def test_normalization_is_exact_by_vertex_enumeration():
     np.testing.assert_allclose(scaled.P, lm.P, atol=1e-15)  # B rescales features, not the kernel
     hard = normalization(catalogue.linear_mixture_hard(d=5, H=6))
     assert hard[1] <= 1.0  # the catalogue instance meets ||phi_V|| <= 1 on [0, 1]^S
+    assert hard == pytest.approx((1.0029, 0.9986), abs=1e-4)  # the values its docstring reports
 
 
 def test_features_violating_the_normalization_warn_and_void_the_theorem():
@@ -355,3 +385,79 @@ def test_bad_hyper_parameters_and_problems_are_refused():
     bad = po.LinearMixtureMDP(lm.phi, lm.theta, 2.0 * lm.r, horizon=3, rho=lm.rho)
     with pytest.raises(ValueError, match=r"problem.r\[.*\] is .*rewards in \[0, 1\]"):
         lr.run_episodes(bad, rl.ucrl_vtr(), 2)
+
+
+# --------------------------------------------------------------------------- one update by hand
+def test_one_ucrl_vtr_update_by_hand():
+    lm = _mixture()
+    rule = rl.ucrl_vtr(B=1.0, lam=2.0)
+    env = lr.mixture_env(lm, [7])
+    state = rule.update(rule.init(env), env)
+    # replay: same seed, the committed policy, features phi_{V_{h+1}}(s_h, a_h) of the committed plan's values
+    traj = lr.mixture_env(lm, [7]).sim.rollout(state.commit.policy)
+    H, d = lm.horizon, lm.dim
+    r = np.broadcast_to(lm.r, (H,) + lm.r.shape)
+    rad = state.commit.rad
+    p = plan(lm.phi, r, np.zeros((1, H, d)), np.broadcast_to(np.eye(d) / 2.0, (1, H, d, d)), rad[:, [0] * H],
+             np.arange(H, 0, -1.0))
+    Sigma, b = 2.0 * np.eye(d), np.zeros(d)
+    for h in range(H):
+        s, a, s1 = traj.states[0, h], traj.actions[0, h], traj.states[0, h + 1]
+        x = lm.phi[s, a].T @ p.V[0, h + 1]
+        Sigma += np.outer(x, x)
+        b += x * p.V[0, h + 1, s1]
+    np.testing.assert_allclose(state.ridge.Sigma[0, 0], Sigma, atol=1e-12)
+    np.testing.assert_allclose(state.ridge.theta[0, 0], np.linalg.solve(Sigma, b), atol=1e-12)
+    # the first radius: sqrt(lam) B + R sqrt(2 log(1/delta) + d log lam - d log lam), R = (H - 1) / 2
+    assert rad[0, 0] == pytest.approx(np.sqrt(2.0) + (H - 1) / 2 * np.sqrt(2 * np.log(1 / 0.1)))
+
+
+def test_one_ucrl_vtr_plus_update_by_hand():
+    lm = catalogue.linear_mixture_hard(d=3, H=3, K=100, seed=5)  # step-dependent theta: one regression per step
+    B, delta = 1.5, 0.2
+    rule = rl.ucrl_vtr_plus(B=B, delta=delta)
+    env = lr.mixture_env(lm, [3])
+    state = rule.update(rule.init(env), env)
+    traj = lr.mixture_env(lm, [3]).sim.rollout(state.commit.policy)
+    H, d, lam = lm.horizon, lm.dim, 1.0 / B**2
+    rh, rb, rt = rl.ucrl_vtr_plus_radii(1, d, H, lam, B, delta)
+    r = np.broadcast_to(lm.r, (H,) + lm.r.shape)
+    p = plan(lm.phi, r, np.zeros((1, H, d)), np.broadcast_to(np.eye(d) / lam, (1, H, d, d)), np.full((1, H), rh),
+             np.arange(H, 0, -1.0))
+    for h in range(H):
+        s, a, s1 = traj.states[0, h], traj.actions[0, h], traj.states[0, h + 1]
+        V = p.V[0, h + 1]
+        x, x2 = lm.phi[s, a].T @ V, lm.phi[s, a].T @ V**2
+        # frozen estimates are the prior (theta = 0, Sigma^-1 = I / lam): Vbar = 0
+        E = min(H**2, rt * np.linalg.norm(x2) / np.sqrt(lam)) + min(H**2, 2 * H * rb * np.linalg.norm(x) / np.sqrt(lam))
+        sigma2 = max(H**2 / d, E)
+        np.testing.assert_allclose(state.ridge.Sigma[0, h], lam * np.eye(d) + np.outer(x, x) / sigma2, atol=1e-12)
+        np.testing.assert_allclose(state.ridge.b[0, h], x * V[s1] / sigma2, atol=1e-12)
+        np.testing.assert_allclose(state.moment.Sigma[0, h], lam * np.eye(d) + np.outer(x2, x2), atol=1e-12)
+        np.testing.assert_allclose(state.moment.b[0, h], x2 * V[s1] ** 2, atol=1e-12)
+
+
+def test_first_ucrl2_step_by_hand():
+    """With no data every transition ball holds the simplex and r~ = 1: EVI stops after one sweep with u = 1,
+    gain bracket [1, 1] and the lowest-index action everywhere."""
+    mdp = catalogue.river_swim(3, gamma=1.0)
+    rule = rl.ucrl2(delta=0.1)
+    env = lr.average_env(mdp, [0])
+    st = rule.update(rule.init(env), env)
+    assert st.t == 1 and st.episodes[0] == 1 and st.t_k[0] == 1 and st.started[0]
+    np.testing.assert_array_equal(st.policy[0], [0, 0, 0])
+    assert st.gain_lower[0] == pytest.approx(1.0) and st.gain_upper[0] == pytest.approx(1.0)
+    assert st.nu[0].sum() == 1 and st.nu[0, 0, 0] == 1  # one step from state 0 with action 0
+    conf_r, conf_p = rl.ucrl2_radii(np.zeros((3, 2)), 1, 3, 2, 0.1)
+    np.testing.assert_allclose(st.conf_r[0], np.sqrt(7 * np.log(2 * 3 * 2 / 0.1) / 2))
+    np.testing.assert_allclose(st.conf_p[0], np.sqrt(14 * 3 * np.log(2 * 2 / 0.1)))
+    np.testing.assert_allclose(conf_p, st.conf_p[0])
+
+
+def test_the_learning_rows_and_po_rule_agree():
+    rows = [m for m in po.methods_table().values() if m.family == "learning"]
+    assert {m.name for m in rows} == {"ucrl_vtr", "ucrl_vtr_plus", "ucrl2"}
+    for row in rows:
+        rule = po.rule(row.name, delta=0.2)
+        assert rule.name == row.name and rule.oracle_calls == row.oracle_calls == 1 and not row.averages
+        assert rule.hparams.delta == 0.2 and row.needs

@@ -15,7 +15,7 @@ from polopt._methods import learning as lr
 from polopt.problems import catalogue
 from polopt.problems.random import random_linear_mixture
 from polopt.rules import learning as rl
-from polopt.testing.strategies import linear_mixtures
+from polopt.testing.strategies import linear_mixtures, mdps
 from polopt.theory.learning import frequency_verdict
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=12)
@@ -38,6 +38,18 @@ def test_confidence_implies_optimism_and_the_planning_lemma(lm, rad_scale, metho
     e1 = run.events["confidence"]
     assert np.all(run.events["optimism"][e1]) and np.all(run.events["planning"][e1])
     assert np.all(run.suboptimality >= -1e-9)  # V* is optimal: no committed policy beats it
+
+
+@settings(derandomize=True, deadline=None, max_examples=8)
+@given(mdps(min_states=2, max_states=4, max_actions=3, gamma=1.0), st.integers(0, 2**16))
+def test_ucrl2_optimism_holds_on_any_average_reward_mdp(mdp, seed):
+    """max_s (T~u - u)(s) >= max_s g*(s) whenever the true model is plausible: T~^n u <= u + n max(T~u - u) by
+    monotonicity and T~^n u / n -> g~* >= g* (any u, communicating or not; a capped EVI too)."""
+    mdp = po.TabularMDP(mdp.P, np.abs(mdp.r), gamma=1.0, rho=mdp.rho)  # rewards in [0, 1]
+    run = lr.run_episodes(mdp, rl.ucrl2(delta=0.1, evi_max_iter=2000), 150, [seed, seed + 1])
+    e1 = run.events["confidence"]
+    assert np.all(run.events["optimism"][e1])
+    assert np.all(run.suboptimality >= -1e-9)
 
 
 def test_the_implication_is_not_vacuous():

@@ -71,6 +71,7 @@ MODULES = (
     "duality_gap_factor",
     "exact_agreement",
     "learning_adversarial",
+    "learning_regret",
     "learning_reward_free",
     "llm_estimators_kl",
     "llm_estimators_learning",

@@ -19,12 +19,20 @@ Linear mixture MDP (finite horizon ``H``, undiscounted, rewards in [0, 1]), epis
   (W. Zhang, UCLA dissertation 2024, Lemma 2.8.1). E1 implies E2 and E3 (theorem ``learning.optimism``).
 
 Average-reward MDP (``gamma = 1``), step ``t`` (UCRL2): ``regret[t] = sum_{u <= t} (g* - g^{pi_u}(s_u))`` with the
-exact gains of :func:`polopt.exact.gain_bias` and ``g*`` of :func:`polopt.exact.average_reward_lp`;
+exact gains of :func:`polopt.exact.gain_bias` and ``g* = max_s g*(s)`` of :func:`polopt.exact.average_reward_lp`
+(constant on the communicating models UCRL2's theorem is about);
 ``sampled_regret[t] = t g* - sum_{u <= t} r_u`` (the paper's regret); events at each episode start:
 E1 ``confidence`` the true ``(P, r)`` lies in the plausible set, E2 ``optimism`` ``max_s (T~u - u)(s) >= g*``.
 
 Rows of the method table (family ``"learning"``): ``ucrl_vtr``, ``ucrl_vtr_plus`` (LinearMixtureMDP with a
 horizon) and ``ucrl2`` (average-reward TabularMDP); ``po.solve(problem, method=..., iters=K, seed=0)``.
+
+A new learner reuses the pieces: its oracle is :func:`mixture_env` / :func:`average_env` (features, known
+rewards, simulator over a batch of seeds), its regressions :class:`polopt.rules._vtr.Ridge`, its planner
+:func:`polopt.rules._vtr.plan`; a linear-mixture learner whose state carries ``commit`` (a
+:class:`polopt.rules._vtr.Commit`) gets the exact regret and the events E1-E3 from :func:`run_episodes`
+unchanged. Other objectives (reward-free exploration: the suboptimality of a planned policy for a battery
+of rewards) evaluate committed policies exactly with :func:`evaluate_policies`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from .._validation import as_positive_int
 from ..exact import average as _avg
 from ..exact import dp as _dp
 from ..exact._ops import one_hot
+from ..exact.hitting import diameter
 from ..oracles.episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
 from ..problems import LinearMixtureMDP, TabularMDP
 from ..problems.linear_mixture import NORMALIZATION_MAX_STATES, normalization
@@ -45,7 +54,7 @@ from ..result import MAX_ITER, LazyCertificates, OneHotIterates, Optimum, SolveR
 from ..rules import learning as _learning
 from . import reject_unknown
 
-__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "diameter", "evaluate_policies", "rows",
+__all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "average_env", "evaluate_policies", "mixture_env", "rows",
            "run_episodes"]
 
 FAMILY = "learning"
@@ -185,7 +194,9 @@ def _mixture_recorder(problem, keep: bool):
     return record, v_star
 
 
-def _mixture_env(problem, seeds) -> LinearMixtureEnv:
+def mixture_env(problem, seeds) -> LinearMixtureEnv:
+    """The oracle a linear-mixture learner receives for ``problem``: features, known rewards [H, S, A], rho and
+    an :class:`~polopt.oracles.episodes.EpisodeSimulator` of the true kernel over ``seeds``."""
     H = problem.horizon
     r = np.broadcast_to(problem.r, (H,) + problem.r.shape[-2:])
     sim = EpisodeSimulator(problem.P, r, problem.rho, H, seeds)
@@ -195,7 +206,7 @@ def _mixture_env(problem, seeds) -> LinearMixtureEnv:
 def _run_mixture(problem, rule, K: int, seeds: tuple, keep: bool) -> LearningRun:
     from ..solve import run_rule
 
-    env = _mixture_env(problem, seeds)
+    env = mixture_env(problem, seeds)
     record, v_star = _mixture_recorder(problem, keep)
     state = rule.init(env)
     traj = run_rule(rule, env, state, K, record_of=record)
@@ -221,12 +232,18 @@ def _plausible(problem, st) -> np.ndarray:
     return np.all(ok_r & ok_p, axis=(1, 2))
 
 
+def average_env(problem, seeds) -> AverageRewardEnv:
+    """The oracle an average-reward learner receives: state / action counts, ``s_1 ~ rho`` per seed, and a
+    :class:`~polopt.oracles.episodes.StepSimulator` of the true model over ``seeds``."""
+    sim = StepSimulator(problem.P, problem.r, seeds)
+    return AverageRewardEnv(problem.num_states, problem.num_actions, sim.start(problem.rho), sim)
+
+
 def _run_average(problem, rule, T: int, seeds: tuple, keep: bool) -> LearningRun:
     from ..solve import run_rule
 
-    S, A = problem.num_states, problem.num_actions
-    sim = StepSimulator(problem.P, problem.r, seeds)
-    env = AverageRewardEnv(S, A, sim.start(problem.rho), sim)
+    S = problem.num_states
+    env = average_env(problem, seeds)
     g_star = float(np.max(_avg.average_reward_lp(problem).gain))
     cache: dict[bytes, np.ndarray] = {}
 
@@ -293,36 +310,6 @@ def run_episodes(problem, rule, K: int, seed=0, *, keep_policies: bool = False) 
     return _run_average(problem, rule, K, seeds, keep_policies)
 
 
-# --------------------------------------------------------------------------- diameter
-def diameter(mdp, tol: float = 1e-12, max_iter: int = 1_000_000) -> float:
-    """Diameter ``D = max_{s != s'} min_pi E[time to reach s' from s]`` of a stationary TabularMDP (inf if not
-    communicating).
-
-    For each target ``j``: value iteration on ``h(j) = 0``, ``h(s) = 1 + min_a P(s, a) . h`` from 0 (monotone,
-    converges to the minimal hitting times), then the greedy policy's hitting times solved exactly.
-    """
-    if not _avg.is_communicating(mdp):
-        return float("inf")
-    P = np.asarray(mdp.dense_P())
-    S = P.shape[0]
-    worst = 0.0
-    for j in range(S):
-        h = np.zeros(S)
-        for _ in range(max_iter):
-            new = 1.0 + (P @ h).min(axis=-1)
-            new[j] = 0.0
-            done = np.max(np.abs(new - h)) <= tol * max(1.0, np.max(new))
-            h = new
-            if done:
-                break
-        sigma = (P @ h).argmin(axis=-1)
-        keep = np.arange(S) != j
-        Ps = P[np.arange(S), sigma][np.ix_(keep, keep)]
-        exact = np.linalg.solve(np.eye(S - 1) - Ps, np.ones(S - 1))
-        worst = max(worst, float(exact.max(initial=0.0)))
-    return worst
-
-
 # --------------------------------------------------------------------------- method-table rows
 def _normalization(problem):
     if problem.num_states > NORMALIZATION_MAX_STATES:
@@ -330,7 +317,7 @@ def _normalization(problem):
     return normalization(problem)
 
 
-def _applicability(name: str, problem, hp: dict) -> dict[str, bool]:
+def _applicability(name: str, problem, hp: dict, norm) -> dict[str, bool]:
     """Which of the rule's theorems apply (warns with :class:`NormalizationWarning` for those that do not)."""
     out = {}
     if name == "ucrl2":
@@ -341,12 +328,15 @@ def _applicability(name: str, problem, hp: dict) -> dict[str, bool]:
         warnings.warn(f"{name}: ||theta*|| = {theta_norm:.6g} exceeds B = {hp['B']:.6g}: the confidence sets "
                       "assume ||theta*|| <= B; confidence and regret theorems marked not applicable",
                       NormalizationWarning, stacklevel=4)
-    norm = _normalization(problem)
     ok_phi = norm is not None and norm[1] <= 1.0 + NORMALIZATION_RTOL
     if norm is not None and not ok_phi:
         warnings.warn(f"{name}: max ||phi_V||_2 over V in [0, 1]^S is {norm[1]:.6g} > 1, violating the "
                       "normalization ||phi_V|| <= H for V in [0, H] that the regret theorems assume; "
                       f"{name}.regret marked not applicable", NormalizationWarning, stacklevel=4)
+    if norm is None:
+        warnings.warn(f"{name}: the normalization ||phi_V|| <= 1 on [0, 1]^S is checked by enumerating 2^S vertices, "
+                      f"refused for S = {problem.num_states} > {NORMALIZATION_MAX_STATES}: the regret theorems are "
+                      "marked not applicable (unchecked)", NormalizationWarning, stacklevel=4)
     out[f"{name}.confidence"] = ok_B and (name == "ucrl_vtr" or ok_phi)
     out[f"{name}.regret"] = ok_B and ok_phi
     out["learning.optimism"] = True  # deterministic implication: holds whatever the features
@@ -372,7 +362,8 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
             given.setdefault(k, v)
     rule = row.rule(**given)
     hp = rule.hparams._asdict()
-    applicable = _applicability(name, problem, hp)
+    norm = None if name == "ucrl2" else _normalization(problem)
+    applicable = _applicability(name, problem, hp, norm)
     seeds = _seeds(seed)[:1]
     run = run_episodes(problem, rule, K, seeds, keep_policies=True)
     A = problem.num_actions
@@ -395,7 +386,7 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
         H = problem.horizon
         r = np.broadcast_to(problem.r, (H,) + problem.r.shape[-2:])
         value, bias = evaluate_policies(problem.P, r, pols[-1][None])[0, :H], None
-        info["normalization"] = _normalization(problem)
+        info["normalization"] = norm
         info["num_regressions"] = run.info["num_regressions"]
     return SolveResult(
         policy=one_hot(pols[-1], A), iterates=OneHotIterates(pols, A), value=value, optimum=optimum,

@@ -17,6 +17,7 @@ the others):
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
   ``duality_gap``, ``best_response``
 * ``effective_horizon``
+* ``diameter``, ``hitting_times`` (minimal expected hitting times; the diameter of UCRL2's bound)
 * policy-gradient estimators: ``estimator_moments``, ``contextual_estimator_moments``,
   ``EstimatorMoments``, ``baseline_variance``, ``optimal_constant_baseline``,
   ``expected_objective_after_step``, ``softmax_gradient``, ``objective_hessian``, ``softmax_smoothness``
@@ -62,6 +63,7 @@ _EXPORTS = {
         "best_response",
     ),
     "horizon": ("effective_horizon",),
+    "hitting": ("diameter", "hitting_times"),
     "estimators": (
         "estimator_moments",
         "contextual_estimator_moments",

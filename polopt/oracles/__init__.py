@@ -7,17 +7,22 @@ full information for samples without a second version of the rule.
 """
 
 from .bandit import BanditOracle, GradientEstimate, PairOracle, sample_gradients
+from .episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
 from .mdp import MDPOracle, PGOracle, bandit_as_mdp_arrays
 from .preference import GameOracle, best_response_value, pref, reinforce_pref_gradient, sampled_pref
 from .sampling import as_generator, check_seed, sample_categorical, sample_preferences
 
 __all__ = [
+    "AverageRewardEnv",
     "BanditOracle",
+    "EpisodeSimulator",
     "GameOracle",
     "GradientEstimate",
+    "LinearMixtureEnv",
     "MDPOracle",
     "PGOracle",
     "PairOracle",
+    "StepSimulator",
     "as_generator",
     "best_response_value",
     "bandit_as_mdp_arrays",

@@ -177,6 +177,9 @@ def linear_mixture_hard(d: int = 5, H: int = 6, K: int = 10000, seed: int = 0) -
     ``theta_h = (1/alpha, mu_h / beta_f)``. The optimal action at step h < H-1 is
     ``sign(mu_h)`` (at the last step all actions tie: rewards depend only on the state).
     The last chain state x_H moves to x_{H+1} on "continue". Rewards are paid in x_{H+2}.
+    Normalization (:func:`polopt.problems.linear_mixture.normalization`, exact): at d=5, H=6, K=10^4,
+    ``max_h ||theta_h|| = 1.0029`` and ``max ||phi_V||_2 = 0.9986`` over ``V in [0, 1]^S``, within the
+    ``||phi_V|| <= 1`` that UCRL-VTR+ assumes (``tests/test_learning_machinery.py``).
     """
     if d < 2 or H < 1:
         raise ValueError(f"need d >= 2 and H >= 1, got d={d}, H={H}")

@@ -265,12 +265,12 @@ def l1_ball_max(p_hat, eps, u):
     Returns:
         ``(value [...], p [..., S])``.
     """
-    p_hat, eps, u = np.broadcast_arrays(np.asarray(p_hat, float), np.asarray(eps, float)[..., None],
-                                        np.asarray(u, float))
-    eps = eps[..., 0]
-    order = np.argsort(-u, axis=-1, kind="stable")
-    us = np.take_along_axis(u, order, axis=-1)
-    ps = np.take_along_axis(p_hat, order, axis=-1)
+    p_hat, eps, u = np.asarray(p_hat, float), np.asarray(eps, float), np.asarray(u, float)
+    shape = np.broadcast_shapes(p_hat.shape, eps.shape + (1,), u.shape)
+    order = np.broadcast_to(np.argsort(-u, axis=-1, kind="stable"), shape)  # sorted once per distinct u
+    us = np.take_along_axis(np.broadcast_to(u, shape), order, axis=-1)
+    ps = np.take_along_axis(np.broadcast_to(p_hat, shape), order, axis=-1)
+    eps = np.broadcast_to(eps, shape[:-1])
     top = np.minimum(1.0, ps[..., 0] + eps / 2.0)
     rest = ps[..., 1:]
     excess = np.maximum(top + rest.sum(axis=-1) - 1.0, 0.0)
