@@ -244,7 +244,7 @@ def run_best_fixed_policy(problem, *, iters, init, seed, **hparams) -> SolveResu
 
 
 def rows():
-    """The method-table rows: the adversarial learner (family ``"learning"``) and its exact benchmark."""
+    """The method-table rows: the adversarial learner (family ``"adversarial"``) and its exact benchmark."""
     from ..methods import Method
 
     return (
@@ -254,6 +254,6 @@ def rows():
         Method("ftrl_log_barrier", is_adversarial, run,
                "log-barrier FTRL on an adversarial linear-Q MDP, exact regret vs the best fixed policy "
                "(Dai, Luo, Wei, Zimmert 2023)",
-               _adv.ftrl_log_barrier, ("log_barrier_ftrl",), defaults, COMMON, "learning",
+               _adv.ftrl_log_barrier, ("log_barrier_ftrl",), defaults, COMMON, "adversarial",
                "an AdversarialMDP (polopt.problems.adversarial): a kernel, a loss sequence [K, H, S, A] and features"),
     )

@@ -40,7 +40,7 @@ from ..rules._vtr import plan
 from . import reject_unknown
 from .learning import EVENT_ATOL, _check_problem, _seeds, evaluate_policies
 
-FAMILY = "learning"
+FAMILY = "reward_free"
 #: Hyper-parameters the runner takes besides the factories'.
 COMMON = ("eps", "num_rewards", "reward_seed", "seeds")
 ORACLE_APPROX = ("oracle approx.: theta at the centre of U_k, r over a finite battery (S one-state rewards + "
@@ -206,7 +206,7 @@ def runner(name: str):
 
 
 def rows():
-    """The method-table rows of the reward-free learners (family ``"learning"``)."""
+    """The method-table rows of the reward-free learners (family ``"reward_free"``)."""
     from ..methods import Method
 
     needs = f"an episodic LinearMixtureMDP (horizon=H, gamma=1) with at most {_rf.MAX_STATES} states"
