@@ -165,7 +165,8 @@ def default_method(problem) -> str:
     discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
     finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
     ``"relative_value_iteration"``; preference game: ``"nash"`` (beta = 0) or
-    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy).
+    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy); adversarial
+    MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):

@@ -3,7 +3,7 @@ planning suboptimality, confidence events and bad input."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import polopt as po
@@ -131,6 +131,15 @@ def test_runs_keep_the_confidence_event_and_report_exact_suboptimality(name):
     assert sub.shape == (len(SEEDS), len(res.info["checkpoints"]), 6) and np.all(sub >= -IDENTITY_F64)
     assert (res.info["oracle"] is not None) == (name == "hf_ucrl_rfe")
     assert res.certificates["event_confidence"].shape == (17,)
+
+
+@settings(SETTINGS, max_examples=6)
+@given(st.integers(0, 10_000), st.sampled_from(["ucrl_rfe", "ucrl_rfe_plus", "hf_ucrl_rfe"]))
+def test_confidence_theorem_holds_on_random_mixtures(seed, name):
+    lm = random_linear_mixture(3, 2, 2, 3, seed=seed)
+    res = po.solve(lm, method=name, iters=8, seeds=[seed, seed + 1, seed + 2], num_rewards=3)
+    assert po.theory.check(res, "reward_free.confidence").holds
+    assert np.all(res.certificates["event_confidence"] == 1.0)  # at the theorem's radius no seed leaves the set
 
 
 def test_a_shrunken_radius_fails_the_confidence_check():
