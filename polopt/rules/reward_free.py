@@ -15,7 +15,8 @@ beta (a confidence radius), ``lam`` ridge, ``sigma2`` variance weights, ``B`` th
 * **UCRL-RFE**: exploration reward ``r^k_h(s, a) = min(1, (2 rad / H) max_{f: S -> [0, H-h-1]}
   ||phi_f(s, a)||_{Sigma_k^{-1}})`` (0-based h; ``f`` is the next-step value). The norm is convex in
   ``f``, so the maximum over the box is at a vertex ``f = (H-h-1) 1_U``: :func:`vertex_widths` enumerates
-  the ``2^S`` subsets ``U`` (exact). The policy is PLAN's (:func:`polopt.rules._vtr.plan`) for ``r^k``;
+  the ``2^S`` subsets ``U`` (exact). The policy is ``PLAN(theta_k, Sigma_k, r^k, rad)``
+  (:func:`polopt.rules._vtr.plan`: optimistic for the exploration reward, values capped at ``H - h``);
   the regression target is the maximising vertex ``u``: ``x = phi_u(s_h, a_h)``, ``y = u(s_{h+1})``.
   ``rad = H sqrt(d log(3 (1 + K H^3 B^2) / delta)) + 1``, ``lam = 1 / B^2``.
 * **UCRL-RFE+**: the same exploration with UCRL-VTR+'s Bernstein weights (:func:`bernstein_sigma2`): a
