@@ -203,6 +203,12 @@ def _load() -> None:
         add(row)
     for row in learning.rows():
         add(row)
+    from ._methods import adversarial
+    for row in adversarial.rows():
+        add(row)
+    from ._methods import reward_free
+    for row in reward_free.rows():
+        add(row)
 
 
 def table() -> dict[str, Method]:

@@ -25,6 +25,7 @@ from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
 from .oracles import check_seed
 from .problems import (
+    AdversarialMDP,
     Bandit,
     ContextualBandit,
     ContextualPreferenceGame,
@@ -34,7 +35,8 @@ from .problems import (
 )
 from .result import SolveResult
 
-PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame, ContextualPreferenceGame)
+PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame, ContextualPreferenceGame,
+                 AdversarialMDP)
 #: Iterations per chunk of :func:`run_rule` (the stopping certificate is evaluated once per chunk):
 #: short chunks first so that a run meeting ``tol`` early stops early, long ones later so that the
 #: per-chunk overhead vanishes.
@@ -163,7 +165,8 @@ def default_method(problem) -> str:
     discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
     finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
     ``"relative_value_iteration"``; preference game: ``"nash"`` (beta = 0) or
-    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy).
+    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy); adversarial
+    MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
@@ -171,6 +174,8 @@ def default_method(problem) -> str:
                 "average": "relative_value_iteration"}[problem.criterion]
     if isinstance(problem, (PreferenceGame, ContextualPreferenceGame)):
         return "regularized_nash" if problem.beta > 0 else "nash"
+    if isinstance(problem, AdversarialMDP):
+        return "best_fixed_policy"
     return "regularized_optimum" if problem.beta > 0 else "backward_induction"
 
 

@@ -1,6 +1,7 @@
 """Problem classes (immutable, validated at construction), named instances and generators."""
 
 from . import catalogue, random
+from .adversarial import AdversarialMDP
 from .bandit import Bandit, ContextualBandit
 from .dataset import PreferenceDataset
 from .game import ContextualPreferenceGame, PreferenceGame
@@ -10,6 +11,7 @@ from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
 __all__ = [
     "catalogue",
     "random",
+    "AdversarialMDP",
     "AVERAGE",
     "DISCOUNTED",
     "FINITE_HORIZON",

@@ -246,6 +246,37 @@ def linear_mixture_hard_optimal_actions(d: int = 5, H: int = 6, K: int = 10000, 
     return bits @ weights
 
 
+def reward_free_hard(d: int = 3, H: int = 4, Delta: float = 0.05, delta: float = 0.3,
+                     seed: int = 0) -> LinearMixtureMDP:
+    """The 3-state reward-free lower-bound instance (Zhang, Zhang, Gu, arXiv 2303.10165; W. Zhang's dissertation
+    Thm 2.6.8), homogeneous, with the gap ``Delta`` given (the theorem takes ``Delta = sqrt(delta/K)/(4 sqrt 2)``).
+
+    States x1 (start), x2, x3 (absorbing); actions ``a in {-1, +1}^{d-1}``; ``P(x3 | x1, a) = delta + <mu, a>``,
+    ``P(x2 | x1, a) = 1 - delta - <mu, a>``, ``mu ~ U{-Delta, +Delta}^{d-1}`` (seeded); reward ``1/H`` in x3, 0
+    elsewhere (``sum_h r_h <= 1``). Features ``phi(x3|x1, a) = (delta, a)/sqrt(d)``, ``phi(x2|x1, a) =
+    (1 - delta, -a)/sqrt(d)``, ``phi(x|x, a) = (1, 0)/sqrt(d)`` for x in {x2, x3}, ``theta = sqrt(d) (1, mu)``, so
+    ``||phi_V||_2 <= 1`` for ``V in [0, 1]^S`` (the horizon-free normalization). Needs ``delta + (d-1) Delta <= 1``
+    and ``delta >= (d-1) Delta``. The optimal first action is ``sign(mu)``.
+    """
+    if d < 2 or H < 1:
+        raise ValueError(f"need d >= 2 and H >= 1, got d={d}, H={H}")
+    m = d - 1
+    if not (m * Delta <= delta <= 1.0 - m * Delta):
+        raise ValueError(f"need (d-1) Delta <= delta <= 1 - (d-1) Delta for valid transitions, got d={d}, "
+                         f"Delta={Delta:g}, delta={delta:g}")
+    mu = np.random.default_rng(seed).choice([-Delta, Delta], size=m)
+    actions = np.array(np.meshgrid(*([[-1.0, 1.0]] * m), indexing="ij")).reshape(m, -1).T  # [2^m, m]
+    A = actions.shape[0]
+    c = 1.0 / np.sqrt(d)
+    phi = np.zeros((3, A, 3, d))
+    phi[0, :, 2, 0], phi[0, :, 2, 1:] = c * delta, c * actions
+    phi[0, :, 1, 0], phi[0, :, 1, 1:] = c * (1.0 - delta), -c * actions
+    phi[1, :, 1, 0] = phi[2, :, 2, 0] = c
+    r = np.zeros((3, A))
+    r[2] = 1.0 / H
+    return LinearMixtureMDP(phi, np.sqrt(d) * np.concatenate([[1.0], mu]), r, horizon=H, rho=np.array([1.0, 0.0, 0.0]))
+
+
 def softmax_pg_hard_chain(n: int = 6, gamma: float = 0.9, quit_fraction: float = 0.9) -> TabularMDP:
     """Chain on which exact softmax policy gradient plateaus, in the shape of Li, Wei, Chi, Gu, Chen's
     lower-bound instance (arXiv 2102.11270: a chain MDP with 3 actions; their exact rewards and buffer

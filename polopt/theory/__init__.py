@@ -19,9 +19,11 @@ Example::
 # Discovery is explicit, as for the method table (polopt/methods.py) and the experiments
 # (validation.MODULES): each module below registers its theorems on import; a new module is
 # added here (tests/test_theory.py checks that none is left out).
-from . import classical, learning, llm_estimators, llm_losses, nlhf, pg, regularized, saddle  # noqa: E402, F401, I001
+from . import adversarial, classical, learning, llm_estimators, llm_losses, nlhf, pg  # noqa: E402, F401, I001
+from . import regularized, reward_free, saddle  # noqa: E402, F401, I001
 from .registry import CONFIDENCE, CONFIDENCE_MEANING, Theorem, Verdict, check, get, register, theorems
 
-MODULES = ("classical", "learning", "llm_estimators", "llm_losses", "nlhf", "pg", "regularized", "saddle")
+MODULES = ("adversarial", "classical", "learning", "llm_estimators", "llm_losses", "nlhf", "pg", "regularized",
+           "reward_free", "saddle")
 
 __all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "Theorem", "Verdict", "check", "get", "register", "theorems"]
