@@ -13,7 +13,8 @@ none) and hands the Rule to the driver in :mod:`polopt.solve`. Exact solvers are
 
 The rows are collected on first use by :func:`_load`: the game rows below, the ``rows()`` of the
 policy-gradient, estimator and loss families, and the exact-solver adapters; every import is
-explicit and an import error is raised, never skipped.
+explicit and an import error is raised, never skipped. :func:`polopt._methods.matrix_game.extend`
+then widens the game rows to two-player matrix games.
 """
 
 from __future__ import annotations
@@ -174,6 +175,9 @@ def _load() -> None:
         add(row)
     for row in llm_losses.rows():
         add(row)
+    from ._methods import matrix_game
+
+    matrix_game.extend(_ROWS)  # the game rows also take a two-player MatrixGame
 
 
 def table() -> dict[str, Method]:

@@ -15,7 +15,7 @@ the others):
   soft VI loop ``soft_vi_loop`` and ``reference_policy``
 * tabular helpers: ``one_hot``, ``uniform_policy``, ``greedy_action`` (argmax of a q-table)
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
-  ``duality_gap``, ``best_response``
+  ``duality_gap``, ``best_response`` (each also takes a ``MatrixGame``: :mod:`.matrix_game`), ``nash_conv``
 * ``effective_horizon``
 * policy-gradient estimators: ``estimator_moments``, ``contextual_estimator_moments``,
   ``EstimatorMoments``, ``baseline_variance``, ``optimal_constant_baseline``,
@@ -62,6 +62,7 @@ _EXPORTS = {
         "best_response",
     ),
     "horizon": ("effective_horizon",),
+    "matrix_game": ("nash_conv",),
     "estimators": (
         "estimator_moments",
         "contextual_estimator_moments",

@@ -5,6 +5,7 @@ from .bandit import Bandit, ContextualBandit
 from .dataset import PreferenceDataset
 from .game import ContextualPreferenceGame, PreferenceGame
 from .linear_mixture import LinearMixtureMDP
+from .matrix_game import MatrixGame, StrategyPair
 from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "ContextualBandit",
     "ContextualPreferenceGame",
     "LinearMixtureMDP",
+    "MatrixGame",
     "PreferenceDataset",
     "PreferenceGame",
+    "StrategyPair",
     "TabularMDP",
 ]
