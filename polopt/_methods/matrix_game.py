@@ -193,8 +193,6 @@ def _padded(game: MatrixGame):
 
 
 def _make_rule(row, game: MatrixGame, hp: dict, iters: int):
-    if "beta" in hp:
-        raise TypeError(f"{row.name}: beta is the game's (MatrixGame(A, beta, reference)), not a hyper-parameter")
     for k, allowed in RULES[row.name].items():
         if hp.get(k, allowed) != allowed:
             raise ValueError(f"{row.name}: {k}={hp[k]!r} is not available on a MatrixGame (it needs a preference "
