@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import polopt as po
@@ -393,3 +393,25 @@ def test_exact_results_carry_both_players():
         assert res.iterates.row.shape == (2, 3) and res.optimum.policy is res.policy
         assert res.value == pytest.approx(float(res.policy.row @ g.A @ res.policy.col))
         assert res.certificates["duality_gap"][-1] <= NASH_GAP
+
+
+# --------------------------------------------------------------------------- theorems on matrix games
+@pytest.mark.parametrize("name", po.theory.registry.MATRIX_GAME_THEOREMS)
+@given(_game_matrices(4, 5), st.sampled_from([0.02, 0.2]))
+@settings(SETTINGS, max_examples=6)
+def test_preference_game_theorems_hold_on_matrix_games(name, A, beta):
+    """The rates of the game rules, in normalized units, on rectangular two-player games (both KLs summed)."""
+    method = po.theory.registry.get(name).methods[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        res = po.solve(MatrixGame(A, beta=beta), method=method, iters=150)
+    verdict = po.theory.check(res, name)
+    assert verdict.holds, (name, verdict)
+
+
+def test_theorems_stated_for_one_player_are_refused_on_matrix_games():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        res = po.solve(MatrixGame(RECTANGULAR), method="sppo", iters=20)
+    with pytest.raises(ValueError, match="stated for preference games"):
+        po.theory.check(res, "sppo.average_duality_gap")
