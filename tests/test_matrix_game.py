@@ -139,7 +139,7 @@ def test_embedding_and_lp_agree_and_certify(A):
 
 def test_nashpy_agrees_on_random_rectangular_games():
     """Differential test: nashpy's own zero-sum LP (``Game(A).linear_program()``) on 12 random games."""
-    nashpy = pytest.importorskip("nashpy")
+    import nashpy  # a test dependency (the [test] extra)
     rng = np.random.default_rng(11)
     for m, n in [(2, 3), (3, 2), (4, 7), (6, 5)] * 3:
         A = rng.normal(size=(m, n))
@@ -415,3 +415,31 @@ def test_theorems_stated_for_one_player_are_refused_on_matrix_games():
         res = po.solve(MatrixGame(RECTANGULAR), method="sppo", iters=20)
     with pytest.raises(ValueError, match="stated for preference games"):
         po.theory.check(res, "sppo.average_duality_gap")
+
+
+def test_the_pair_oracle_runs_under_jax_jit():
+    """One rule, two backends: the padded pair state and MatrixGameOracle under jax.jit give the NumPy iterates."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    from polopt.testing.rule_suite import BACKEND
+
+    jax.config.update("jax_enable_x64", True)
+    g = MatrixGame(RECTANGULAR, beta=0.1)
+    rule = mg_methods._make_rule(po.methods_table()["mirror_prox"], g, {}, 50)  # the KL prox with -inf entries
+    G, log_mu = mg_methods._padded(g)
+    log_pi0 = np.log(np.array([[0.2, 0.3, 0.5, 1.0], [0.1, 0.2, 0.3, 0.4]]))
+    log_pi0[0, 3] = -np.inf  # the row player (3 actions) padded to K = 4
+
+    def run(oracle, lp, steps=6):
+        s = rule.init(lp, oracle)
+        for _ in range(steps):
+            s = rule.update(s, oracle)
+        return s.log_pi
+
+    with np.errstate(divide="ignore"):
+        want = np.exp(run(po.oracles.MatrixGameOracle(G, log_mu), log_pi0))
+    got = np.exp(np.asarray(jax.jit(lambda G_, m_, lp: run(po.oracles.MatrixGameOracle(G_, m_), lp))(
+        jnp.asarray(G), jnp.asarray(log_mu), jnp.asarray(log_pi0))))
+    np.testing.assert_allclose(got, want, atol=BACKEND)
+    assert want[0, 3] == 0.0 and got[0, 3] == 0.0  # the padded action stays at zero probability

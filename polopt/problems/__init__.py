@@ -1,6 +1,6 @@
 """Problem classes (immutable, validated at construction), named instances and generators."""
 
-from . import catalogue, random
+from . import catalogue, interop, random
 from .bandit import Bandit, ContextualBandit
 from .dataset import PreferenceDataset
 from .game import ContextualPreferenceGame, PreferenceGame
@@ -10,6 +10,7 @@ from .mdp import AVERAGE, DISCOUNTED, FINITE_HORIZON, TabularMDP
 
 __all__ = [
     "catalogue",
+    "interop",
     "random",
     "AVERAGE",
     "DISCOUNTED",
