@@ -136,12 +136,13 @@ def _exact_result(game, init, star: StrategyPair, *, method, hparams, converged,
     )
 
 
-def _nash(game: MatrixGame, *, iters, init, seed, method="nash", **hparams) -> SolveResult:
+def _nash(game: MatrixGame, method: str, *, iters, init, seed, **hparams) -> SolveResult:
+    """``"nash"`` (solver "auto" | "lp") or ``"nash_lp"`` (HiGHS only) on a matrix game; hparams ``solver``, ``tol``."""
     reject_unknown(method, hparams, ("solver", "tol"))
     solver = hparams.get("solver", "auto" if method == "nash" else "lp")
-    if solver not in (("auto", "lp") if method == "nash" else ("lp",)):
-        raise ValueError(f"solver must be {'auto or lp' if method == 'nash' else 'lp'} for method {method!r}, "
-                         f"got {solver!r}")
+    allowed = ("auto", "lp") if method == "nash" else ("lp",)
+    if solver not in allowed:
+        raise ValueError(f"solver must be one of {allowed} for method {method!r}, got {solver!r}")
     tol = as_scalar("tol", hparams.get("tol", _mg.NASH_TOL), low=0.0, low_open=True)
     res = _mg.nash(game, method=solver, tol=tol)
     return _exact_result(game, init, res.policy, method=method, hparams={"solver": solver, "tol": tol},
@@ -151,6 +152,7 @@ def _nash(game: MatrixGame, *, iters, init, seed, method="nash", **hparams) -> S
 
 
 def _regularized_nash(game: MatrixGame, *, iters, init, seed, **hparams) -> SolveResult:
+    """``(x*, y*)`` of a game with beta > 0; hparams ``solver`` ("newton" | "cvxpy") and ``tol`` (Newton residual)."""
     reject_unknown("regularized_nash", hparams, ("solver", "tol"))
     solver = hparams.get("solver", "newton")
     if solver not in ("newton", "cvxpy"):
@@ -268,7 +270,7 @@ def _extended(row):
         def on_game(game, *, iters, init, seed, **hp):
             if row.name == "regularized_nash":
                 return _regularized_nash(game, iters=iters, init=init, seed=seed, **hp)
-            return _nash(game, iters=iters, init=init, seed=seed, method=row.name, **hp)
+            return _nash(game, row.name, iters=iters, init=init, seed=seed, **hp)
 
         applies_here = (lambda p: p.beta > 0) if row.name == "regularized_nash" else (lambda p: True)
     else:

@@ -152,8 +152,7 @@ def mdp_from_quantecon(ddp) -> TabularMDP:
     if s_idx is None:
         R = np.asarray(ddp.R, dtype=np.float64)
         _check_feasible(R)
-        Q = ddp.Q.toarray() if sp.issparse(ddp.Q) else ddp.Q
-        return TabularMDP(Q, R, gamma=gamma)
+        return TabularMDP(ddp.Q, R, gamma=gamma)
     n = int(ddp.num_states)
     s_idx, a_idx = np.asarray(s_idx), np.asarray(a_idx)
     m = int(a_idx.max()) + 1
