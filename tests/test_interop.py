@@ -275,3 +275,16 @@ def test_openspiel_bad_games_are_refused(pyspiel):
         PreferenceGame.from_openspiel("matrix_mp")  # zero-sum but not symmetric
     with pytest.raises(ValueError, match="scale must bound"):
         interop.preference_game_from_openspiel("matrix_rps", scale=0.5)
+
+
+def test_polopt_does_not_import_the_optional_libraries():
+    """Importing polopt and solving a matrix game loads neither gymnasium nor open_spiel (optional extras)."""
+    import subprocess
+    from pathlib import Path
+
+    code = ("import sys, polopt as po; po.solve(po.MatrixGame([[1.0, -1.0], [-1.0, 1.0]])); "
+            "loaded = [m for m in ('gymnasium', 'pyspiel', 'open_spiel') if m in sys.modules]; "
+            "assert not loaded, loaded")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
