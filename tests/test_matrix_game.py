@@ -335,10 +335,13 @@ def test_nash_mp_converges_linearly_to_the_exact_equilibrium():
     res = po.solve(g, method="nash_mp", iters=400)
     assert res.status == "converged"
     star = mg.regularized_nash(g).policy
-    assert res.certificates["kl_to_optimum"][-1] <= mg_methods.DEFAULT_TOL
-    pinsker = np.sqrt(2 * mg_methods.DEFAULT_TOL)  # each player's |x - x*|_1 <= sqrt(2 KL) (Pinsker)
-    np.testing.assert_allclose(res.policy.row, star.row, atol=pinsker)
-    np.testing.assert_allclose(res.policy.col, star.col, atol=pinsker)
+    # it stopped at KL <= tol or DG_beta <= tol; either bounds the distance: |x - x*|_1 <= sqrt(2 KL) (Pinsker),
+    # and DG_beta >= beta/2 (|x - x*|_1^2 + |y - y*|_1^2) (J_beta is beta-strongly concave-convex in l1)
+    kl_end, gap_end = res.certificates["kl_to_optimum"][-1], res.certificates["duality_gap"][-1]
+    assert min(kl_end, gap_end) <= mg_methods.DEFAULT_TOL
+    radius = np.sqrt(2 * min(kl_end, gap_end / beta)) + EXACT_F64
+    np.testing.assert_allclose(res.policy.row, star.row, atol=radius)
+    np.testing.assert_allclose(res.policy.col, star.col, atol=radius)
     kl = res.certificates["kl_to_optimum"]
     k = np.arange(kl.size)
     assert np.all(kl <= (1 + 2 * beta) ** (-k) * kl[0] + EXACT_F64)
