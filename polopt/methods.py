@@ -13,7 +13,8 @@ none) and hands the Rule to the driver in :mod:`polopt.solve`. Exact solvers are
 
 The rows are collected on first use by :func:`_load`: the game rows below, the ``rows()`` of the
 policy-gradient, estimator and loss families, and the exact-solver adapters; every import is
-explicit and an import error is raised, never skipped.
+explicit and an import error is raised, never skipped. :func:`polopt._methods.matrix_game.extend`
+then widens the game rows to two-player matrix games.
 """
 
 from __future__ import annotations
@@ -191,24 +192,25 @@ def _load() -> None:
         return
     _loaded = True
     # the exact-solver adapters register their rows on import (an ImportError is raised: nothing is skipped)
-    from ._methods import average, games, learning, llm, llm_losses, mdp, pg  # noqa: F401
+    from ._methods import (  # noqa: F401
+        adversarial,
+        average,
+        games,
+        learning,
+        llm,
+        llm_losses,
+        matrix_game,
+        mdp,
+        pg,
+        reward_free,
+    )
 
     for row in _games_rows():
         add(row)
-    for row in pg.rows():
-        add(row)
-    for row in llm.rows():
-        add(row)
-    for row in llm_losses.rows():
-        add(row)
-    for row in learning.rows():
-        add(row)
-    from ._methods import adversarial
-    for row in adversarial.rows():
-        add(row)
-    from ._methods import reward_free
-    for row in reward_free.rows():
-        add(row)
+    for family in (pg, llm, llm_losses, learning, adversarial, reward_free):
+        for row in family.rows():
+            add(row)
+    matrix_game.extend(_ROWS)  # the game rows also take a two-player MatrixGame
 
 
 def table() -> dict[str, Method]:

@@ -30,13 +30,14 @@ from .problems import (
     ContextualBandit,
     ContextualPreferenceGame,
     LinearMixtureMDP,
+    MatrixGame,
     PreferenceGame,
     TabularMDP,
 )
 from .result import SolveResult
 
 PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, PreferenceGame, ContextualPreferenceGame,
-                 AdversarialMDP)
+                 AdversarialMDP, MatrixGame)
 #: Iterations per chunk of :func:`run_rule` (the stopping certificate is evaluated once per chunk):
 #: short chunks first so that a run meeting ``tol`` early stops early, long ones later so that the
 #: per-chunk overhead vanishes.
@@ -165,14 +166,14 @@ def default_method(problem) -> str:
     discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
     finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
     ``"relative_value_iteration"``; preference game: ``"nash"`` (beta = 0) or
-    ``"regularized_nash"``; KL-regularized bandit: ``"regularized_optimum"`` (the Gibbs policy); adversarial
-    MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
+    ``"regularized_nash"``, likewise for a matrix game; KL-regularized bandit: ``"regularized_optimum"``
+    (the Gibbs policy); adversarial MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
         return {"discounted": "solve_mdp", "finite_horizon": "backward_induction",
                 "average": "relative_value_iteration"}[problem.criterion]
-    if isinstance(problem, (PreferenceGame, ContextualPreferenceGame)):
+    if isinstance(problem, (PreferenceGame, ContextualPreferenceGame, MatrixGame)):
         return "regularized_nash" if problem.beta > 0 else "nash"
     if isinstance(problem, AdversarialMDP):
         return "best_fixed_policy"

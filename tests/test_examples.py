@@ -75,7 +75,9 @@ def test_example_runs(path):
     if path.suffix == ".ipynb":
         executed(path)
         return
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # the checkout's polopt, not whichever one the interpreter has installed (a script's sys.path[0] is examples/)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get(
+        "PYTHONPATH")])))
     proc = subprocess.run(
         [sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S
     )

@@ -15,7 +15,7 @@ the others):
   soft VI loop ``soft_vi_loop`` and ``reference_policy``
 * tabular helpers: ``one_hot``, ``uniform_policy``, ``greedy_action`` (argmax of a q-table)
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
-  ``duality_gap``, ``best_response``
+  ``duality_gap``, ``best_response`` (each also takes a ``MatrixGame``: :mod:`.matrix_game`), ``nash_conv``
 * ``effective_horizon``
 * ``diameter``, ``hitting_times`` (minimal expected hitting times; the diameter of UCRL2's bound)
 * policy-gradient estimators: ``estimator_moments``, ``contextual_estimator_moments``,
@@ -65,6 +65,7 @@ _EXPORTS = {
     ),
     "horizon": ("effective_horizon",),
     "hitting": ("diameter", "hitting_times"),
+    "matrix_game": ("nash_conv",),
     "estimators": (
         "estimator_moments",
         "contextual_estimator_moments",

@@ -40,7 +40,8 @@ from scipy.special import log_softmax, logsumexp, rel_entr, softmax
 from .._threads import single_threaded
 from .._validation import as_distribution, as_scalar
 from ..oracles.preference import best_response_value
-from ..problems import PreferenceGame
+from ..problems import MatrixGame, PreferenceGame
+from . import matrix_game as _matrix
 from ._ipm import interior_point, to_simplex
 
 __all__ = [
@@ -163,9 +164,14 @@ def exploitability(game, pi, beta: float | None = None) -> float:
     ``f_beta(pi) = beta log sum_y mu(y) exp((P pi)(y) / beta) + beta KL(pi||mu) - 1/2``;
     ``f_0(pi) = max_y (P pi)(y) - 1/2``. Zero exactly at the equilibrium.
 
+    A :class:`~polopt.problems.MatrixGame` takes a strategy pair ``pi = (x, y)``:
+    :func:`polopt.exact.matrix_game.exploitability`.
+
     Raises:
         ValueError: ``pi`` is not a distribution of shape [K] (message names ``pi``).
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.exploitability(game, pi, beta)
     game = _as_game(game)
     return _exploitability(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
 
@@ -174,8 +180,11 @@ def duality_gap(game, pi, beta: float | None = None) -> float:
     """Two-sided duality gap ``max_pi' J_beta(pi', pi) - min_pi'' J_beta(pi, pi'')`` of ``(pi, pi)``.
 
     For a symmetric constant-sum game it equals ``2 exploitability(game, pi)`` (derived,
-    ``proofs/duality_gap_proof.py``; checked on hypothesis-generated games in ``tests/test_games.py``).
+    ``proofs/duality_gap_proof.py``; checked on hypothesis-generated games in ``tests/test_games.py``). A
+    :class:`~polopt.problems.MatrixGame` takes a pair ``(x, y)``: :func:`polopt.exact.matrix_game.duality_gap`.
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.duality_gap(game, pi, beta)
     game = _as_game(game)
     return _duality_gap(game.P, _as_policy(game, pi), game.mu, _beta(game, beta))
 
@@ -236,7 +245,10 @@ def nash_lp(game) -> NashResult:
     dense LP, ~12 s at K = 1000 on an idle 2-core machine (HiGHS does not use BLAS threads);
     use :func:`nash` for large K. Reference: von Neumann's minimax theorem; Dantzig (1951),
     "A proof of the equivalence of the programming problem and the game problem".
+    A :class:`~polopt.problems.MatrixGame` is solved by :func:`polopt.exact.matrix_game.nash_lp`.
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.nash_lp(game)
     game = _as_game(game)
     return _certify(game.P, _lp_policy(game.P), "lp")
 
@@ -262,7 +274,12 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) 
     game with K = 1000 (support ~ K/2) takes 13 iterations (one dense LU each): ~0.35 s idle,
     against 12-28 s for HiGHS (the iterate certifies the gap 4e-10 <= tol before the support
     solve).
+
+    A :class:`~polopt.problems.MatrixGame` ``A`` [m, n] is solved through its symmetric embedding by
+    this solver (:func:`polopt.exact.matrix_game.nash`; a :class:`~.matrix_game.MatrixNashResult`).
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.nash(game, method=method, tol=tol)
     game = _as_game(game)
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     if method == "lp":
@@ -319,7 +336,12 @@ def nash_is_unique(game, tol: float = 1e-9, method: str = "rank") -> bool:
 
     method="lp": 2K LPs (:func:`nash_ranges`); unique iff every range is below ``sqrt(tol)``
     (LP round-off ~1e-10 in the coordinates).
+
+    A :class:`~polopt.problems.MatrixGame`: the rank test on its symmetric embedding
+    (:func:`polopt.exact.matrix_game.nash_is_unique`).
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.nash_is_unique(game, tol)
     game = _as_game(game)
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     if method == "lp":
@@ -495,8 +517,11 @@ def regularized_nash(game, beta: float | None = None, method: str = "newton", to
         ValueError: ``beta <= 0`` (the unregularized game: use :func:`nash`), unknown method.
 
     Reference: Munos et al., arXiv 2312.00886 (§4, uniqueness).
-    Checked against ``catalogue.RPS_REGULARIZED`` in ``tests/test_games.py``.
+    Checked against ``catalogue.RPS_REGULARIZED`` in ``tests/test_games.py``. A
+    :class:`~polopt.problems.MatrixGame` is solved by :func:`polopt.exact.matrix_game.regularized_nash`.
     """
+    if isinstance(game, MatrixGame):
+        return _matrix.regularized_nash(game, beta, method, tol)
     game = _as_game(game)
     beta = game.beta if beta is None else beta
     beta = as_scalar("beta", beta, low=0.0, low_open=True)

@@ -8,6 +8,7 @@ full information for samples without a second version of the rule.
 
 from .bandit import BanditOracle, GradientEstimate, PairOracle, sample_gradients
 from .episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
+from .matrix_game import MatrixGameOracle
 from .mdp import MDPOracle, PGOracle, bandit_as_mdp_arrays
 from .preference import GameOracle, best_response_value, pref, reinforce_pref_gradient, sampled_pref
 from .sampling import as_generator, check_seed, sample_categorical, sample_preferences
@@ -20,6 +21,7 @@ __all__ = [
     "GradientEstimate",
     "LinearMixtureEnv",
     "MDPOracle",
+    "MatrixGameOracle",
     "PGOracle",
     "PairOracle",
     "StepSimulator",

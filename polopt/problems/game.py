@@ -85,6 +85,14 @@ class PreferenceGame(Problem):
     def with_beta(self, beta: float) -> PreferenceGame:
         return PreferenceGame(self.P, self.mu, beta)
 
+    @classmethod
+    def from_openspiel(cls, game, beta: float = 0.0, reference=None, scale: float | None = None) -> PreferenceGame:
+        """A symmetric constant-sum OpenSpiel matrix game: ``P = 1/2 + (U - k/2) / (2c)``
+        (:func:`polopt.problems.interop.preference_game_from_openspiel`)."""
+        from .interop import preference_game_from_openspiel
+
+        return preference_game_from_openspiel(game, beta=beta, reference=reference, scale=scale)
+
     def __repr__(self) -> str:
         return f"PreferenceGame(K={self.num_actions}, beta={self.beta:g})"
 

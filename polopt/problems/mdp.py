@@ -221,6 +221,36 @@ class TabularMDP(Problem):
         P = self.P_sparse if self.P_sparse is not None else self.P
         return TabularMDP(P, self.r, gamma=gamma, rho=self.rho)
 
+    # ------------------------------------------------------------------ other libraries (problems/interop.py)
+    @classmethod
+    def from_gymnasium(cls, env, gamma: float = 0.99) -> TabularMDP:
+        """A toy-text Gymnasium env (``env.unwrapped.P``), ``terminated`` sent to an absorbing state:
+        :func:`polopt.problems.interop.mdp_from_gymnasium`."""
+        from .interop import mdp_from_gymnasium
+
+        return mdp_from_gymnasium(env, gamma)
+
+    @classmethod
+    def from_quantecon(cls, ddp) -> TabularMDP:
+        """A QuantEcon ``DiscreteDP``: :func:`polopt.problems.interop.mdp_from_quantecon`."""
+        from .interop import mdp_from_quantecon
+
+        return mdp_from_quantecon(ddp)
+
+    def to_quantecon(self):
+        """This MDP as a QuantEcon ``DiscreteDP``: :func:`polopt.problems.interop.mdp_to_quantecon`."""
+        from .interop import mdp_to_quantecon
+
+        return mdp_to_quantecon(self)
+
+    @classmethod
+    def from_mdptoolbox(cls, P, R, gamma: float) -> TabularMDP:
+        """pymdptoolbox arrays, ``P`` in its ``[A, S, S']`` convention:
+        :func:`polopt.problems.interop.mdp_from_mdptoolbox`."""
+        from .interop import mdp_from_mdptoolbox
+
+        return mdp_from_mdptoolbox(P, R, gamma)
+
     def __repr__(self) -> str:
         extra = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma:g}"
         kind = ", sparse" if self.is_sparse else ""

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._base import ABS_SLACK, RATE_SLACK
+from ..problems.matrix_game import MatrixGame
 from ..result import SolveResult
 
 #: Confidence levels of a registered theorem, what each one means:
@@ -140,14 +141,26 @@ def bound_verdict(cert, bound, rel: float = RATE_SLACK, abs_: float = ABS_SLACK)
     return Verdict(bool(ok.all()), worst, int(bad[0]) if bad.size else None)
 
 
+#: Preference-game theorems whose statement carries over to a two-player ``MatrixGame`` in its
+#: normalized units (G = A / (2c): each player's payoff is 1/2-Lipschitz in the other's strategy in
+#: (l1, l_inf), the constant the statements use; the KL is summed over the players). Each is checked
+#: on hypothesis-generated rectangular games in ``tests/test_matrix_game.py``; the others (e.g. SPPO's
+#: sqrt(2 ln n / T), stated for one player's n) are refused on a matrix game.
+MATRIX_GAME_THEOREMS = ("nash_mp.kl", "nash_mp.exploitability", "egpo.linear_rate", "mmd.rate", "nash_md.rate")
+
+
 def check(res: SolveResult, name: str) -> Verdict:
     """Check theorem ``name`` on every iterate of ``res``.
 
     Raises:
         ValueError: unknown theorem, or ``res`` comes from a method the theorem does not cover,
-            or lacks the certificate.
+            or lacks the certificate, or is a matrix-game result and the theorem is not in
+            :data:`MATRIX_GAME_THEOREMS`.
     """
     thm = get(name)
+    if isinstance(res.problem, MatrixGame) and name not in MATRIX_GAME_THEOREMS:
+        raise ValueError(f"theorem {name!r} is stated for preference games; on a MatrixGame polopt checks "
+                         f"{', '.join(MATRIX_GAME_THEOREMS)}")
     if not covers(thm, res.method):
         raise ValueError(
             f"theorem {name!r} covers methods {thm.methods}, but the result is from {res.method!r}"
