@@ -98,6 +98,25 @@ class SolveResult(NamedTuple):
     info: Mapping[str, Any] = {}
     problem: Any = None
 
+    def to_frame(self, certificates=None):
+        """The certificates as a long pandas DataFrame, one row per (certificate, recorded iterate).
+
+        Columns ``method``, ``hparams`` (``"eta=2, tol=1e-12"``), ``status``, ``certificate``,
+        ``iterate`` (the iterate index: ``info["recorded"]`` when the run kept every k-th) and
+        ``value``. ``certificates``: the names to report (default: all); only those are computed.
+        See :func:`polopt.frames.to_frame`.
+        """
+        from .frames import to_frame
+
+        return to_frame(self, certificates)
+
+    def save(self, path):
+        """Write this result to ``path`` (``.npz`` arrays + JSON metadata, no pickle); read it back with
+        :func:`polopt.load`. See :func:`polopt.io.save`."""
+        from .io import save
+
+        return save(self, path)
+
     def __repr__(self) -> str:
         certs = ", ".join(f"{k}={float(np.asarray(v)[-1]):.3g}" for k, v in self.certificates.items())
         return (
