@@ -62,7 +62,7 @@ def _build_problem(name: str, params: dict):
 def cmd_validate(args) -> int:
     validation = checkout_module("validation")
 
-    records = validation.run_all(args.out, quick=args.quick, only=args.only)
+    records = validation.run_all(args.out, quick=args.quick, only=args.only, formats=tuple(args.format))
     bad = [r for r in records if r.verdict != "holds"]
     for r in records:
         print(f"{r.verdict:<16} {r.experiment.name:<32} {r.seconds:6.1f} s  "
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true", help="small instances (under 2 minutes on 2 cores)")
     v.add_argument("--out", default="report", help="output directory (default: report)")
     v.add_argument("--only", nargs="*", help="run only these experiments")
+    v.add_argument("--format", nargs="+", default=["png"], choices=("png", "pdf", "svg"), metavar="FMT",
+                   help="figure formats: png (default), pdf, svg (vector, text kept as text); several allowed")
     v.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("solve", help="solve a catalogue instance")
