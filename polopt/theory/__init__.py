@@ -20,8 +20,10 @@ Example::
 # (validation.MODULES): each module below registers its theorems on import; a new module is
 # added here (tests/test_theory.py checks that none is left out).
 from . import classical, llm_estimators, llm_losses, nlhf, pg, regularized  # noqa: E402, F401, I001
+from ._fit import RateFit, TheoremRate, fit_rate
 from .registry import CONFIDENCE, CONFIDENCE_MEANING, Theorem, Verdict, check, get, register, theorems
 
 MODULES = ("classical", "llm_estimators", "llm_losses", "nlhf", "pg", "regularized")
 
-__all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "Theorem", "Verdict", "check", "get", "register", "theorems"]
+__all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "RateFit", "Theorem", "TheoremRate", "Verdict", "check",
+           "fit_rate", "get", "register", "theorems"]
