@@ -7,13 +7,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, NotConvergedWarning
+from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, STOPPED, NotConvergedWarning
 
 __all__ = [
     "CONVERGED",
     "MAX_ITER",
     "NONFINITE",
     "STATUSES",
+    "STOPPED",
     "LazyCertificates",
     "NotConvergedWarning",
     "Optimum",
@@ -75,7 +76,7 @@ class SolveResult(NamedTuple):
         value: value of ``policy`` (V [S], V [H, S], gain [S], or game value).
         optimum: the :class:`Optimum` the certificates are measured against.
         certificates: name -> array [T+1] ("suboptimality", "bellman_residual", ...).
-        status: "converged" | "max_iter" | "nonfinite".
+        status: "converged" | "max_iter" | "nonfinite" | "stopped" (by the ``callback`` of ``po.solve``).
         method: the method name; hparams: the hyper-parameters used; num_iter: T.
         average: averaged iterates [T+1, ...] where the method defines them, else None.
         bias: bias [S] of ``policy`` (average reward), else None.

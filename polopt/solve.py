@@ -10,17 +10,30 @@ and issues a :class:`~polopt.result.NotConvergedWarning`.
 run (the stopping certificate is evaluated once per chunk of iterations, on the recorded
 iterates), detects non-finite policies, and keeps only what is recorded (``record`` = every
 how many iterations), so memory does not grow with ``iters`` beyond the record.
+
+Progress for long work: ``solve(..., progress=None, callback=None)``. The update-rule loop shows a
+tqdm bar (``tqdm.auto``: a widget in notebooks) once a run has lasted :data:`PROGRESS_DELAY_S`
+seconds, when stderr is a terminal or in a notebook, never under pytest; ``progress=True``
+shows it at once everywhere, ``progress=False`` never. ``callback(t, state)`` is called at every
+recorded iterate ``t`` (iterate 0 included; every ``record``-th with ``record=k``, and the last)
+with the rule's state (``np.exp(state.log_pi)`` is the policy); a truthy return value stops the
+run there with status ``"stopped"`` (no warning: the caller asked). Both reach :func:`run_rule`
+through a context variable set by ``solve``, so no family runner passes them along; exact solvers
+have no rule loop and refuse a callback.
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
+from ._base import CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
 from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
 from .oracles import check_seed
@@ -39,6 +52,46 @@ PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, Prefere
 #: short chunks first so that a run meeting ``tol`` early stops early, long ones later so that the
 #: per-chunk overhead vanishes.
 CHUNK_SIZES = (8, 32, 128, 512, 2048)
+#: A run's progress bar appears once the run has lasted this many seconds (shorter runs print nothing).
+PROGRESS_DELAY_S = 2.0
+
+
+class RunOptions(NamedTuple):
+    """What ``solve`` hands to :func:`run_rule` through :data:`_RUN_OPTIONS` (see the module docstring)."""
+
+    progress: bool | None = None
+    callback: Callable[[int, Any], Any] | None = None
+    label: str = ""
+
+
+_NO_OPTIONS = RunOptions()  # an immutable NamedTuple: safe as the shared default
+_RUN_OPTIONS: contextvars.ContextVar[RunOptions] = contextvars.ContextVar("polopt_run_options", default=_NO_OPTIONS)
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    """``progress`` if given; else on in a notebook or when stderr is a terminal, off under pytest."""
+    if progress is not None:
+        return bool(progress)
+    if "PYTEST_CURRENT_TEST" in os.environ:
+        return False
+    stream = sys.stderr
+    return _in_notebook() or bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+
+
+def _progress_bar(progress: bool | None, iters: int, label: str):
+    if not progress_enabled(progress):
+        return None
+    from tqdm.auto import tqdm
+
+    # asked for explicitly: shown at once; automatic: only for runs longer than PROGRESS_DELAY_S
+    return tqdm(total=iters, desc=label or "run", unit="it", delay=0.0 if progress else PROGRESS_DELAY_S,
+                dynamic_ncols=True, leave=bool(progress))
 
 
 class Trajectory(NamedTuple):
@@ -65,7 +118,8 @@ def _finite_log(x: np.ndarray) -> bool:
 
 def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any] | None = None,
              stop: Callable[[np.ndarray], np.ndarray] | None = None, tol: float | None = None,
-             record: int = 1) -> Trajectory:
+             record: int = 1, progress: bool | None = None,
+             callback: Callable[[int, Any], Any] | None = None) -> Trajectory:
     """Run ``state <- rule.update(state, oracle)`` up to ``iters`` times.
 
     Args:
@@ -79,10 +133,18 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
             recorded iterate with value ``<= tol`` (status ``"converged"``).
         tol: stopping tolerance (needs ``stop``).
         record: keep every ``record``-th iterate (and always the first and the last).
+        progress: show a progress bar (None: the ``solve`` call's choice, else automatic; see the
+            module docstring).
+        callback: ``callback(t, state)`` at every recorded iterate; a truthy return stops the run
+            (status ``"stopped"``). None: the ``solve`` call's.
 
     Status: ``"converged"`` (``stop <= tol``), ``"nonfinite"`` (an update produced NaN / +inf: nothing
-    after the last finite iterate is kept), else ``"max_iter"``.
+    after the last finite iterate is kept), ``"stopped"`` (by ``callback``; the stopping certificate is
+    evaluated per chunk, so a ``tol`` met earlier in the chunk wins), else ``"max_iter"``.
     """
+    options = _RUN_OPTIONS.get()
+    progress = options.progress if progress is None else progress
+    callback = options.callback if callback is None else callback
     record_of = record_of or (lambda s: s.log_pi)
     first = np.asarray(record_of(state), dtype=np.float64)
     recs, steps, vals = [first[None]], [np.zeros(1, dtype=np.int64)], []
@@ -90,6 +152,21 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
         vals.append(np.asarray(stop(first[None]), dtype=np.float64))
         if tol is not None and vals[0][0] <= tol:
             return Trajectory(first[None], steps[0], state, CONVERGED, 0, vals[0])
+    if callback is not None and callback(0, state):
+        return Trajectory(first[None], steps[0], state, STOPPED, 0, vals[0] if vals else None)
+    bar = _progress_bar(progress, iters, options.label or rule.name)
+    try:
+        status, state, done = _loop(rule, oracle, state, iters, record_of, stop, tol, record, callback, bar, recs,
+                                    steps, vals)
+    finally:
+        if bar is not None:
+            bar.close()
+    return Trajectory(np.concatenate(recs), np.concatenate(steps), state, status, done,
+                      np.concatenate(vals) if vals else None)
+
+
+def _loop(rule, oracle, state, iters, record_of, stop, tol, record, callback, bar, recs, steps, vals):
+    """The chunked update loop of :func:`run_rule`; appends to ``recs``, ``steps``, ``vals``."""
     status, done, chunk_i = MAX_ITER, 0, 0
     while done < iters and status == MAX_ITER:
         n = min(CHUNK_SIZES[min(chunk_i, len(CHUNK_SIZES) - 1)], iters - done)
@@ -102,9 +179,14 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
                 status = NONFINITE
                 break
             state, done = new, done + 1
+            if bar is not None:
+                bar.update(1)
             if done % record == 0 or done == iters:
                 rows.append(x)
                 idx.append(done)
+                if callback is not None and callback(done, state):
+                    status = STOPPED
+                    break
         if status == NONFINITE and (not idx or idx[-1] != done) and done > 0:
             rows.append(np.asarray(record_of(state), dtype=np.float64))
             idx.append(done)
@@ -118,11 +200,12 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
                 cut = int(met[0]) + 1
                 block, at, v = block[:cut], at[:cut], v[:cut]
                 done, status = int(at[-1]), CONVERGED
+            if bar is not None and v.size:
+                bar.set_postfix_str(f"stop certificate {v[-1]:.3g}", refresh=False)
             vals.append(v)
         recs.append(block)
         steps.append(at)
-    return Trajectory(np.concatenate(recs), np.concatenate(steps), state, status, done,
-                      np.concatenate(vals) if vals else None)
+    return status, state, done
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -174,7 +257,8 @@ def default_method(problem) -> str:
     return "regularized_optimum" if problem.beta > 0 else "backward_induction"
 
 
-def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, **hparams) -> SolveResult:
+def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, *, progress: bool | None = None,
+          callback: Callable[[int, Any], Any] | None = None, **hparams) -> SolveResult:
     """Solve ``problem`` with ``method``; the contract is that of :class:`~polopt.result.SolveResult`.
 
     Args:
@@ -186,12 +270,17 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
             or the reference.
         seed: seed for sampled methods (None, a non-negative int, a SeedSequence or a Generator;
             checked for every method).
+        progress: a progress bar for update rules (None: automatic, shown after
+            :data:`PROGRESS_DELAY_S` s in a terminal or notebook, never under pytest; True / False).
+        callback: ``callback(t, state)`` at every recorded iterate of an update rule; a truthy
+            return stops the run with status ``"stopped"`` (no warning). Exact solvers refuse it.
         **hparams: hyper-parameters by their maths names (eta, tau, eps, ...).
 
     Raises:
         ValueError: unknown method or one that does not apply (the message lists the valid
-            names), bad hyper-parameters.
-        TypeError: ``problem`` is not a polopt problem; a seed of the wrong type.
+            names), bad hyper-parameters, a callback for an exact solver.
+        TypeError: ``problem`` is not a polopt problem; a seed of the wrong type; a callback that
+            is not callable, a progress that is not None / True / False.
     """
     _check_problem(problem)
     if method is None:
@@ -209,12 +298,22 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         )
     iters = as_positive_int("iters", iters, minimum=0)
     check_seed(seed)
-    res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
+    if progress not in (None, True, False):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(t, state), got {type(callback).__name__}")
+    if callback is not None and row.rule is None:
+        raise ValueError(f"callback applies to update rules; {method!r} is an exact solver without a rule loop")
+    token = _RUN_OPTIONS.set(RunOptions(progress, callback, method))
+    try:
+        res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
+    finally:
+        _RUN_OPTIONS.reset(token)
     if res.method != method:
         res = res._replace(method=method)
     if res.status == CONVERGED and not _finite_value(res.value):
         res = res._replace(status=NONFINITE)
-    if res.status != CONVERGED:
+    if res.status not in (CONVERGED, STOPPED):
         warnings.warn(
             f"{method} stopped with status {res.status!r} after {res.num_iter} iterations; "
             + ("a value overflowed or is NaN: rescale the rewards" if res.status == NONFINITE
