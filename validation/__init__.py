@@ -127,9 +127,10 @@ def _progress(i: int, n: int, name: str, stream) -> None:
 
 
 def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str] | None = None,
-            stream=sys.stderr, formats: tuple[str, ...] = ("png",)) -> list[Record]:
+            stream=None, formats: tuple[str, ...] = ("png",)) -> list[Record]:
     """Run every experiment, write figures, JSON and ``report.md`` into ``out_dir``.
 
+    ``stream``: where the progress line goes (default: ``sys.stderr`` at call time).
     ``formats``: the figure files written per experiment (``png``, vector ``pdf`` / ``svg``, see
     :func:`polopt.plotting.save_figure`); figures are drawn in :func:`polopt.plotting.style`.
     """
@@ -140,6 +141,7 @@ def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str]
 
     from polopt import plotting
 
+    stream = sys.stderr if stream is None else stream  # read at call time: stderr may have been replaced
     formats = tuple(formats)
     bad = [f for f in formats if f not in plotting.FORMATS]
     if bad or not formats:
