@@ -6,14 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 import polopt as po
 from polopt.problems.random import random_intransitive, random_mdp
 from polopt.result import LazyCertificates
-from polopt.testing.strategies import SETTINGS
+from polopt.testing.strategies import SETTINGS, preference_games
 from polopt.theory._fit import FIT_FLOOR
 
 #: An exact power / geometric sequence is recovered to round-off: log of float64 values is exact to
@@ -138,3 +138,15 @@ def test_recorded_iterates_are_the_fit_abscissae():
     synthetic = res._replace(certificates=LazyCertificates({"suboptimality": q ** np.asarray(res.info["recorded"],
                                                                                              dtype=float)}))
     assert abs(po.theory.fit_rate(synthetic, "suboptimality").rate - q) < RECOVERY
+
+
+@settings(SETTINGS, max_examples=10)
+@given(game=preference_games(min_actions=2, max_actions=5, beta=st.floats(0.05, 1.0)), eta=st.floats(0.2, 2.0))
+def test_nash_mp_bound_rate_is_exactly_its_factor_on_generated_games(game, eta):
+    """On every generated game the bound KL_0 (1 + eta beta)^-t is fitted as the factor 1/(1 + eta beta),
+    whatever the run does (the theorem's rate is read off the bound, not off the run)."""
+    res = _quiet(game, method="mirror_prox", eta=eta, iters=40, tol=1e-300)
+    if not np.asarray(res.certificates["kl_to_optimum"])[0] > 0:  # init = mu may already be the equilibrium
+        return
+    (th,) = po.theory.fit_rate(res, "kl_to_optimum", model="linear", theorem="nash_mp.kl").theorems
+    assert th.model == "linear" and abs(th.rate - 1.0 / (1.0 + eta * game.beta)) < RECOVERY
