@@ -11,22 +11,14 @@ run (the stopping certificate is evaluated once per chunk of iterations, on the 
 iterates), detects non-finite policies, and keeps only what is recorded (``record`` = every
 how many iterations), so memory does not grow with ``iters`` beyond the record.
 
-Progress for long work: ``solve(..., progress=None, callback=None)``. The update-rule loop shows a
-tqdm bar (``tqdm.auto``: a widget in notebooks) once a run has lasted :data:`PROGRESS_DELAY_S`
-seconds, when stderr is a terminal or in a notebook, never under pytest; ``progress=True``
-shows it at once everywhere, ``progress=False`` never. ``callback(t, state)`` is called at every
-recorded iterate ``t`` (iterate 0 included; every ``record``-th with ``record=k``, and the last)
-with the rule's state (``np.exp(state.log_pi)`` is the policy); a truthy return value stops the
-run there with status ``"stopped"`` (no warning: the caller asked). Both reach :func:`run_rule`
-through a context variable set by ``solve``, so no family runner passes them along; exact solvers
-have no rule loop and refuse a callback.
+Progress for long work (:mod:`polopt._progress`): ``solve(..., progress=None, callback=None)``
+shows a tqdm bar once an update-rule run has lasted 2 s (in a terminal or a notebook, never under
+pytest) and calls ``callback(t, state)`` at every recorded iterate; a truthy return stops the run
+with status ``"stopped"`` (no warning: the caller asked). Exact solvers refuse a callback.
 """
 
 from __future__ import annotations
 
-import contextvars
-import os
-import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -34,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._base import CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
+from ._progress import RUN_OPTIONS, RunOptions, progress_bar, run_options
 from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
 from .oracles import check_seed
@@ -52,46 +45,6 @@ PROBLEM_TYPES = (Bandit, ContextualBandit, TabularMDP, LinearMixtureMDP, Prefere
 #: short chunks first so that a run meeting ``tol`` early stops early, long ones later so that the
 #: per-chunk overhead vanishes.
 CHUNK_SIZES = (8, 32, 128, 512, 2048)
-#: A run's progress bar appears once the run has lasted this many seconds (shorter runs print nothing).
-PROGRESS_DELAY_S = 2.0
-
-
-class RunOptions(NamedTuple):
-    """What ``solve`` hands to :func:`run_rule` through :data:`_RUN_OPTIONS` (see the module docstring)."""
-
-    progress: bool | None = None
-    callback: Callable[[int, Any], Any] | None = None
-    label: str = ""
-
-
-_NO_OPTIONS = RunOptions()  # an immutable NamedTuple: safe as the shared default
-_RUN_OPTIONS: contextvars.ContextVar[RunOptions] = contextvars.ContextVar("polopt_run_options", default=_NO_OPTIONS)
-
-
-def _in_notebook() -> bool:
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    """``progress`` if given; else on in a notebook or when stderr is a terminal, off under pytest."""
-    if progress is not None:
-        return bool(progress)
-    if "PYTEST_CURRENT_TEST" in os.environ:
-        return False
-    stream = sys.stderr
-    return _in_notebook() or bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
-
-
-def _progress_bar(progress: bool | None, iters: int, label: str):
-    if not progress_enabled(progress):
-        return None
-    from tqdm.auto import tqdm
-
-    # asked for explicitly: shown at once; automatic: only for runs longer than PROGRESS_DELAY_S
-    return tqdm(total=iters, desc=label or "run", unit="it", delay=0.0 if progress else PROGRESS_DELAY_S,
-                dynamic_ncols=True, leave=bool(progress))
 
 
 class Trajectory(NamedTuple):
@@ -133,8 +86,8 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
             recorded iterate with value ``<= tol`` (status ``"converged"``).
         tol: stopping tolerance (needs ``stop``).
         record: keep every ``record``-th iterate (and always the first and the last).
-        progress: show a progress bar (None: the ``solve`` call's choice, else automatic; see the
-            module docstring).
+        progress: show a progress bar (None: the ``solve`` call's choice, else automatic; see
+            :mod:`polopt._progress`).
         callback: ``callback(t, state)`` at every recorded iterate; a truthy return stops the run
             (status ``"stopped"``). None: the ``solve`` call's.
 
@@ -142,7 +95,7 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
     after the last finite iterate is kept), ``"stopped"`` (by ``callback``; the stopping certificate is
     evaluated per chunk, so a ``tol`` met earlier in the chunk wins), else ``"max_iter"``.
     """
-    options = _RUN_OPTIONS.get()
+    options = RUN_OPTIONS.get()
     progress = options.progress if progress is None else progress
     callback = options.callback if callback is None else callback
     record_of = record_of or (lambda s: s.log_pi)
@@ -154,7 +107,7 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
             return Trajectory(first[None], steps[0], state, CONVERGED, 0, vals[0])
     if callback is not None and callback(0, state):
         return Trajectory(first[None], steps[0], state, STOPPED, 0, vals[0] if vals else None)
-    bar = _progress_bar(progress, iters, options.label or rule.name)
+    bar = progress_bar(progress, iters, options.label or rule.name)
     try:
         status, state, done = _loop(rule, oracle, state, iters, record_of, stop, tol, record, callback, bar, recs,
                                     steps, vals)
@@ -271,7 +224,7 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         seed: seed for sampled methods (None, a non-negative int, a SeedSequence or a Generator;
             checked for every method).
         progress: a progress bar for update rules (None: automatic, shown after
-            :data:`PROGRESS_DELAY_S` s in a terminal or notebook, never under pytest; True / False).
+            ``polopt._progress.PROGRESS_DELAY_S`` s in a terminal or notebook, never under pytest; True / False).
         callback: ``callback(t, state)`` at every recorded iterate of an update rule; a truthy
             return stops the run with status ``"stopped"`` (no warning). Exact solvers refuse it.
         **hparams: hyper-parameters by their maths names (eta, tau, eps, ...).
@@ -304,11 +257,8 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         raise TypeError(f"callback must be callable as callback(t, state), got {type(callback).__name__}")
     if callback is not None and row.rule is None:
         raise ValueError(f"callback applies to update rules; {method!r} is an exact solver without a rule loop")
-    token = _RUN_OPTIONS.set(RunOptions(progress, callback, method))
-    try:
+    with run_options(RunOptions(progress, callback, method)):
         res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
-    finally:
-        _RUN_OPTIONS.reset(token)
     if res.method != method:
         res = res._replace(method=method)
     if res.status == CONVERGED and not _finite_value(res.value):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import warnings
 
@@ -10,10 +9,10 @@ import numpy as np
 import pytest
 
 import polopt as po
+from polopt import _progress as driver
 from polopt.problems import catalogue
 from polopt.problems.random import random_intransitive, random_mdp
 
-driver = importlib.import_module("polopt.solve")  # the module (``polopt.solve`` the attribute is the function)
 # short budgets on purpose; the test that needs the warning asks for it with pytest.warns
 pytestmark = pytest.mark.filterwarnings("ignore::polopt.NotConvergedWarning")
 
@@ -107,7 +106,7 @@ def test_automatic_bar_waits_before_showing(monkeypatch):
     stream = _Stream(True)
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     monkeypatch.setattr("sys.stderr", stream)
-    bar = driver._progress_bar(None, 10, "npg")
+    bar = driver.progress_bar(None, 10, "npg")
     assert bar.delay == driver.PROGRESS_DELAY_S == 2.0
     bar.update(10)
     bar.close()
@@ -118,7 +117,7 @@ def test_run_rule_options_do_not_leak_between_calls():
     calls = []
     po.solve(random_intransitive(4, seed=0, beta=0.1), method="mirror_prox", iters=3, tol=1e-300,
              callback=lambda t, s: calls.append(t))
-    assert driver._RUN_OPTIONS.get() == driver.RunOptions()
+    assert driver.RUN_OPTIONS.get() == driver.RunOptions()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", po.NotConvergedWarning)
         po.solve(random_intransitive(4, seed=0, beta=0.1), method="mirror_prox", iters=3, tol=1e-300)
