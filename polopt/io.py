@@ -16,6 +16,8 @@ read-only flag, scalars with their type.
 
 Loading never executes code from the file: a class is rebuilt only if it is a polopt class
 named in the file (a problem or a named tuple), and arrays are read with ``allow_pickle=False``.
+A problem is rebuilt attribute by attribute as it was saved (it was validated when built; the
+archive's CRC-32 checks guard its bytes), so a loaded problem is the same object state, bit for bit.
 A file written by a newer format, a truncated or corrupted archive and a malformed metadata
 record raise ``ValueError`` saying which.
 """
@@ -27,6 +29,7 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -103,7 +106,7 @@ class _Writer:
 
 
 def _is_sparse(obj) -> bool:
-    sp = __import__("sys").modules.get("scipy.sparse")
+    sp = sys.modules.get("scipy.sparse")  # a sparse matrix exists only if scipy.sparse was imported
     return sp is not None and sp.issparse(obj)
 
 
