@@ -8,6 +8,7 @@ import warnings
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -92,6 +93,9 @@ def test_round_trip_is_exact(kind, tmp_path):
     for field in po.SolveResult._fields:
         assert_same(getattr(res, field), getattr(back, field), field)
     assert type(back.iterates) is type(res.iterates)  # compact iterates stay compact
+    frame = back.to_frame()  # every kind tabulates: one row per (certificate, recorded iterate)
+    pd.testing.assert_frame_equal(frame, res.to_frame())
+    assert len(frame) == sum(np.size(v) for v in res.certificates.values())
     # the saved bytes do not depend on when the file was written
     assert res.save(tmp_path / "again.npz").read_bytes() == path.read_bytes()
 
