@@ -8,7 +8,9 @@ Quick start::
     res.policy, res.value, res.certificates["suboptimality"]
 """
 
-from . import certificates, exact, oracles, problems, theory
+from . import certificates, exact, oracles, plotting, problems, theory
+from .frames import compare
+from .io import load
 from .methods import rule
 from .methods import table as methods_table
 from .problems import (
@@ -39,12 +41,15 @@ __all__ = [
     "SolveResult",
     "TabularMDP",
     "certificates",
+    "compare",
     "default_method",
     "describe",
     "exact",
+    "load",
     "methods",
     "methods_table",
     "oracles",
+    "plotting",
     "problems",
     "rule",
     "solve",

@@ -13,7 +13,9 @@ import sys
 CONVERGED = "converged"
 MAX_ITER = "max_iter"
 NONFINITE = "nonfinite"
-STATUSES = (CONVERGED, MAX_ITER, NONFINITE)
+#: The run was stopped by its ``callback`` (the caller asked: no NotConvergedWarning).
+STOPPED = "stopped"
+STATUSES = (CONVERGED, MAX_ITER, NONFINITE, STOPPED)
 
 
 class NotConvergedWarning(RuntimeWarning):

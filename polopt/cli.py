@@ -1,10 +1,22 @@
-"""The ``polopt`` command: ``validate``, ``solve``, ``methods``, ``theorems``, ``bench``."""
+"""The ``polopt`` command (also ``python -m polopt``): ``solve``, ``catalogue``, ``methods``, ``theorems``,
+``validate``, ``bench``.
+
+Problems come from the catalogue of named instances (``polopt catalogue`` lists them with their
+parameters and defaults). A ``po.TabularMDP`` built without ``gamma`` or ``horizon`` is discounted
+with ``gamma = 0.9`` (``gamma = 1.0`` with a horizon); every catalogue builder states its own
+default, e.g. ``river_swim(n=6, gamma=0.95)``. Warnings (a run that did not converge) are printed as
+one line, ``polopt: warning: ...``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import shutil
 import sys
+import textwrap
+import warnings
 
 import numpy as np
 
@@ -62,7 +74,7 @@ def _build_problem(name: str, params: dict):
 def cmd_validate(args) -> int:
     validation = checkout_module("validation")
 
-    records = validation.run_all(args.out, quick=args.quick, only=args.only)
+    records = validation.run_all(args.out, quick=args.quick, only=args.only, formats=tuple(args.format))
     bad = [r for r in records if r.verdict != "holds"]
     for r in records:
         print(f"{r.verdict:<16} {r.experiment.name:<32} {r.seconds:6.1f} s  "
@@ -72,11 +84,53 @@ def cmd_validate(args) -> int:
     return 1 if errors else 0
 
 
+def _width() -> int:
+    """The terminal's width (80 when it cannot be read, at least 60)."""
+    return max(60, shutil.get_terminal_size((80, 24)).columns)
+
+
+def jsonable(obj):
+    """``obj`` as plain JSON data: arrays as nested lists, NumPy scalars as numbers, non-finite floats as null."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return str(obj)
+
+
+def result_record(problem, res) -> dict:
+    """What ``polopt solve --json`` prints: the run, its policy and value, every final certificate."""
+    return jsonable({
+        "problem": repr(problem),
+        "method": res.method,
+        "status": res.status,
+        "num_iter": res.num_iter,
+        "hparams": dict(res.hparams),
+        "policy": np.asarray(res.policy),
+        "value": res.value,
+        "optimum_value": None if res.optimum is None else res.optimum.value,
+        "certificates": {k: float(np.asarray(v)[-1]) for k, v in res.certificates.items()},
+    })
+
+
 def cmd_solve(args) -> int:
     import polopt as po
 
     problem = _build_problem(args.problem, _parse_kv(args.param, "--param"))
     res = po.solve(problem, method=args.method, iters=args.iters, **_parse_kv(args.hparam, "--hparam"))
+    if args.save:
+        res.save(args.save)
+    if args.json:
+        print(json.dumps(result_record(problem, res), allow_nan=False))
+        return 0
     np.set_printoptions(precision=6, suppress=True)
     print(f"problem : {problem!r}")
     print(f"method  : {res.method}  status: {res.status}  iterations: {res.num_iter}")
@@ -84,6 +138,28 @@ def cmd_solve(args) -> int:
     print(f"value   : {res.value}")
     for k, v in res.certificates.items():
         print(f"{k:<18}: final {float(np.asarray(v)[-1]):.3e}")
+    if args.save:
+        print(f"saved   : {args.save}  (read it back with polopt.load)")
+    return 0
+
+
+def cmd_catalogue(args) -> int:
+    """Each named instance: its builder's parameters with their defaults and a one-line description."""
+    import inspect
+
+    from .problems import catalogue
+
+    width = _width()
+    for name in catalogue.names():
+        entry = catalogue.CATALOGUE[name]
+        params = ", ".join(
+            f"{p.name}={p.default!r}" if p.default is not inspect.Parameter.empty else p.name
+            for p in inspect.signature(entry.build).parameters.values()
+        )
+        doc = (entry.build.__doc__ or "").strip().split("\n")[0].rstrip(".")
+        print(f"{name}({params})")
+        print(textwrap.fill(f"{doc}. Source: {entry.source}", width=width, initial_indent="    ",
+                            subsequent_indent="    "))
     return 0
 
 
@@ -102,9 +178,13 @@ def cmd_methods(args) -> int:
 def cmd_theorems(args) -> int:
     from . import theory
 
+    width = _width()
     for t in theory.theorems(args.method):
         ref = ", ".join(x for x in (t.arxiv and f"arXiv {t.arxiv}", t.equation) if x)
-        print(f"{t.name:<28} [{t.confidence}] {t.statement}\n{'':<28} {t.source}{'; ' + ref if ref else ''}")
+        print(f"{t.name} [{t.confidence}]")
+        for text in (t.statement, f"{t.source}{'; ' + ref if ref else ''}"):
+            print(textwrap.fill(text, width=width, initial_indent="    ", subsequent_indent="    ",
+                                break_on_hyphens=False))
     return 0
 
 
@@ -157,22 +237,36 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="polopt", description=__doc__)
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="polopt", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"polopt {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("catalogue", help="list the named instances, their parameters and a one-line description")
+    c.set_defaults(fn=cmd_catalogue)
 
     v = sub.add_parser("validate", help="run every validation experiment; write figures and report.md")
     v.add_argument("--quick", action="store_true", help="small instances (under 2 minutes on 2 cores)")
     v.add_argument("--out", default="report", help="output directory (default: report)")
     v.add_argument("--only", nargs="*", help="run only these experiments")
+    v.add_argument("--format", nargs="+", default=["png"], choices=("png", "pdf", "svg"), metavar="FMT",
+                   help="figure formats: png (default), pdf, svg (vector, text kept as text); several allowed")
     v.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("solve", help="solve a catalogue instance")
     s.add_argument("problem", help="catalogue name, e.g. puterman_two_state, perturbed_rps")
     s.add_argument("--method", default=None,
                    help="a name from `polopt methods --problem NAME`; default: the certified exact solver")
-    s.add_argument("--iters", type=int, default=1000)
-    s.add_argument("--param", nargs="*", help="instance parameters, e.g. gamma=0.99 n=20")
+    s.add_argument("--iters", type=int, default=1000, help="iteration budget (default: 1000)")
+    s.add_argument("--param", nargs="*",
+                   help="instance parameters, e.g. gamma=0.99 n=20 (defaults: `polopt catalogue`; a TabularMDP "
+                        "without gamma or horizon has gamma=0.9)")
     s.add_argument("--hparam", nargs="*", help="method hyper-parameters, e.g. tol=1e-12")
+    s.add_argument("--json", action="store_true",
+                   help="print the result as JSON (policy, value, final certificates; non-finite numbers as null)")
+    s.add_argument("--save", metavar="FILE.npz", help="also write the whole result (read it with polopt.load)")
     s.set_defaults(fn=cmd_solve)
 
     m = sub.add_parser("methods", help="list solve methods (for a catalogue instance)")
@@ -195,13 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    text = " ".join(str(message).split())
+    print(f"polopt: warning: {text} ({category.__name__})", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.fn(args)
-    except (ValueError, TypeError) as exc:
-        print(f"polopt: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():  # restores the caller's warning display on the way out
+        warnings.showwarning = _one_line_warning
+        try:
+            return args.fn(args)
+        except (ValueError, TypeError) as exc:
+            print(f"polopt: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

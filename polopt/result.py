@@ -7,13 +7,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, NotConvergedWarning
+from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, STOPPED, NotConvergedWarning
 
 __all__ = [
     "CONVERGED",
     "MAX_ITER",
     "NONFINITE",
     "STATUSES",
+    "STOPPED",
     "LazyCertificates",
     "NotConvergedWarning",
     "Optimum",
@@ -75,7 +76,7 @@ class SolveResult(NamedTuple):
         value: value of ``policy`` (V [S], V [H, S], gain [S], or game value).
         optimum: the :class:`Optimum` the certificates are measured against.
         certificates: name -> array [T+1] ("suboptimality", "bellman_residual", ...).
-        status: "converged" | "max_iter" | "nonfinite".
+        status: "converged" | "max_iter" | "nonfinite" | "stopped" (by the ``callback`` of ``po.solve``).
         method: the method name; hparams: the hyper-parameters used; num_iter: T.
         average: averaged iterates [T+1, ...] where the method defines them, else None.
         bias: bias [S] of ``policy`` (average reward), else None.
@@ -97,6 +98,25 @@ class SolveResult(NamedTuple):
     bias: np.ndarray | None = None
     info: Mapping[str, Any] = {}
     problem: Any = None
+
+    def to_frame(self, certificates=None):
+        """The certificates as a long pandas DataFrame, one row per (certificate, recorded iterate).
+
+        Columns ``method``, ``hparams`` (``"eta=2, tol=1e-12"``), ``status``, ``certificate``,
+        ``iterate`` (the iterate index: ``info["recorded"]`` when the run kept every k-th) and
+        ``value``. ``certificates``: the names to report (default: all); only those are computed.
+        See :func:`polopt.frames.to_frame`.
+        """
+        from .frames import to_frame
+
+        return to_frame(self, certificates)
+
+    def save(self, path):
+        """Write this result to ``path`` (``.npz`` arrays + JSON metadata, no pickle); read it back with
+        :func:`polopt.load`. See :func:`polopt.io.save`."""
+        from .io import save
+
+        return save(self, path)
 
     def __repr__(self) -> str:
         certs = ", ".join(f"{k}={float(np.asarray(v)[-1]):.3g}" for k, v in self.certificates.items())

@@ -10,6 +10,11 @@ and issues a :class:`~polopt.result.NotConvergedWarning`.
 run (the stopping certificate is evaluated once per chunk of iterations, on the recorded
 iterates), detects non-finite policies, and keeps only what is recorded (``record`` = every
 how many iterations), so memory does not grow with ``iters`` beyond the record.
+
+Progress for long work (:mod:`polopt._progress`): ``solve(..., progress=None, callback=None)``
+shows a tqdm bar once an update-rule run has lasted 2 s (in a terminal or a notebook, never under
+pytest) and calls ``callback(t, state)`` at every recorded iterate; a truthy return stops the run
+with status ``"stopped"`` (no warning: the caller asked). Exact solvers refuse a callback.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
+from ._base import CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
+from ._progress import RUN_OPTIONS, RunOptions, progress_bar, run_options
 from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
 from .oracles import check_seed
@@ -68,7 +74,8 @@ def _finite_log(x: np.ndarray) -> bool:
 
 def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any] | None = None,
              stop: Callable[[np.ndarray], np.ndarray] | None = None, tol: float | None = None,
-             record: int = 1) -> Trajectory:
+             record: int = 1, progress: bool | None = None,
+             callback: Callable[[int, Any], Any] | None = None) -> Trajectory:
     """Run ``state <- rule.update(state, oracle)`` up to ``iters`` times.
 
     Args:
@@ -82,10 +89,18 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
             recorded iterate with value ``<= tol`` (status ``"converged"``).
         tol: stopping tolerance (needs ``stop``).
         record: keep every ``record``-th iterate (and always the first and the last).
+        progress: show a progress bar (None: the ``solve`` call's choice, else automatic; see
+            :mod:`polopt._progress`).
+        callback: ``callback(t, state)`` at every recorded iterate; a truthy return stops the run
+            (status ``"stopped"``). None: the ``solve`` call's.
 
     Status: ``"converged"`` (``stop <= tol``), ``"nonfinite"`` (an update produced NaN / +inf: nothing
-    after the last finite iterate is kept), else ``"max_iter"``.
+    after the last finite iterate is kept), ``"stopped"`` (by ``callback``; the stopping certificate is
+    evaluated per chunk, so a ``tol`` met earlier in the chunk wins), else ``"max_iter"``.
     """
+    options = RUN_OPTIONS.get()
+    progress = options.progress if progress is None else progress
+    callback = options.callback if callback is None else callback
     record_of = record_of or (lambda s: s.log_pi)
     first = np.asarray(record_of(state), dtype=np.float64)
     recs, steps, vals = [first[None]], [np.zeros(1, dtype=np.int64)], []
@@ -93,6 +108,21 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
         vals.append(np.asarray(stop(first[None]), dtype=np.float64))
         if tol is not None and vals[0][0] <= tol:
             return Trajectory(first[None], steps[0], state, CONVERGED, 0, vals[0])
+    if callback is not None and callback(0, state):
+        return Trajectory(first[None], steps[0], state, STOPPED, 0, vals[0] if vals else None)
+    bar = progress_bar(progress, iters, options.label or rule.name)
+    try:
+        status, state, done = _loop(rule, oracle, state, iters, record_of, stop, tol, record, callback, bar, recs,
+                                    steps, vals)
+    finally:
+        if bar is not None:
+            bar.close()
+    return Trajectory(np.concatenate(recs), np.concatenate(steps), state, status, done,
+                      np.concatenate(vals) if vals else None)
+
+
+def _loop(rule, oracle, state, iters, record_of, stop, tol, record, callback, bar, recs, steps, vals):
+    """The chunked update loop of :func:`run_rule`; appends to ``recs``, ``steps``, ``vals``."""
     status, done, chunk_i = MAX_ITER, 0, 0
     while done < iters and status == MAX_ITER:
         n = min(CHUNK_SIZES[min(chunk_i, len(CHUNK_SIZES) - 1)], iters - done)
@@ -105,9 +135,14 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
                 status = NONFINITE
                 break
             state, done = new, done + 1
+            if bar is not None:
+                bar.update(1)
             if done % record == 0 or done == iters:
                 rows.append(x)
                 idx.append(done)
+                if callback is not None and callback(done, state):
+                    status = STOPPED
+                    break
         if status == NONFINITE and (not idx or idx[-1] != done) and done > 0:
             rows.append(np.asarray(record_of(state), dtype=np.float64))
             idx.append(done)
@@ -121,11 +156,12 @@ def run_rule(rule, oracle, state, iters: int, *, record_of: Callable[[Any], Any]
                 cut = int(met[0]) + 1
                 block, at, v = block[:cut], at[:cut], v[:cut]
                 done, status = int(at[-1]), CONVERGED
+            if bar is not None and v.size:
+                bar.set_postfix_str(f"stop certificate {v[-1]:.3g}", refresh=False)
             vals.append(v)
         recs.append(block)
         steps.append(at)
-    return Trajectory(np.concatenate(recs), np.concatenate(steps), state, status, done,
-                      np.concatenate(vals) if vals else None)
+    return status, state, done
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -180,7 +216,8 @@ def default_method(problem) -> str:
     return "regularized_optimum" if problem.beta > 0 else "backward_induction"
 
 
-def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, **hparams) -> SolveResult:
+def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed=None, *, progress: bool | None = None,
+          callback: Callable[[int, Any], Any] | None = None, **hparams) -> SolveResult:
     """Solve ``problem`` with ``method``; the contract is that of :class:`~polopt.result.SolveResult`.
 
     Args:
@@ -192,12 +229,17 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
             or the reference.
         seed: seed for sampled methods (None, a non-negative int, a SeedSequence or a Generator;
             checked for every method).
+        progress: a progress bar for update rules (None: automatic, shown after
+            ``polopt._progress.PROGRESS_DELAY_S`` s in a terminal or notebook, never under pytest; True / False).
+        callback: ``callback(t, state)`` at every recorded iterate of an update rule; a truthy
+            return stops the run with status ``"stopped"`` (no warning). Exact solvers refuse it.
         **hparams: hyper-parameters by their maths names (eta, tau, eps, ...).
 
     Raises:
         ValueError: unknown method or one that does not apply (the message lists the valid
-            names), bad hyper-parameters.
-        TypeError: ``problem`` is not a polopt problem; a seed of the wrong type.
+            names), bad hyper-parameters, a callback for an exact solver.
+        TypeError: ``problem`` is not a polopt problem; a seed of the wrong type; a callback that
+            is not callable, a progress that is not None / True / False.
     """
     _check_problem(problem)
     if method is None:
@@ -215,12 +257,19 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         )
     iters = as_positive_int("iters", iters, minimum=0)
     check_seed(seed)
-    res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
+    if progress not in (None, True, False):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(t, state), got {type(callback).__name__}")
+    if callback is not None and row.rule is None:
+        raise ValueError(f"callback applies to update rules; {method!r} is an exact solver without a rule loop")
+    with run_options(RunOptions(progress, callback, method)):
+        res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
     if res.method != method:
         res = res._replace(method=method)
     if res.status == CONVERGED and not _finite_value(res.value):
         res = res._replace(status=NONFINITE)
-    if res.status != CONVERGED:
+    if res.status not in (CONVERGED, STOPPED):
         warnings.warn(
             f"{method} stopped with status {res.status!r} after {res.num_iter} iterations; "
             + ("a value overflowed or is NaN: rescale the rewards" if res.status == NONFINITE

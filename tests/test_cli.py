@@ -134,3 +134,80 @@ def test_bench_suites_are_discovered():
     from polopt.cli import bench_suites
 
     assert {"mdp", "games"} <= set(bench_suites())
+
+
+# --------------------------------------------------------------------------- the command as people expect it
+def test_version_in_process_and_as_python_m_polopt(capsys):
+    import subprocess
+    import sys
+
+    import polopt as po
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"polopt {po.__version__}"
+    out = subprocess.run([sys.executable, "-m", "polopt", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"polopt {po.__version__}"
+
+
+def test_catalogue_lists_every_instance_with_defaults_wrapped(capsys, monkeypatch):
+    from polopt.problems import catalogue
+
+    monkeypatch.setenv("COLUMNS", "72")
+    assert main(["catalogue"]) == 0
+    out = capsys.readouterr().out
+    for name in catalogue.names():
+        assert f"\n{name}(" in f"\n{out}"
+    assert "river_swim(n=6, gamma=0.95, sparse=False)" in out and "Strehl & Littman" in out
+    assert max(len(line) for line in out.splitlines() if line.startswith("    ")) <= 72
+
+
+def test_theorems_are_wrapped_to_the_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "64")
+    assert main(["theorems", "--method", "mirror_prox"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "nash_mp.kl [recalled]" in lines and max(len(line) for line in lines) <= 64
+
+
+def test_solve_json_matches_the_library(capsys):
+    import polopt as po
+    from polopt.problems import catalogue
+
+    assert main(["solve", "perturbed_rps", "--method", "regularized_nash", "--param", "beta=0.1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    res = po.solve(catalogue.perturbed_rps(beta=0.1), method="regularized_nash")
+    assert record["method"] == "regularized_nash" and record["status"] == "converged"
+    assert record["policy"] == res.policy.tolist() and record["value"] == res.value
+    assert set(record["certificates"]) == set(res.certificates)
+    assert record["certificates"]["duality_gap"] == float(res.certificates["duality_gap"][-1])
+
+
+def test_solve_save_writes_a_loadable_result(tmp_path, capsys):
+    import polopt as po
+
+    path = tmp_path / "run.npz"
+    assert main(["solve", "forest", "--method", "value_iteration", "--save", str(path)]) == 0
+    assert f"saved   : {path}" in capsys.readouterr().out
+    back = po.load(path)
+    assert back.method == "value_iteration" and back.problem.num_states == 3
+
+
+def test_warnings_are_one_clear_line(capsys):
+    assert main(["solve", "puterman_two_state", "--method", "npg", "--iters", "3", "--hparam", "eta=0.01"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["polopt: warning: npg stopped with status 'max_iter' after 3 iterations; increase iters or "
+                   "check the hyper-parameters (NotConvergedWarning)"]
+
+
+def test_help_states_the_default_gamma(capsys):
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    assert "gamma=0.9" in " ".join(capsys.readouterr().out.split())
+
+
+def test_validate_writes_vector_figures(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["validate", "--quick", "--out", str(out), "--only", "duality_gap_factor", "--format", "pdf"]) == 0
+    assert (out / "duality_gap_factor.pdf").read_bytes().startswith(b"%PDF")
+    assert not (out / "duality_gap_factor.png").exists()
+    assert "[duality_gap_factor](duality_gap_factor.pdf)" in (out / "report.md").read_text()

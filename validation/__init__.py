@@ -131,12 +131,25 @@ def _progress(i: int, n: int, name: str, stream) -> None:
 
 
 def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str] | None = None,
-            stream=sys.stderr) -> list[Record]:
-    """Run every experiment, write figures, JSON and ``report.md`` into ``out_dir``."""
+            stream=None, formats: tuple[str, ...] = ("png",)) -> list[Record]:
+    """Run every experiment, write figures, JSON and ``report.md`` into ``out_dir``.
+
+    ``stream``: where the progress line goes (default: ``sys.stderr`` at call time).
+    ``formats``: the figure files written per experiment (``png``, vector ``pdf`` / ``svg``, see
+    :func:`polopt.plotting.save_figure`); figures are drawn in :func:`polopt.plotting.style`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from polopt import plotting
+
+    stream = sys.stderr if stream is None else stream  # read at call time: stderr may have been replaced
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in plotting.FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {plotting.FORMATS}, got {formats}")
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,13 +164,14 @@ def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str]
         _progress(i, len(exps), exp.name, stream)
         t0 = time.perf_counter()
         try:
-            outcome = exp.run(quick)
+            with plotting.style():
+                outcome = exp.run(quick)
             err = None
         except Exception as exc:  # a failing experiment is reported, not hidden
             outcome, err = None, f"{type(exc).__name__}: {exc}"
         dt = time.perf_counter() - t0
         if outcome is not None:
-            outcome.figure.savefig(out / f"{exp.name}.png", dpi=110)
+            plotting.save_figure(outcome.figure, out / exp.name, formats)
             plt.close(outcome.figure)
             payload = {"claim": exp.claim, "source": exp.source, "confidence": exp.confidence, "theorem": exp.theorem,
                        "measured": outcome.measured, "holds": outcome.holds, "seconds": dt,
@@ -166,11 +180,13 @@ def run_all(out_dir: str | Path = "report", quick: bool = False, only: list[str]
         records.append(Record(exp, outcome, dt, err))
     _progress(len(exps), len(exps), "done", stream)
     stream.write("\n")
-    (out / "report.md").write_text(render_report(records, quick))
+    shown = "png" if "png" in formats else formats[0]
+    (out / "report.md").write_text(render_report(records, quick, figure_format=shown))
     return records
 
 
-def render_report(records: list[Record], quick: bool) -> str:
+def render_report(records: list[Record], quick: bool, figure_format: str = "png") -> str:
+    """``report.md``: one row per claim; a PNG figure is shown inline, a vector one linked."""
     from polopt.theory import CONFIDENCE_MEANING
 
     meaning = ", ".join(f"`{k}` = {v}" for k, v in CONFIDENCE_MEANING.items())
@@ -186,7 +202,8 @@ def render_report(records: list[Record], quick: bool) -> str:
     for rec in records:
         e = rec.experiment
         measured = rec.error if rec.error else rec.outcome.measured
-        fig = f"![{e.name}]({e.name}.png)" if rec.outcome is not None else ""
+        shown = "!" if figure_format == "png" else ""  # markdown viewers show PNG inline, link PDF / SVG
+        fig = f"{shown}[{e.name}]({e.name}.{figure_format})" if rec.outcome is not None else ""
         row = [e.claim, e.source, e.confidence, measured, rec.verdict, fig]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
     n_fail = sum(r.verdict != "holds" for r in records)

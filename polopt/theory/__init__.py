@@ -21,9 +21,11 @@ Example::
 # added here (tests/test_theory.py checks that none is left out).
 from . import adversarial, classical, learning, llm_estimators, llm_losses, nlhf, pg  # noqa: E402, F401, I001
 from . import regularized, reward_free, saddle  # noqa: E402, F401, I001
+from ._fit import RateFit, TheoremRate, fit_rate
 from .registry import CONFIDENCE, CONFIDENCE_MEANING, Theorem, Verdict, check, get, register, theorems
 
 MODULES = ("adversarial", "classical", "learning", "llm_estimators", "llm_losses", "nlhf", "pg", "regularized",
            "reward_free", "saddle")
 
-__all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "Theorem", "Verdict", "check", "get", "register", "theorems"]
+__all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "RateFit", "Theorem", "TheoremRate", "Verdict", "check",
+           "fit_rate", "get", "register", "theorems"]
