@@ -92,7 +92,7 @@ def sequence_logprobs(token_logps: jax.Array, mask: jax.Array) -> jax.Array:
         bad = np.argwhere((m != 0) & (m != 1))
         if bad.size:
             i = tuple(int(j) for j in bad[0])
-            raise ValueError(f"mask{list(i)} = {m[i]!r}, expected 0 or 1")
+            raise ValueError(f"mask{list(i)} = {m[i].item()!r}, expected 0 or 1")
     return jnp.sum(jnp.where(mask.astype(bool), token_logps, 0.0), axis=-1)
 
 
