@@ -70,7 +70,8 @@ def make_optimizer(
     b1 = coefficient(name, "b1", b1, high=1.0)
     b2 = coefficient(name, "b2", b2, high=1.0)
     eps = coefficient(name, "eps", eps, low_open=True)
-    return optax.chain(optax.clip_by_global_norm(clip), optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+    adamw = optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+    return optax.chain(optax.clip_by_global_norm(clip), adamw)
 
 
 def init_state(params, optimizer: optax.GradientTransformation) -> TrainState:
