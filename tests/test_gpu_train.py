@@ -141,3 +141,21 @@ def test_cli_runs_on_the_synthetic_task(capsys):
         assert rec["optimum"] == pytest.approx(j_star, rel=FP32)
     # step 1 samples from the zero-head (uniform) policy: its k1 KL estimate to the uniform reference is 0
     assert abs(records[0]["kl_to_ref"]) < FP32
+
+
+def test_bench_pieces_report_consistent_rates():
+    from gpu import bench, model
+
+    cfg = model.config("tiny", compute_dtype="float32")
+    m = ml.make_mesh("1")
+    mm = bench.bench_matmul(64, "float32", repeats=1)
+    assert mm["flops_per_s"] == pytest.approx(2 * 64**3 / mm["seconds"])
+    peaks = {"measured": mm["flops_per_s"], "datasheet": None}
+    ts = bench.bench_train_step(cfg, 4, 16, m, 1, peaks)
+    assert ts["tokens_per_s"] == pytest.approx(64 / ts["seconds"])
+    assert ts["model_flops_per_s"] == pytest.approx(ts["tokens_per_s"] * model.train_flops_per_token(cfg, 16))
+    assert ts["mfu_vs_measured_matmul"] == pytest.approx(ts["model_flops_per_s"] / mm["flops_per_s"])
+    assert ts["mfu_vs_datasheet"] is None  # no datasheet peak for a CPU
+    cp = bench.bench_copy(1 << 20, repeats=1)
+    assert cp["bytes_per_s"] == pytest.approx(2 * (1 << 20) / cp["seconds"])
+    assert bench.main(["--mesh", "2x4"]) == 2  # rejected before any timing
