@@ -129,20 +129,25 @@ def bench_train_step(cfg: model.Config, batch: int, seq_len: int, mesh, repeats:
         return metrics["loss"]
 
     t = best_time(run, data, repeats=repeats)
-    toks = batch * seq_len
-    flops = toks * model.train_flops_per_token(cfg, seq_len)
-    out = {
+    return {
         "params": model.param_count(cfg),
         "matmul_params": model.matmul_param_count(cfg),
         "batch": batch,
         "seq_len": seq_len,
-        "seconds": t,
-        "tokens_per_s": toks / t,
-        "model_flops_per_s": flops / t,
-        "mfu_vs_measured_matmul": flops / t / peaks["measured"],
-        "mfu_vs_datasheet": None if peaks["datasheet"] is None else flops / t / peaks["datasheet"],
+        **train_rates(t, batch * seq_len, model.train_flops_per_token(cfg, seq_len), peaks),
     }
-    return out
+
+
+def train_rates(seconds: float, tokens: int, flops_per_token: float, peaks: dict) -> dict:
+    """tokens/s, model FLOP/s and MFU = model FLOP/s / peak, against the measured and the datasheet peak."""
+    flops_per_s = tokens * flops_per_token / seconds
+    return {
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+        "model_flops_per_s": flops_per_s,
+        "mfu_vs_measured_matmul": flops_per_s / peaks["measured"],
+        "mfu_vs_datasheet": None if peaks["datasheet"] is None else flops_per_s / peaks["datasheet"],
+    }
 
 
 def bench_logprobs(shape: tuple[int, int, int], repeats: int, copy_bw: float) -> dict:

@@ -91,8 +91,9 @@ def test_softmax_pg_step_is_the_tabular_update():
     pi = np.exp(log_pi)
     rows = tasks.all_rows(TASK, pi)
     adv = TASK.r - np.sum(pi * TASK.r, axis=-1, keepdims=True)
-    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), adv=_per_row(adv, rows),
-                         weight=jnp.asarray(rows.weight))
+    batch = losses.Batch(
+        mask=tasks.response_mask(rows.tokens), adv=_per_row(adv, rows), weight=jnp.asarray(rows.weight)
+    )
     loss = losses.get("softmax_pg", eta=0.7)
     new = _lognorm(log_pi - 0.7 * _grad(loss, rows, batch, log_pi))
     st = loss.rule.update(loss.rule.init(log_pi), _bandit_oracle())
@@ -117,10 +118,14 @@ ESTIMATOR_CASES = [
 def _group_setup(log_pi, log_mu):
     pi = np.exp(log_pi)
     rows = tasks.all_groups(TASK, pi, GROUP)
-    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), reward=_per_row(TASK.r, rows),
-                    weight=jnp.asarray(rows.weight), ref_logp=_tok(log_mu, rows),
-                    baseline=jnp.asarray(greedy_baseline(pi, TASK.r)[rows.prompt]),
-                    score_sq=_per_row(gradient_weights(pi), rows))
+    batch = losses.Batch(
+        mask=tasks.response_mask(rows.tokens),
+        reward=_per_row(TASK.r, rows),
+        weight=jnp.asarray(rows.weight),
+        ref_logp=_tok(log_mu, rows),
+        baseline=jnp.asarray(greedy_baseline(pi, TASK.r)[rows.prompt]),
+        score_sq=_per_row(gradient_weights(pi), rows),
+    )
     oracle = BanditOracle(TASK.r, log_mu, TASK.rho, GROUP, 1, None, group_moments)
     return rows, batch, oracle
 
@@ -154,7 +159,8 @@ def test_oblr_po_snr_step_is_the_rules_step():
 
     grouped = losses.Batch(*[split(f) for f in batch])._replace(weight=jnp.full((N, GROUP), 1.0 / GROUP))
     per_group = jax.jit(jax.vmap(jax.grad(group_loss), in_axes=(None, 0, 0)))(
-        _params(log_pi), jnp.asarray(rows.tokens).reshape(N, GROUP, -1), grouped)["logits"]
+        _params(log_pi), jnp.asarray(rows.tokens).reshape(N, GROUP, -1), grouped
+    )["logits"]
     group_w = jnp.asarray(rows.weight.reshape(N, GROUP).sum(axis=1))
     eta = float(losses.snr_step(per_group, loss.rule.hparams.smoothness, weights=group_w, num_samples=1))
     st = loss.rule.update(loss.rule.init(log_pi, oracle), oracle)
@@ -168,8 +174,12 @@ def _ratio_setup(log_pi0):
     pi0 = np.exp(log_pi0)
     rows = tasks.all_rows(TASK, pi0)
     adv = TASK.r - np.sum(pi0 * TASK.r, axis=-1, keepdims=True)
-    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), old_logp=_tok(log_pi0, rows), adv=_per_row(adv, rows),
-                    weight=jnp.asarray(rows.weight))
+    batch = losses.Batch(
+        mask=tasks.response_mask(rows.tokens),
+        old_logp=_tok(log_pi0, rows),
+        adv=_per_row(adv, rows),
+        weight=jnp.asarray(rows.weight),
+    )
     return rows, batch, adv
 
 
@@ -269,9 +279,13 @@ def _pref_rows(log_pi, log_opp, log_mu):
     pi = np.exp(log_pi)
     rows = tasks.all_rows(TASK, pi)
     g = np.einsum("xij,xj->xi", PREF, np.exp(log_opp))
-    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), old_logp=_tok(log_pi, rows),
-                         ref_logp=_tok(log_mu, rows), target=_per_row(g, rows),
-                         weight=jnp.asarray(rows.weight / TASK.rho[rows.prompt]))
+    batch = losses.Batch(
+        mask=tasks.response_mask(rows.tokens),
+        old_logp=_tok(log_pi, rows),
+        ref_logp=_tok(log_mu, rows),
+        target=_per_row(g, rows),
+        weight=jnp.asarray(rows.weight / TASK.rho[rows.prompt]),
+    )
     return rows, batch
 
 
@@ -346,8 +360,9 @@ def test_nash_md_descent_from_the_current_iterate_reaches_the_tabular_step():
     assert np.max(np.abs(reached - new)) <= DESCENT_TOL
 
 
-@pytest.mark.parametrize(("name", "hp"), [("mirror_prox", {"eta": 2.0, "beta": BETA}),
-                                          ("egpo", {"eta": 1.0, "beta": BETA})])
+@pytest.mark.parametrize(
+    ("name", "hp"), [("mirror_prox", {"eta": 2.0, "beta": BETA}), ("egpo", {"eta": 1.0, "beta": BETA})]
+)
 def test_two_phase_step_reaches_the_tabular_half_and_full_iterates(name, hp):
     log_pi, log_mu = _log_policy(18), _log_policy(19, 0.5)
     loss = losses.get(name, **hp)
@@ -363,8 +378,14 @@ def test_two_phase_step_reaches_the_tabular_half_and_full_iterates(name, hp):
 
 
 def _regularized_equilibrium(log_mu):
-    return np.log(np.stack([po.exact.regularized_nash(po.PreferenceGame(PREF[x], reference=np.exp(log_mu[x]),
-                                                                         beta=BETA)).policy for x in range(X)]))
+    return np.log(
+        np.stack(
+            [
+                po.exact.regularized_nash(po.PreferenceGame(PREF[x], reference=np.exp(log_mu[x]), beta=BETA)).policy
+                for x in range(X)
+            ]
+        )
+    )
 
 
 def test_nash_mp_and_egpo_fixed_point_is_the_regularized_equilibrium():
@@ -386,8 +407,12 @@ def _pair_batch(log_pi, log_ref, nu, label):
     x = rows.prompt[0::2]
     lab = np.zeros(rows.seq.shape[0])
     lab[0::2] = label[x, a, b]
-    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), ref_logp=_tok(log_ref, rows), label=jnp.asarray(lab),
-                    weight=jnp.asarray(rows.weight))
+    batch = losses.Batch(
+        mask=tasks.response_mask(rows.tokens),
+        ref_logp=_tok(log_ref, rows),
+        label=jnp.asarray(lab),
+        weight=jnp.asarray(rows.weight),
+    )
     return rows, batch
 
 
@@ -403,8 +428,10 @@ def test_online_ipo_sgd_step_is_the_tabular_update_and_fixed_at_the_equilibrium(
     assert np.max(np.abs(_grad(loss, rows, batch, star))) <= STATIONARY_TOL
 
 
-@pytest.mark.parametrize(("name", "hp"), [("dpo", {"beta": 0.5}), ("ipo", {"tau": 0.5}), ("chi_po", {"beta": 0.5}),
-                                          ("chi_po", {"beta": 0.5, "clip": 1.0})])
+@pytest.mark.parametrize(
+    ("name", "hp"),
+    [("dpo", {"beta": 0.5}), ("ipo", {"tau": 0.5}), ("chi_po", {"beta": 0.5}), ("chi_po", {"beta": 0.5, "clip": 1.0})],
+)
 def test_preference_loss_sgd_step_is_the_tabular_update(name, hp):
     log_pi, log_ref = _log_policy(24), _log_policy(25, 0.5)
     nu = product_pairs(np.exp(log_ref))
@@ -451,8 +478,12 @@ def test_dpo_at_vocabulary_8_converges_to_the_factorized_optimum():
     r = task.r_add[prompt, seq]
     lab[0::2] = 1.0 / (1.0 + np.exp(-(r[0::2] - r[1::2])))
     weight = np.full(seq.size, 1.0 / a.size)
-    batch = losses.Batch(mask=tasks.response_mask(tokens), ref_logp=tasks.token_logprobs(policy, ref, tokens),
-                    label=jnp.asarray(lab), weight=jnp.asarray(weight))
+    batch = losses.Batch(
+        mask=tasks.response_mask(tokens),
+        ref_logp=tasks.token_logprobs(policy, ref, tokens),
+        label=jnp.asarray(lab),
+        weight=jnp.asarray(weight),
+    )
     loss = losses.get("dpo", beta=beta)
     f = jax.grad(lambda p: loss(tasks.token_logprobs(policy, p, tokens), batch))
     # a step of the order of 1/curvature: each logit is in 8 pairs of weight 1/(4K); sigma' <= 1/4

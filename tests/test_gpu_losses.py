@@ -113,23 +113,26 @@ def test_every_loss_names_a_rule_of_the_method_table():
         assert losses.get(alias, **({"eta": 0.5} if alias == "egpo" else {})).lifted.name == canonical
 
 
-@pytest.mark.parametrize(("name", "hp", "error", "match"), [
-    ("nope", {}, ValueError, "unknown loss 'nope'; losses: bounded_ratio, bpo"),
-    ("grpo", {"foo": 1}, TypeError, "grpo: unknown hyper-parameter\\(s\\) 'foo'; accepted: eta, beta"),
-    ("ppo", {"eps": 1.5}, ValueError, "ppo: eps must lie in \\(0, 1\\)"),
-    ("grpo", {"kl": "k2", "beta": 0.1}, ValueError, "grpo: kl must be 'reward', 'k1' or 'k3'"),
-    ("dpo", {"beta": 0.0}, ValueError, "dpo: needs beta > 0"),
-    ("nash_md", {"eta": 3.0, "beta": 0.5}, ValueError, "nash_md: the mixture needs eta \\* beta <= 1"),
-    ("rloo", {"group_size": 1}, ValueError, "rloo: group_size must be >= 2"),
-    ("ppo", {"agg": "mean"}, ValueError, "ppo: agg must be one of constant, sequence_mean, token_mean"),
-    ("ppo", {"ratio": "group"}, ValueError, "ppo: ratio must be one of sequence, token"),
-    ("trpo", {"lam": -1.0}, ValueError, "trpo: lam must be a finite number > 0"),
-    ("mirror_prox", {"inner_steps": 3}, ValueError, "mirror_prox: the LLM loss lifts inner_steps=None only"),
-    ("extragradient", {"eta": 0.5, "beta": 0.1, "form": "ipo_loss"}, ValueError, "lifts form='tabular' only"),
-    ("softmax_pg", {"tau": 0.1}, ValueError, "softmax_pg: the LLM loss lifts tau=0.0 only"),
-    ("reinforce", {"baseline": "optimal"}, ValueError, "reinforce: the LLM loss lifts a constant baseline only"),
-    ("ipo", {"length_normalize": 1}, TypeError, "ipo: length_normalize must be a bool"),
-])
+@pytest.mark.parametrize(
+    ("name", "hp", "error", "match"),
+    [
+        ("nope", {}, ValueError, "unknown loss 'nope'; losses: bounded_ratio, bpo"),
+        ("grpo", {"foo": 1}, TypeError, "grpo: unknown hyper-parameter\\(s\\) 'foo'; accepted: eta, beta"),
+        ("ppo", {"eps": 1.5}, ValueError, "ppo: eps must lie in \\(0, 1\\)"),
+        ("grpo", {"kl": "k2", "beta": 0.1}, ValueError, "grpo: kl must be 'reward', 'k1' or 'k3'"),
+        ("dpo", {"beta": 0.0}, ValueError, "dpo: needs beta > 0"),
+        ("nash_md", {"eta": 3.0, "beta": 0.5}, ValueError, "nash_md: the mixture needs eta \\* beta <= 1"),
+        ("rloo", {"group_size": 1}, ValueError, "rloo: group_size must be >= 2"),
+        ("ppo", {"agg": "mean"}, ValueError, "ppo: agg must be one of constant, sequence_mean, token_mean"),
+        ("ppo", {"ratio": "group"}, ValueError, "ppo: ratio must be one of sequence, token"),
+        ("trpo", {"lam": -1.0}, ValueError, "trpo: lam must be a finite number > 0"),
+        ("mirror_prox", {"inner_steps": 3}, ValueError, "mirror_prox: the LLM loss lifts inner_steps=None only"),
+        ("extragradient", {"eta": 0.5, "beta": 0.1, "form": "ipo_loss"}, ValueError, "lifts form='tabular' only"),
+        ("softmax_pg", {"tau": 0.1}, ValueError, "softmax_pg: the LLM loss lifts tau=0.0 only"),
+        ("reinforce", {"baseline": "optimal"}, ValueError, "reinforce: the LLM loss lifts a constant baseline only"),
+        ("ipo", {"length_normalize": 1}, TypeError, "ipo: length_normalize must be a bool"),
+    ],
+)
 def test_get_rejects_bad_names_and_hyper_parameters(name, hp, error, match):
     with pytest.raises(error, match=match):
         losses.get(name, **hp)
@@ -190,8 +193,9 @@ def test_sequence_mean_is_length_biased():
     for agg in ("constant", "sequence_mean", "token_mean"):
         loss = losses.get("softmax_pg", agg=agg)
         batch = losses.Batch(mask=mask, adv=adv, weight=jnp.asarray(rows.weight))
-        g = _grad(lambda p, loss=loss, batch=batch: loss(tasks.token_logprobs(table, p, rows.tokens), batch),
-                  table, log_pi)
+        g = _grad(
+            lambda p, loss=loss, batch=batch: loss(tasks.token_logprobs(table, p, rows.tokens), batch), table, log_pi
+        )
         directions[agg] = g.ravel() / np.linalg.norm(g)
     # token_mean divides by one constant (the expected length): the same direction
     assert np.max(np.abs(directions["token_mean"] - directions["constant"])) <= IDENTITY_TOL
