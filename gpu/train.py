@@ -16,7 +16,8 @@ state at its shardings before the first call (:func:`place`), otherwise the step
 
 The CLI trains the transformer with a lifted loss of :mod:`gpu.losses` on the synthetic
 closed-form task (additive reward, zero LM head: the reference policy is uniform and the
-KL-regularised optimum is known; llm_scale.md section 6, item 2)::
+KL-regularised optimum is known; llm_scale.md section 6, item 2); two-call rules run their two
+phases per step (:func:`_two_phase`)::
 
     python -m gpu.train --loss NAME --mesh 2x4 --size tiny --steps 20
 
@@ -277,8 +278,6 @@ def prepare(args):
     if "group_size" in probe.lifted.options:
         hp.setdefault("group_size", args.group)
     bound = losses.get(args.loss, **hp)
-    if bound.lifted.phases != 1:
-        raise ValueError(f"--loss {bound.lifted.name}: two-phase rules are not run by this CLI yet (use gpu.losses)")
     missing = [f for f in bound.lifted.needs if f not in TASK_FIELDS]
     if missing:
         name = bound.lifted.name
@@ -336,8 +335,11 @@ def train(args, emit=print, progress=None) -> list[dict]:
         batch = {"tokens": sample.tokens, **{k: data[k] for k in fields if k in data}}
         if step is None:
             step = make_train_step(loss_fn, optimizer, shardings, batch_shardings(batch, mesh), mesh)
-        for _ in range(args.inner_steps):
-            state, metrics = step(state, batch)
+        if bound.lifted.phases == 2:
+            state, metrics = _two_phase(step, state, batch, task, args, cfg, prompts, k_sample)
+        else:
+            for _ in range(args.inner_steps):
+                state, metrics = step(state, batch)
         kl = jnp.mean(jnp.sum(data["old_logp"] - data["ref_logp"], -1))
         reward = float(jnp.mean(data["reward"]))
         jax.block_until_ready(state)
@@ -361,6 +363,34 @@ def train(args, emit=print, progress=None) -> list[dict]:
                 f"(optimum {j_star:.4g})  {dt * 1e3:.0f} ms"
             )
     return records
+
+
+def versus_samples(task: Task, tokens, opponents, group: int) -> jax.Array:
+    """[B]: ``P(y_i > pi')`` estimated by the ``group`` opponent samples ``opponents [B, 1 + T]`` of row i's
+    group (same prompt), Bradley-Terry on the additive rewards."""
+    r = synthetic_batch(task, tokens, jnp.zeros(tokens[:, 1:].shape), group)["reward"].reshape(-1, group)
+    r_opp = synthetic_batch(task, opponents, jnp.zeros(opponents[:, 1:].shape), group)["reward"].reshape(-1, group)
+    return jnp.mean(_bt(r[:, :, None], r_opp[:, None, :]), -1).reshape(-1)
+
+
+def _two_phase(step, state, batch, task, args, cfg, prompts, key):
+    """One step of a two-call rule (Nash mirror prox, extragradient; ``gpu.losses`` contract):
+
+    phase 1 minimises from theta_t with ``target = P(y > pi_t)`` to theta_{t+1/2}; opponents are then
+    sampled from pi_{t+1/2} and phase 2 minimises **again from theta_t** (parameters and optimizer
+    state restored) with ``target = P(y > pi_{t+1/2})``; the rows and ``old_logp`` stay pi_t's.
+    """
+    from .generate import generate
+
+    start = jax.tree_util.tree_map(jnp.copy, state)  # the step donates its input: keep theta_t
+    for _ in range(args.inner_steps):
+        state, _ = step(state, batch)
+    half = generate(state.params, prompts, cfg, steps=args.response_len, key=jax.random.fold_in(key, 1))
+    batch = {**batch, "target": versus_samples(task, batch["tokens"], half.tokens, args.group)}
+    state = start
+    for _ in range(args.inner_steps):
+        state, metrics = step(state, batch)
+    return state, metrics
 
 
 def main(argv=None) -> int:
