@@ -56,7 +56,7 @@ def rel_err(a, b) -> float:
     return worst
 
 
-def run(meshes: list[str], batch: int = 8, length: int = 9) -> dict:
+def run(meshes: list[str], batch: int = 8, length: int = 9, cli_mesh: str | None = None) -> dict:
     cfg = model.config("tiny", compute_dtype="float32")
     policy = model.transformer(cfg)
     params = policy.init(jax.random.key(0))
@@ -106,6 +106,12 @@ def run(meshes: list[str], batch: int = 8, length: int = 9) -> dict:
         row["ok"] = bool(max(v for k, v in row.items() if k.endswith("rel_err")) <= RTOL)
         ok &= row["ok"]
         out["meshes"][spec] = row
+    if cli_mesh is not None:  # the CLI end to end on a mesh: sampler outputs re-split, step compiled once
+        from .train import _parser, train
+
+        args = _parser().parse_args(["--loss", "grpo", "--mesh", cli_mesh, "--steps", "1", "--batch", "16"])
+        out["cli"] = train(args, emit=lambda line: None)[0]
+        ok &= bool(np.isfinite(out["cli"]["loss"]))
     out["ok"] = ok
     return out
 
@@ -113,8 +119,9 @@ def run(meshes: list[str], batch: int = 8, length: int = 9) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpu.sharding_check", description=__doc__.split("\n")[0])
     parser.add_argument("--meshes", default="1x8,2x4,2x2x2", help="comma-separated mesh shapes")
+    parser.add_argument("--cli-mesh", default=None, help="also run one step of python -m gpu.train on this mesh")
     args = parser.parse_args(argv)
-    result = run([s for s in args.meshes.split(",") if s])
+    result = run([s for s in args.meshes.split(",") if s], cli_mesh=args.cli_mesh)
     print(json.dumps(result))
     return 0 if result["ok"] else 1
 

@@ -333,8 +333,10 @@ def train(args, emit=print, progress=None) -> list[dict]:
             baseline = synthetic_batch(task, greedy.tokens, greedy.logprobs, args.group)["reward"]
         data = synthetic_batch(task, sample.tokens, sample.logprobs, args.group, baseline)
         batch = {"tokens": sample.tokens, **{k: data[k] for k in fields if k in data}}
+        b_sh = batch_shardings(batch, mesh)
         if step is None:
-            step = make_train_step(loss_fn, optimizer, shardings, batch_shardings(batch, mesh), mesh)
+            step = make_train_step(loss_fn, optimizer, shardings, b_sh, mesh)
+        batch = place(batch, b_sh)  # the sampler's outputs come back replicated: split them over (data, fsdp)
         if bound.lifted.phases == 2:
             state, metrics = _two_phase(step, state, batch, task, args, cfg, prompts, k_sample)
         else:
@@ -386,7 +388,8 @@ def _two_phase(step, state, batch, task, args, cfg, prompts, key):
     for _ in range(args.inner_steps):
         state, _ = step(state, batch)
     half = generate(state.params, prompts, cfg, steps=args.response_len, key=jax.random.fold_in(key, 1))
-    batch = {**batch, "target": versus_samples(task, batch["tokens"], half.tokens, args.group)}
+    target = versus_samples(task, batch["tokens"], half.tokens, args.group)
+    batch = {**batch, "target": jax.device_put(target, batch["target"].sharding)}
     state = start
     for _ in range(args.inner_steps):
         state, metrics = step(state, batch)

@@ -141,7 +141,8 @@ def _run(args, env_extra):
 
 def test_loss_and_gradients_equal_on_every_mesh_with_8_simulated_devices():
     rc, out = _run(
-        ["gpu.sharding_check", "--meshes", "1x8,2x4,2x2x2"], {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+        ["gpu.sharding_check", "--meshes", "1x8,2x4,2x2x2", "--cli-mesh", "2x2x2"],
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
     )
     assert out["devices"] == 8
     for spec, (data, fsdp, tp) in {"1x8": (1, 8, 1), "2x4": (2, 4, 1), "2x2x2": (2, 2, 2)}.items():
@@ -151,6 +152,7 @@ def test_loss_and_gradients_equal_on_every_mesh_with_8_simulated_devices():
         assert row["wq_shard_shape"] == [2, 16 // fsdp, 16 // tp]
         assert row["tokens_shard_shape"] == [8 // (data * fsdp), 9]
     assert out["meshes"]["2x2x2"]["step_params_rel_err"] <= RTOL  # one donated AdamW step, sharded
+    assert out["cli"]["step"] == 1 and out["cli"]["grad_norm"] > 0  # python -m gpu.train on 8 devices
     assert rc == 0 and out["ok"]
 
 

@@ -167,3 +167,30 @@ def test_bench_rates_by_hand_and_measured_peaks():
     cp = bench.bench_copy(1 << 20, repeats=1)
     assert cp["bytes_per_s"] == pytest.approx(2 * (1 << 20) / cp["seconds"])
     assert bench.main(["--mesh", "2x4"]) == 2  # rejected before any timing
+
+
+def test_two_phase_restarts_phase_2_from_theta_t(monkeypatch):
+    """Phase 1 runs from theta_t, phase 2 runs again from theta_t with targets against half-step samples."""
+    import gpu.generate
+
+    w = jnp.array([[[1.0, 0.0, 2.0]]])
+    task = tr.Task(w)
+    tokens = jnp.array([[0, 0], [0, 2]])
+    batch = {"tokens": tokens, "target": jnp.array([0.3, 0.7])}
+    seen = []
+
+    def fake_step(state, b):  # theta <- theta + 1, recording the target it was given
+        seen.append(np.asarray(b["target"]))
+        return tr.TrainState({"theta": state.params["theta"] + 1.0}, state.opt_state, state.step + 1), {"loss": 0.0}
+
+    half = jnp.array([[0, 1], [0, 2]])
+    monkeypatch.setattr(gpu.generate, "generate", lambda params, *a, **k: gpu.generate.Sample(half, None))
+    args = tr._parser().parse_args(
+        ["--loss", "mirror_prox", "--inner-steps", "3", "--group", "2", "--response-len", "1"]
+    )
+    state = tr.TrainState({"theta": jnp.zeros(2)}, (), jnp.zeros((), jnp.int32))
+    out, _ = tr._two_phase(fake_step, state, batch, task, args, None, tokens[:, :1], jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(out.params["theta"]), [3.0, 3.0])  # 3 steps from theta_t, not 6
+    assert int(out.step) == 3
+    np.testing.assert_allclose(seen[0], [0.3, 0.7], rtol=FP32)  # phase 1: the given P(y > pi_t)
+    np.testing.assert_allclose(seen[3], np.asarray(tr.versus_samples(task, tokens, half, 2)), rtol=FP32)
