@@ -264,3 +264,18 @@ def test_generate_rejects_bad_arguments(tiny):
         gen.generate(params, prompt, cfg, steps=63, key=key)
     with pytest.raises(ValueError, match=r"prompt\[0, 1\] = 99"):
         gen.generate(params, jnp.array([[1, 99]]), cfg, steps=2, key=key)
+
+
+def test_the_sequence_table_policy_goes_through_the_same_log_prob_pass():
+    """gpu.tasks.SequenceTable has the Policy fields; gpu.logprobs recovers log softmax(theta) per sequence."""
+    from gpu import tasks
+
+    task = tasks.make_task(vocab=3, length=2, num_prompts=2, seed=1)
+    table = tasks.sequence_table(task)
+    assert set(model.Policy._fields) <= set(type(table)._fields)
+    params = table.init(logits=jax.random.normal(jax.random.key(2), (2, 9)))
+    tokens = jnp.asarray(task.tokens)
+    seq = lp.sequence_logprobs(lp.token_logprobs(table, params, tokens), jnp.ones((18, 2)))
+    # float32 log-probs of 9 sequences: a few ulps of |log pi| <= 5
+    np.testing.assert_allclose(np.asarray(seq), np.asarray(tasks.table_log_pi(params)).reshape(-1), atol=FP32_VS_FP64)
+    assert lp.token_logprobs(table, params, tokens, chunk=1).shape == (18, 2)  # no features/head: unchunked
