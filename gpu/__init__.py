@@ -8,6 +8,9 @@ Modules (import them by name; nothing heavy is imported here)::
     gpu.generate   jitted sampling with a KV cache
     gpu.train      optax optimizer, the one jitted sharded train step, ``python -m gpu.train``
     gpu.bench      tokens/s, TFLOP/s, MFU, log-prob bandwidth, decode rate: ``python -m gpu.bench``
+    gpu.sharding_check     loss / gradients / one step equal on several meshes and one device
+    gpu.distributed_check  two processes through ``jax.distributed`` give the single-process loss
+    gpu.losses, gpu.tasks  the lifted losses and the enumerable tasks with the sequence-table policy
 
 Data flows one way: ``gpu`` imports ``polopt``, never the reverse.
 """

@@ -38,6 +38,7 @@ import optax
 from polopt.rules._core import coefficient, step_size
 
 from . import mesh as mesh_lib
+from . import model
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -107,6 +108,9 @@ def make_train_step(
     mesh,
 ):
     """The compiled step ``(state, batch) -> (state, metrics)``; ``state`` is donated.
+
+    Donation hands the input state's buffers to the output: after a call the state passed in is
+    deleted (use the returned one; copy it first to keep it, as the two-phase rules do).
 
     ``metrics``: ``loss``, ``grad_norm`` (global L2 norm of the gradient, before clipping) and
     the loss's ``aux`` entries, replicated scalars.
@@ -232,7 +236,7 @@ def _parser():
     p.add_argument("--loss", required=True, help="a gpu.losses name (e.g. grpo, ppo, dpo, nash_md)")
     p.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="a loss / rule hyper-parameter")
     p.add_argument("--mesh", default="1", help="data[xfsdp[xtp]], e.g. 8, 2x4, 2x2x2 (default 1)")
-    p.add_argument("--size", default="tiny", help="model preset: " + ", ".join(__import__("gpu.model").model.PRESETS))
+    p.add_argument("--size", default="tiny", help="model preset: " + ", ".join(model.PRESETS))
     p.add_argument("--vocab", type=int, default=None, help="override the preset's vocabulary")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batch", type=int, default=16, help="sequences per step (groups of --group per prompt)")
@@ -255,7 +259,7 @@ def prepare(args):
     Raises ValueError / TypeError for a bad mesh, vocabulary / length mismatch, unknown loss or
     hyper-parameters, a loss needing inputs the task cannot supply, and bad sizes.
     """
-    from . import losses, model
+    from . import losses
 
     for name in ("steps", "batch", "group", "prompts", "response_len", "inner_steps"):
         value = getattr(args, name)
@@ -300,7 +304,7 @@ def train(args, emit=print, progress=None) -> list[dict]:
     import json
     import time
 
-    from . import losses, model
+    from . import losses
     from .generate import generate
     from .logprobs import token_logprobs
 
