@@ -93,6 +93,7 @@ __all__ = [
     "entropy_log",
     "kl_log",
     "kl_prox",
+    "kl_prox_logits",
     "log_normalize",
     "project_simplex",
     "softmax",
@@ -169,14 +170,23 @@ def kl_prox(log_pi, g, eta, log_mu=None, beta=0.0):
     is MMD's step (Sokota et al., arXiv 2206.05825, Eq. 3) and Nash-MP's prox step
     (Tiapkin et al., arXiv 2505.19731).
     """
+    return log_normalize(kl_prox_logits(log_pi, g, eta, log_mu, beta))
+
+
+def kl_prox_logits(log_pi, g, eta, log_mu=None, beta=0.0):
+    """The unnormalized logits of :func:`kl_prox`: ``(log pi + eta g + eta beta log mu) / (1 + eta beta)``.
+
+    Elementwise (no sum over the last axis), so it also gives the target log-probability, up to
+    a constant, of one sampled response (``gpu.losses``: the prox step of an LLM).
+    """
     if log_mu is None:
-        return log_normalize(log_pi + eta * g)
+        return log_pi + eta * g
     xp = array_namespace(log_pi, g, log_mu)
     # mu(a) = 0 forbids action a when eta*beta > 0; substituting 0 first avoids -inf * 0 = nan at beta = 0
     off = xp.isneginf(log_mu)
     num = log_pi + eta * g + eta * beta * xp.where(off, 0.0, log_mu)
     num = xp.where(off & (eta * beta > 0), -xp.inf, num)
-    return log_normalize(num / (1.0 + eta * beta))
+    return num / (1.0 + eta * beta)
 
 
 def project_simplex(x):

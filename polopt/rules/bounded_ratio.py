@@ -68,6 +68,7 @@ __all__ = [
     "bpo_step",
     "brrl",
     "check_bounds",
+    "clipped_objective",
     "ppo",
     "ppo_maximizer",
     "ppo_surrogate",
@@ -227,8 +228,13 @@ def ppo_surrogate(log_pi, log_pi0, adv, *, lo, hi):
     pi, pi0 = xp.exp(log_pi), xp.exp(log_pi0)
     on = pi0 > 0
     ratio = xp.where(on, pi / xp.where(on, pi0, 1.0), 0.0)
-    val = xp.minimum(ratio * adv, xp.clip(ratio, lo, hi) * adv)
-    return xp.sum(xp.where(on, pi0 * val, 0.0), axis=-1)
+    return xp.sum(xp.where(on, pi0 * clipped_objective(ratio, adv, lo=lo, hi=hi), 0.0), axis=-1)
+
+
+def clipped_objective(ratio, adv, *, lo, hi):
+    """PPO's per-sample clipped term ``min(ratio A, clip(ratio, lo, hi) A)`` (elementwise; arXiv 1707.06347 eq. (7))."""
+    xp = array_namespace(ratio, adv)
+    return xp.minimum(ratio * adv, xp.clip(ratio, lo, hi) * adv)
 
 
 def ppo_maximizer(log_pi0, adv, *, lo, hi):

@@ -108,6 +108,7 @@ __all__ = [
     "greedy_baseline",
     "group_gradient",
     "kl_estimate",
+    "kl_from_log_ratio",
     "kl_loss_coefficient",
     "optimal_baseline",
     "policy_gradient",
@@ -178,10 +179,21 @@ def kl_estimate(log_pi, log_mu, actions, kind: str = "k3"):
     * ``k1 = log pi(a) - log mu(a)`` (unbiased, can be negative);
     * ``k3 = mu(a)/pi(a) - log(mu(a)/pi(a)) - 1`` (unbiased, >= 0; GRPO, arXiv 2402.03300 Eq. (4)).
     """
-    xp = array_namespace(log_pi, log_mu)
     _check_kl(kind)
-    d = _take(log_mu - log_pi, actions)  # log(mu/pi) at the samples
-    return -d if kind == "k1" else xp.exp(d) - d - 1.0
+    return kl_from_log_ratio(_take(log_mu - log_pi, actions), kind)  # log(mu/pi) at the samples
+
+
+def kl_from_log_ratio(d, kind: str = "k3"):
+    """Schulman's per-sample KL estimators from ``d = log mu(a) - log pi(a)``, ``a ~ pi`` (elementwise):
+    ``k1 = -d``, ``k2 = d^2 / 2`` (biased, >= 0), ``k3 = e^d - d - 1`` (unbiased, >= 0)."""
+    xp = array_namespace(d)
+    if kind == "k1":
+        return -d
+    if kind == "k2":
+        return 0.5 * d * d
+    if kind == "k3":
+        return xp.exp(d) - d - 1.0
+    raise ValueError(f"kind must be 'k1', 'k2' or 'k3', got {kind!r}")
 
 
 def kl_loss_coefficient(log_pi, log_mu, kind: str = "k3"):
