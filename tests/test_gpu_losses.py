@@ -238,3 +238,14 @@ def test_token_level_k3_estimates_the_kl_but_pulls_along_another_direction():
     assert abs(v1 - kl) <= IDENTITY_TOL and abs(v3 - kl) <= IDENTITY_TOL
     assert np.max(np.abs(g1)) <= IDENTITY_TOL
     assert np.max(np.abs(g3 - rho * (pi - mu))) > 1e-3  # measured ~1e-2 (force ~3e-2)
+
+
+def test_default_weights_are_the_monte_carlo_mean_whatever_the_mask_dtype():
+    """No weights: 1/B per row. REINFORCE on-policy has value -mean(r) (the ratio is 1) and gradient
+    -mean(r_i grad s_i): here each row's s depends on one logp entry per token."""
+    logp = jnp.full((4, 3), -1.0)
+    batch = losses.Batch(mask=jnp.ones((4, 3), dtype=jnp.int32), reward=jnp.array([1.0, 0.0, 2.0, 0.0]))
+    loss = losses.get("reinforce", group_size=2)
+    assert abs(float(loss(logp, batch)) + 0.75) <= IDENTITY_TOL
+    g = np.asarray(jax.grad(loss)(logp, batch))
+    np.testing.assert_allclose(g, -np.array([1.0, 0.0, 2.0, 0.0])[:, None] / 4 * np.ones((1, 3)), atol=IDENTITY_TOL)
