@@ -70,6 +70,7 @@ MODULES = (
     "average_reward",
     "duality_gap_factor",
     "exact_agreement",
+    "gpu_exactness",
     "llm_estimators_kl",
     "llm_estimators_learning",
     "llm_estimators_variance",
