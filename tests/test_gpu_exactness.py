@@ -334,7 +334,7 @@ def test_sppo_squared_loss_minimizer_is_not_mwu():
     new = mwu.rule.update(mwu.rule.init(log_pi), GameOracle(PREF)).log_pi
     rows, batch = _pref_rows(log_pi, log_pi, log_pi)
     g = _grad(losses.get("sppo", eta=0.5, form="squared_loss"), rows, batch, new)
-    assert np.max(np.abs(g)) > 1e-6  # measured ~1e-4
+    assert np.max(np.abs(g)) > 1e-6  # measured 4.5e-6 (eta = 0.5; the gap is O(eta^2))
 
 
 def test_nash_md_descent_from_the_current_iterate_reaches_the_tabular_step():
