@@ -108,7 +108,7 @@ def test_every_loss_names_a_rule_of_the_method_table():
     for name, entry in losses.LOSSES.items():
         row = lookup(entry.rule)
         assert row is not None and row.rule is not None and row.name == entry.rule == name
-        assert entry.phases == row.probe().oracle_calls or name in ("sppo",)  # two-call rules: two phases
+        assert entry.phases == row.probe().oracle_calls  # two-call rules are two-phase steps
     for alias, canonical in (("nash_mp", "mirror_prox"), ("egpo", "extragradient"), ("brrl", "bounded_ratio")):
         assert losses.get(alias, **({"eta": 0.5} if alias == "egpo" else {})).lifted.name == canonical
 
