@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import polopt as po
 from gpu import losses, tasks
@@ -30,6 +31,7 @@ from polopt.oracles import BanditOracle, GameOracle, MDPOracle, PairOracle, band
 from polopt.rules.bounded_ratio import bounded_ratio_target, ppo_maximizer, ppo_surrogate
 from polopt.rules.estimators import gradient_weights, greedy_baseline
 from polopt.rules.preference_losses import pair_weights, product_pairs
+from polopt.testing.strategies import contextual_preference_games, policies
 
 #: One SGD step on the lifted loss vs one tabular update: both are a few hundred float64 flops per
 #: logit (a sum over <= 8192 enumerated groups), so they agree to ~1e-15; the issue's bound is 1e-10.
@@ -264,12 +266,12 @@ PREF = tasks.cyclic_preferences(TASK)
 BETA = 0.2
 
 
-def _pref_rows(log_pi, log_opp, log_mu):
+def _pref_rows(log_pi, log_opp, log_mu, P=PREF):
     """Rows from the current model ``log_pi`` (weights pi, no context weights: the NLHF rules update each
     prompt on its own), targets ``P(y > opp)``, old = ``log_pi``, ref = ``log_mu``."""
     pi = np.exp(log_pi)
     rows = tasks.all_rows(TASK, pi)
-    g = np.einsum("xij,xj->xi", PREF, np.exp(log_opp))
+    g = np.einsum("xij,xj->xi", P, np.exp(log_opp))
     batch = losses.Batch(mask=tasks.response_mask(rows.tokens), old_logp=_tok(log_pi, rows),
                          ref_logp=_tok(log_mu, rows), target=_per_row(g, rows),
                          weight=jnp.asarray(rows.weight / TASK.rho[rows.prompt]))
@@ -472,3 +474,33 @@ def test_dpo_at_vocabulary_8_converges_to_the_factorized_optimum():
     assert np.max(np.abs(next_tok - closed[:, None])) <= 1e-8
     value = np.sum(np.exp(log_pi) * (task.r_add - beta * (log_pi + np.log(Kb))), axis=-1)
     assert np.max(np.abs(value - J)) <= 1e-8
+
+
+# --------------------------------------------------------------------------- the same claims as properties
+@settings(max_examples=4, derandomize=True, deadline=None)
+@given(pi=policies(X, K), mu=policies(X, K))
+def test_property_grpo_k3_direction_is_the_rules_exact_expectation(pi, mu):
+    """For any policy and reference (strategies of polopt.testing): the lifted GRPO-with-k3 direction over
+    all groups of 2 is the rule's exact expected direction."""
+    log_pi, log_mu = np.log(pi), np.log(mu)
+    rows, batch, oracle = _group_setup(log_pi, log_mu)
+    loss = losses.get("grpo", beta=0.3, kl="k3", group_size=GROUP)
+    st = loss.rule.update(loss.rule.init(log_pi, oracle), oracle)
+    assert np.max(np.abs(-_grad(loss, rows, batch, log_pi) - st.direction)) <= STEP_TOL
+
+
+@settings(max_examples=4, derandomize=True, deadline=None)
+@given(game=contextual_preference_games(min_contexts=X, max_contexts=X, min_actions=K, max_actions=K,
+                                        random_reference=True),
+       pi=policies(X, K))
+def test_property_nash_mp_phases_are_stationary_at_the_tabular_iterates(game, pi):
+    """For any preference matrices, reference and iterate: both phases of the lifted Nash-MP step vanish at
+    the tabular half and full iterates."""
+    P = np.asarray(game.P)
+    log_pi, log_mu = np.log(pi), np.log(np.asarray(game.mu))
+    loss = losses.get("mirror_prox", eta=2.0, beta=BETA)
+    st = loss.rule.update(loss.rule.init(log_pi), GameOracle(P, log_mu))
+    rows, batch1 = _pref_rows(log_pi, log_pi, log_mu, P)
+    _, batch2 = _pref_rows(log_pi, st.log_half, log_mu, P)
+    assert np.max(np.abs(_on_policy_grad(loss, rows, batch1, st.log_half))) <= STATIONARY_TOL
+    assert np.max(np.abs(_on_policy_grad(loss, rows, batch2, st.log_pi))) <= STATIONARY_TOL
