@@ -22,10 +22,11 @@ Contract (what ``gpu/train.py`` calls)
   takes ``P(y > pi_{t+1/2})`` (comparisons against samples of the half-step model) and minimizes
   **again from** ``theta_t`` (``batch.old_logp`` = log-probs of ``pi_t`` in both phases).
 * Gradient rules (softmax PG, REINFORCE, RLOO, ReMax, GRPO, Dr.GRPO, OBLR-PO, online IPO, DPO,
-  IPO, chi-PO): one SGD step of learning rate ``eta`` on the loss is one step of the rule.
-  Proximal rules (PPO, TRPO, BRRL / BPO, SPPO, Nash-MD, Nash-MP, EGPO, MMD): the rule's next
-  iterate is the minimizer of the loss from the current iterate (``old_logp`` = that iterate);
-  the optimizer runs the inner loop. ``tests/test_gpu_exactness.py`` proves both on an enumerable task.
+  IPO, chi-PO): one SGD step of learning rate ``eta`` on the loss is one step of the rule (BPO:
+  ``epochs`` such steps). Proximal rules (PPO, TRPO, BRRL, SPPO, Nash-MD, Nash-MP, EGPO, MMD): the
+  rule's next iterate is the minimizer of the loss from the current iterate (``old_logp`` = that
+  iterate; PPO's maximizer is not unique, its surrogate value is); the optimizer runs the inner
+  loop. ``tests/test_gpu_exactness.py`` proves both on an enumerable task.
 
 Rows, weights, aggregation
 --------------------------
