@@ -22,10 +22,11 @@ Contract (what ``gpu/train.py`` calls)
   takes ``P(y > pi_{t+1/2})`` (comparisons against samples of the half-step model) and minimizes
   **again from** ``theta_t`` (``batch.old_logp`` = log-probs of ``pi_t`` in both phases).
 * Gradient rules (softmax PG, REINFORCE, RLOO, ReMax, GRPO, Dr.GRPO, OBLR-PO, online IPO, DPO,
-  IPO, chi-PO): one SGD step of learning rate ``eta`` on the loss is one step of the rule.
-  Proximal rules (PPO, TRPO, BRRL / BPO, SPPO, Nash-MD, Nash-MP, EGPO, MMD): the rule's next
-  iterate is the minimizer of the loss from the current iterate (``old_logp`` = that iterate);
-  the optimizer runs the inner loop. ``tests/test_gpu_exactness.py`` proves both on an enumerable task.
+  IPO, chi-PO): one SGD step of learning rate ``eta`` on the loss is one step of the rule (BPO:
+  ``epochs`` such steps). Proximal rules (PPO, TRPO, BRRL, SPPO, Nash-MD, Nash-MP, EGPO, MMD): the
+  rule's next iterate is the minimizer of the loss from the current iterate (``old_logp`` = that
+  iterate; PPO's maximizer is not unique, its surrogate value is); the optimizer runs the inner
+  loop. ``tests/test_gpu_exactness.py`` proves both on an enumerable task.
 
 Rows, weights, aggregation
 --------------------------
@@ -173,8 +174,9 @@ def _old(logp, batch):
     return jax.lax.stop_gradient(logp) if batch.old_logp is None else _sg(batch.old_logp)
 
 
-def _weights(batch, B):
-    return jnp.full((B,), 1.0 / B, dtype=batch.mask.dtype) if batch.weight is None else _sg(batch.weight)
+def _weights(batch, logp):
+    B = logp.shape[0]
+    return jnp.full((B,), 1.0 / B, dtype=logp.dtype) if batch.weight is None else _sg(batch.weight)
 
 
 def aggregate(rows, mask, weight, agg: str = "constant", norm: float = 1.0):
@@ -220,7 +222,7 @@ def _softmax_pg(logp, batch, hp, *, agg, norm):
     its gradient is ``-E[A grad log pi]`` = minus the AKM gradient ``d pi adv`` (weights ``rho_x pi``)."""
     unclipped = (0.0, jnp.inf)
     rows = _ratio_rows(logp, batch, _sg(batch.adv), *unclipped, "sequence")
-    return aggregate(rows, batch.mask, _weights(batch, logp.shape[0]), agg, norm)
+    return aggregate(rows, batch.mask, _weights(batch, logp), agg, norm)
 
 
 def _group_pg(estimator):
@@ -247,7 +249,7 @@ def _group_pg(estimator):
         rows = _ratio_rows(logp, batch, A, lo, hi, ratio)
         if beta > 0 and kl in ("k1", "k3"):
             rows = rows + beta * kl_penalty(logp, _sg(batch.ref_logp), mask, kl, kl_level)
-        return aggregate(rows, mask, _weights(batch, B), agg, norm)
+        return aggregate(rows, mask, _weights(batch, logp), agg, norm)
 
     fn.__doc__ = (f"Group estimator {estimator!r}: ``l_i = -ratio_i sg(A_i) [+ beta k(i)]`` with ``A`` from "
                   "``polopt.rules.estimators.advantages`` over consecutive groups of ``group_size`` rows.")
@@ -278,7 +280,7 @@ def _ppo(logp, batch, hp, *, agg, norm, ratio):
     """PPO-clip (rule ``ppo``): ``l_i = -min(rho_i A_i, clip(rho_i, lo, hi) A_i)``; at the sequence level
     ``-sum w l`` is the tabular surrogate ``sum_x rho_x ppo_surrogate`` exactly."""
     rows = _ratio_rows(logp, batch, _sg(batch.adv), hp.lo, hp.hi, ratio)
-    return aggregate(rows, batch.mask, _weights(batch, logp.shape[0]), agg, norm)
+    return aggregate(rows, batch.mask, _weights(batch, logp), agg, norm)
 
 
 def _trpo(logp, batch, hp, *, lam, agg, norm):
@@ -287,7 +289,7 @@ def _trpo(logp, batch, hp, *, lam, agg, norm):
     its minimizer is the tabular ``trpo_step`` (Lagrangian duality; the tabular step finds ``lam`` itself)."""
     s, s_old = sequence_logp(logp, batch.mask), sequence_logp(_old(logp, batch), batch.mask)
     rows = -jnp.exp(s - s_old) * _sg(batch.adv) + lam * kl_from_log_ratio(s - s_old, "k1")
-    return aggregate(rows, batch.mask, _weights(batch, logp.shape[0]), agg, norm)
+    return aggregate(rows, batch.mask, _weights(batch, logp), agg, norm)
 
 
 def _bounded_ratio(logp, batch, hp, *, group_size):
@@ -301,7 +303,7 @@ def _bounded_ratio(logp, batch, hp, *, group_size):
     """
     G = group_size
     mask = batch.mask
-    w = _weights(batch, logp.shape[0]).reshape(-1, G)
+    w = _weights(batch, logp).reshape(-1, G)
     d = jnp.sum(w, axis=-1)
     log_w = jnp.log(w / d[:, None])
     adv = _sg(batch.adv).reshape(-1, G)
@@ -311,10 +313,10 @@ def _bounded_ratio(logp, batch, hp, *, group_size):
 
 
 # --------------------------------------------------------------------------- pair losses
-def _pairs(first, second, batch, B):
+def _pairs(first, second, batch, logp):
     """``theta [N, 2]`` of the pairs and their pair-weight tensor ``W [N, 2, 2]`` (``W[a, b]`` = mass of
     "a beat b", as :func:`polopt.rules.preference_losses.pair_weights` builds it)."""
-    w = _weights(batch, B)[0::2]
+    w = _weights(batch, logp)[0::2]
     p = _sg(batch.label)[0::2]
     zero = jnp.zeros_like(p)
     W = w[:, None, None] * jnp.stack([jnp.stack([zero, p], -1), jnp.stack([1.0 - p, zero], -1)], -2)
@@ -327,7 +329,7 @@ def _seq_pairs(logp, batch, normalize=False):
     if normalize:
         n = jnp.maximum(jnp.sum(mask, axis=-1), 1.0)
         s, s_ref = s / n, s_ref / n
-    theta, W = _pairs(s[0::2], s[1::2], batch, logp.shape[0])
+    theta, W = _pairs(s[0::2], s[1::2], batch, logp)
     return theta, W, jnp.stack([s_ref[0::2], s_ref[1::2]], axis=-1)
 
 
@@ -351,7 +353,7 @@ def _chi_po(logp, batch, hp):
     mask = batch.mask
     u = chi_link(sequence_logp(logp, mask) - sequence_logp(_sg(batch.ref_logp), mask))
     h = jnp.clip(hp.beta * (u[0::2] - u[1::2]), -hp.clip, hp.clip)
-    theta, W = _pairs(h, jnp.zeros_like(h), batch, logp.shape[0])
+    theta, W = _pairs(h, jnp.zeros_like(h), batch, logp)
     return dpo(theta, W, jnp.zeros_like(theta), 1.0).loss
 
 
@@ -368,7 +370,7 @@ def _prox_loss(logp, batch, u):
     """``sum_i w_i sg(s_i - u_i) s_i`` on rows from the current model: its gradient is
     ``grad KL(pi || p*)`` with ``log p* = u + const``, so its minimizer is ``p*``."""
     s = sequence_logp(logp, batch.mask)
-    return jnp.sum(_weights(batch, logp.shape[0]) * jax.lax.stop_gradient(s - u) * s)
+    return jnp.sum(_weights(batch, logp) * jax.lax.stop_gradient(s - u) * s)
 
 
 def _prox_parts(logp, batch):
@@ -416,7 +418,7 @@ def _sppo(logp, batch, hp):
         return _prox_loss(logp, batch, kl_prox_logits(s_old, g, hp.eta))
     s = sequence_logp(logp, batch.mask)
     e = s - s_old - hp.eta * (g - 0.5)
-    return jnp.sum(_weights(batch, logp.shape[0]) * e * e)
+    return jnp.sum(_weights(batch, logp) * e * e)
 
 
 # --------------------------------------------------------------------------- registry

@@ -39,6 +39,7 @@ Arrays are float64 when ``jax_enable_x64`` is on (the exactness tests), float32 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -190,11 +191,15 @@ def _prefix_logmass(theta, V: int, T: int):
 
 
 def _table_apply(params, tokens, V: int, T: int):
-    theta = params["logits"]
     tokens = jnp.asarray(tokens)
     if tokens.ndim != 2 or tokens.shape[1] != T + 1:
         raise ValueError(f"tokens must have shape [B, {T + 1}] (prompt id then {T} response tokens), "
                          f"got {tuple(tokens.shape)}")
+    return _table_logits(params["logits"], tokens, V, T)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _table_logits(theta, tokens, V: int, T: int):
     masses = _prefix_logmass(theta, V, T)
     x = tokens[:, 0]
     prefix = jnp.zeros_like(x)  # index of y_<t in base V

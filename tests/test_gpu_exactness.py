@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import polopt as po
 from gpu import losses, tasks
@@ -30,6 +31,7 @@ from polopt.oracles import BanditOracle, GameOracle, MDPOracle, PairOracle, band
 from polopt.rules.bounded_ratio import bounded_ratio_target, ppo_maximizer, ppo_surrogate
 from polopt.rules.estimators import gradient_weights, greedy_baseline
 from polopt.rules.preference_losses import pair_weights, product_pairs
+from polopt.testing.strategies import contextual_preference_games, policies
 
 #: One SGD step on the lifted loss vs one tabular update: both are a few hundred float64 flops per
 #: logit (a sum over <= 8192 enumerated groups), so they agree to ~1e-15; the issue's bound is 1e-10.
@@ -37,9 +39,10 @@ STEP_TOL = 1e-10
 #: A gradient that vanishes at the exact next iterate: the iterate itself is a closed form (or a
 #: 200-halving bisection / 30-step Newton solve), exact to ~1e-15 in log-probability; 1e-12 leaves margin.
 STATIONARY_TOL = 1e-12
-#: Gradient descent from the current iterate for a fixed number of steps (a linear rate): the
-#: distance in log-probability it leaves (measured ~1e-11 to 1e-9 for the runs below).
+#: Gradient descent from the current iterate, DESCENT_STEPS steps of lr 2 / max p* (the loss's curvature
+#: in the logits is ~ p*): a linear rate; the distance in log-probability it leaves is measured ~1e-10.
 DESCENT_TOL = 1e-7
+DESCENT_STEPS = 800
 
 TASK = tasks.make_task(4, 3, 2, seed=0)
 X, K, T = TASK.num_prompts, TASK.num_sequences, TASK.length
@@ -91,9 +94,8 @@ def test_softmax_pg_step_is_the_tabular_update():
     pi = np.exp(log_pi)
     rows = tasks.all_rows(TASK, pi)
     adv = TASK.r - np.sum(pi * TASK.r, axis=-1, keepdims=True)
-    batch = losses.Batch(
-        mask=tasks.response_mask(rows.tokens), adv=_per_row(adv, rows), weight=jnp.asarray(rows.weight)
-    )
+    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), adv=_per_row(adv, rows),
+                         weight=jnp.asarray(rows.weight))
     loss = losses.get("softmax_pg", eta=0.7)
     new = _lognorm(log_pi - 0.7 * _grad(loss, rows, batch, log_pi))
     st = loss.rule.update(loss.rule.init(log_pi), _bandit_oracle())
@@ -118,14 +120,10 @@ ESTIMATOR_CASES = [
 def _group_setup(log_pi, log_mu):
     pi = np.exp(log_pi)
     rows = tasks.all_groups(TASK, pi, GROUP)
-    batch = losses.Batch(
-        mask=tasks.response_mask(rows.tokens),
-        reward=_per_row(TASK.r, rows),
-        weight=jnp.asarray(rows.weight),
-        ref_logp=_tok(log_mu, rows),
-        baseline=jnp.asarray(greedy_baseline(pi, TASK.r)[rows.prompt]),
-        score_sq=_per_row(gradient_weights(pi), rows),
-    )
+    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), reward=_per_row(TASK.r, rows),
+                    weight=jnp.asarray(rows.weight), ref_logp=_tok(log_mu, rows),
+                    baseline=jnp.asarray(greedy_baseline(pi, TASK.r)[rows.prompt]),
+                    score_sq=_per_row(gradient_weights(pi), rows))
     oracle = BanditOracle(TASK.r, log_mu, TASK.rho, GROUP, 1, None, group_moments)
     return rows, batch, oracle
 
@@ -159,8 +157,7 @@ def test_oblr_po_snr_step_is_the_rules_step():
 
     grouped = losses.Batch(*[split(f) for f in batch])._replace(weight=jnp.full((N, GROUP), 1.0 / GROUP))
     per_group = jax.jit(jax.vmap(jax.grad(group_loss), in_axes=(None, 0, 0)))(
-        _params(log_pi), jnp.asarray(rows.tokens).reshape(N, GROUP, -1), grouped
-    )["logits"]
+        _params(log_pi), jnp.asarray(rows.tokens).reshape(N, GROUP, -1), grouped)["logits"]
     group_w = jnp.asarray(rows.weight.reshape(N, GROUP).sum(axis=1))
     eta = float(losses.snr_step(per_group, loss.rule.hparams.smoothness, weights=group_w, num_samples=1))
     st = loss.rule.update(loss.rule.init(log_pi, oracle), oracle)
@@ -174,12 +171,8 @@ def _ratio_setup(log_pi0):
     pi0 = np.exp(log_pi0)
     rows = tasks.all_rows(TASK, pi0)
     adv = TASK.r - np.sum(pi0 * TASK.r, axis=-1, keepdims=True)
-    batch = losses.Batch(
-        mask=tasks.response_mask(rows.tokens),
-        old_logp=_tok(log_pi0, rows),
-        adv=_per_row(adv, rows),
-        weight=jnp.asarray(rows.weight),
-    )
+    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), old_logp=_tok(log_pi0, rows), adv=_per_row(adv, rows),
+                    weight=jnp.asarray(rows.weight))
     return rows, batch, adv
 
 
@@ -273,19 +266,15 @@ PREF = tasks.cyclic_preferences(TASK)
 BETA = 0.2
 
 
-def _pref_rows(log_pi, log_opp, log_mu):
+def _pref_rows(log_pi, log_opp, log_mu, P=PREF):
     """Rows from the current model ``log_pi`` (weights pi, no context weights: the NLHF rules update each
     prompt on its own), targets ``P(y > opp)``, old = ``log_pi``, ref = ``log_mu``."""
     pi = np.exp(log_pi)
     rows = tasks.all_rows(TASK, pi)
-    g = np.einsum("xij,xj->xi", PREF, np.exp(log_opp))
-    batch = losses.Batch(
-        mask=tasks.response_mask(rows.tokens),
-        old_logp=_tok(log_pi, rows),
-        ref_logp=_tok(log_mu, rows),
-        target=_per_row(g, rows),
-        weight=jnp.asarray(rows.weight / TASK.rho[rows.prompt]),
-    )
+    g = np.einsum("xij,xj->xi", P, np.exp(log_opp))
+    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), old_logp=_tok(log_pi, rows),
+                         ref_logp=_tok(log_mu, rows), target=_per_row(g, rows),
+                         weight=jnp.asarray(rows.weight / TASK.rho[rows.prompt]))
     return rows, batch
 
 
@@ -347,7 +336,7 @@ def test_sppo_squared_loss_minimizer_is_not_mwu():
     new = mwu.rule.update(mwu.rule.init(log_pi), GameOracle(PREF)).log_pi
     rows, batch = _pref_rows(log_pi, log_pi, log_pi)
     g = _grad(losses.get("sppo", eta=0.5, form="squared_loss"), rows, batch, new)
-    assert np.max(np.abs(g)) > 1e-6  # measured ~1e-4
+    assert np.max(np.abs(g)) > 1e-6  # measured 4.5e-6 (eta = 0.5; the gap is O(eta^2))
 
 
 def test_nash_md_descent_from_the_current_iterate_reaches_the_tabular_step():
@@ -356,13 +345,12 @@ def test_nash_md_descent_from_the_current_iterate_reaches_the_tabular_step():
     oracle = GameOracle(PREF, log_mu)
     new = loss.rule.update(loss.rule.init(log_pi), oracle).log_pi
     rows, batch = _pref_rows(log_pi, _mixture(log_pi, log_mu, 0.5 * BETA), log_mu)
-    reached = _descend(loss, rows, batch, log_pi, steps=1500, lr=float(1.0 / np.max(np.exp(new))))
+    reached = _descend(loss, rows, batch, log_pi, steps=DESCENT_STEPS, lr=float(2.0 / np.max(np.exp(new))))
     assert np.max(np.abs(reached - new)) <= DESCENT_TOL
 
 
-@pytest.mark.parametrize(
-    ("name", "hp"), [("mirror_prox", {"eta": 2.0, "beta": BETA}), ("egpo", {"eta": 1.0, "beta": BETA})]
-)
+@pytest.mark.parametrize(("name", "hp"), [("mirror_prox", {"eta": 2.0, "beta": BETA}),
+                                          ("egpo", {"eta": 1.0, "beta": BETA})])
 def test_two_phase_step_reaches_the_tabular_half_and_full_iterates(name, hp):
     log_pi, log_mu = _log_policy(18), _log_policy(19, 0.5)
     loss = losses.get(name, **hp)
@@ -373,19 +361,13 @@ def test_two_phase_step_reaches_the_tabular_half_and_full_iterates(name, hp):
     assert np.max(np.abs(_on_policy_grad(loss, rows, batch1, st.log_half))) <= STATIONARY_TOL
     _, batch2 = _pref_rows(log_pi, st.log_half, log_mu)  # phase 2: opponent pi_{t+1/2}, from pi_t again
     assert np.max(np.abs(_on_policy_grad(loss, rows, batch2, st.log_pi))) <= STATIONARY_TOL
-    half = _descend(loss, rows, batch1, log_pi, steps=1500, lr=float(1.0 / np.max(np.exp(st.log_half))))
+    half = _descend(loss, rows, batch1, log_pi, steps=DESCENT_STEPS, lr=float(2.0 / np.max(np.exp(st.log_half))))
     assert np.max(np.abs(half - st.log_half)) <= DESCENT_TOL
 
 
 def _regularized_equilibrium(log_mu):
-    return np.log(
-        np.stack(
-            [
-                po.exact.regularized_nash(po.PreferenceGame(PREF[x], reference=np.exp(log_mu[x]), beta=BETA)).policy
-                for x in range(X)
-            ]
-        )
-    )
+    return np.log(np.stack([po.exact.regularized_nash(po.PreferenceGame(PREF[x], reference=np.exp(log_mu[x]),
+                                                                         beta=BETA)).policy for x in range(X)]))
 
 
 def test_nash_mp_and_egpo_fixed_point_is_the_regularized_equilibrium():
@@ -407,12 +389,8 @@ def _pair_batch(log_pi, log_ref, nu, label):
     x = rows.prompt[0::2]
     lab = np.zeros(rows.seq.shape[0])
     lab[0::2] = label[x, a, b]
-    batch = losses.Batch(
-        mask=tasks.response_mask(rows.tokens),
-        ref_logp=_tok(log_ref, rows),
-        label=jnp.asarray(lab),
-        weight=jnp.asarray(rows.weight),
-    )
+    batch = losses.Batch(mask=tasks.response_mask(rows.tokens), ref_logp=_tok(log_ref, rows), label=jnp.asarray(lab),
+                    weight=jnp.asarray(rows.weight))
     return rows, batch
 
 
@@ -428,10 +406,8 @@ def test_online_ipo_sgd_step_is_the_tabular_update_and_fixed_at_the_equilibrium(
     assert np.max(np.abs(_grad(loss, rows, batch, star))) <= STATIONARY_TOL
 
 
-@pytest.mark.parametrize(
-    ("name", "hp"),
-    [("dpo", {"beta": 0.5}), ("ipo", {"tau": 0.5}), ("chi_po", {"beta": 0.5}), ("chi_po", {"beta": 0.5, "clip": 1.0})],
-)
+@pytest.mark.parametrize(("name", "hp"), [("dpo", {"beta": 0.5}), ("ipo", {"tau": 0.5}), ("chi_po", {"beta": 0.5}),
+                                          ("chi_po", {"beta": 0.5, "clip": 1.0})])
 def test_preference_loss_sgd_step_is_the_tabular_update(name, hp):
     log_pi, log_ref = _log_policy(24), _log_policy(25, 0.5)
     nu = product_pairs(np.exp(log_ref))
@@ -478,12 +454,8 @@ def test_dpo_at_vocabulary_8_converges_to_the_factorized_optimum():
     r = task.r_add[prompt, seq]
     lab[0::2] = 1.0 / (1.0 + np.exp(-(r[0::2] - r[1::2])))
     weight = np.full(seq.size, 1.0 / a.size)
-    batch = losses.Batch(
-        mask=tasks.response_mask(tokens),
-        ref_logp=tasks.token_logprobs(policy, ref, tokens),
-        label=jnp.asarray(lab),
-        weight=jnp.asarray(weight),
-    )
+    batch = losses.Batch(mask=tasks.response_mask(tokens), ref_logp=tasks.token_logprobs(policy, ref, tokens),
+                    label=jnp.asarray(lab), weight=jnp.asarray(weight))
     loss = losses.get("dpo", beta=beta)
     f = jax.grad(lambda p: loss(tasks.token_logprobs(policy, p, tokens), batch))
     # a step of the order of 1/curvature: each logit is in 8 pairs of weight 1/(4K); sigma' <= 1/4
@@ -492,13 +464,43 @@ def test_dpo_at_vocabulary_8_converges_to_the_factorized_optimum():
     def step(theta, _):
         return theta - lr * f({"logits": theta})["logits"], None
 
-    theta, _ = jax.jit(lambda th: jax.lax.scan(step, th, None, length=600))(ref["logits"])
+    theta, _ = jax.jit(lambda th: jax.lax.scan(step, th, None, length=200))(ref["logits"])
     log_pi = np.asarray(jax.nn.log_softmax(theta, axis=-1))
-    assert np.max(np.abs(log_pi - star)) <= 1e-6
+    assert np.max(np.abs(log_pi - star)) <= 1e-8  # a linear rate: measured 2e-11 after 200 steps
     # through the LLM interface: every next-token distribution is softmax(w[x, t] / beta)
     logits = policy.apply({"logits": theta}, task.tokens)[:, :-1]
     next_tok = np.asarray(jax.nn.log_softmax(logits, axis=-1)).reshape(task.num_prompts, Kb, task.length, 8)
     closed = task.w / beta - np.logaddexp.reduce(task.w / beta, axis=-1, keepdims=True)
-    assert np.max(np.abs(next_tok - closed[:, None])) <= 1e-6
+    assert np.max(np.abs(next_tok - closed[:, None])) <= 1e-8
     value = np.sum(np.exp(log_pi) * (task.r_add - beta * (log_pi + np.log(Kb))), axis=-1)
-    assert np.max(np.abs(value - J)) <= 1e-6
+    assert np.max(np.abs(value - J)) <= 1e-8
+
+
+# --------------------------------------------------------------------------- the same claims as properties
+@settings(max_examples=4, derandomize=True, deadline=None)
+@given(pi=policies(X, K), mu=policies(X, K))
+def test_property_grpo_k3_direction_is_the_rules_exact_expectation(pi, mu):
+    """For any policy and reference (strategies of polopt.testing): the lifted GRPO-with-k3 direction over
+    all groups of 2 is the rule's exact expected direction."""
+    log_pi, log_mu = np.log(pi), np.log(mu)
+    rows, batch, oracle = _group_setup(log_pi, log_mu)
+    loss = losses.get("grpo", beta=0.3, kl="k3", group_size=GROUP)
+    st = loss.rule.update(loss.rule.init(log_pi, oracle), oracle)
+    assert np.max(np.abs(-_grad(loss, rows, batch, log_pi) - st.direction)) <= STEP_TOL
+
+
+@settings(max_examples=4, derandomize=True, deadline=None)
+@given(game=contextual_preference_games(min_contexts=X, max_contexts=X, min_actions=K, max_actions=K,
+                                        random_reference=True),
+       pi=policies(X, K))
+def test_property_nash_mp_phases_are_stationary_at_the_tabular_iterates(game, pi):
+    """For any preference matrices, reference and iterate: both phases of the lifted Nash-MP step vanish at
+    the tabular half and full iterates."""
+    P = np.asarray(game.P)
+    log_pi, log_mu = np.log(pi), np.log(np.asarray(game.mu))
+    loss = losses.get("mirror_prox", eta=2.0, beta=BETA)
+    st = loss.rule.update(loss.rule.init(log_pi), GameOracle(P, log_mu))
+    rows, batch1 = _pref_rows(log_pi, log_pi, log_mu, P)
+    _, batch2 = _pref_rows(log_pi, st.log_half, log_mu, P)
+    assert np.max(np.abs(_on_policy_grad(loss, rows, batch1, st.log_half))) <= STATIONARY_TOL
+    assert np.max(np.abs(_on_policy_grad(loss, rows, batch2, st.log_pi))) <= STATIONARY_TOL

@@ -73,6 +73,7 @@ MODULES = (
     "learning_adversarial",
     "learning_regret",
     "learning_reward_free",
+    "gpu_exactness",
     "llm_estimators_kl",
     "llm_estimators_learning",
     "llm_estimators_variance",
