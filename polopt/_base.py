@@ -15,7 +15,10 @@ MAX_ITER = "max_iter"
 NONFINITE = "nonfinite"
 #: The run was stopped by its ``callback`` (the caller asked: no NotConvergedWarning).
 STOPPED = "stopped"
-STATUSES = (CONVERGED, MAX_ITER, NONFINITE, STOPPED)
+#: A learner played every episode of its budget: ``iters`` is the experiment's length, not a limit on
+#: the way to convergence (regret learners have nothing to converge), so no NotConvergedWarning.
+COMPLETED = "completed"
+STATUSES = (CONVERGED, MAX_ITER, NONFINITE, STOPPED, COMPLETED)
 
 
 class NotConvergedWarning(RuntimeWarning):

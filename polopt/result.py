@@ -7,13 +7,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, STATUSES, STOPPED, NotConvergedWarning
+from ._base import COMPLETED, CONVERGED, MAX_ITER, NONFINITE, STATUSES, STOPPED, NotConvergedWarning
 
 __all__ = [
     "CONVERGED",
     "MAX_ITER",
     "NONFINITE",
     "STATUSES",
+    "COMPLETED",
     "STOPPED",
     "LazyCertificates",
     "NotConvergedWarning",

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._base import CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
+from ._base import COMPLETED, CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
 from ._progress import RUN_OPTIONS, RunOptions, progress_bar, run_options
 from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
@@ -269,7 +269,7 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         res = res._replace(method=method)
     if res.status == CONVERGED and not _finite_value(res.value):
         res = res._replace(status=NONFINITE)
-    if res.status not in (CONVERGED, STOPPED):
+    if res.status not in (CONVERGED, STOPPED, COMPLETED):
         warnings.warn(
             f"{method} stopped with status {res.status!r} after {res.num_iter} iterations; "
             + ("a value overflowed or is NaN: rescale the rewards" if res.status == NONFINITE

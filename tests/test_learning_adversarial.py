@@ -119,7 +119,7 @@ def test_two_episode_regret_by_hand():
     res = po.solve(prob, method="ftrl_log_barrier", iters=2, eta=1.0)
     nu = (1.0 + np.sqrt(5.0)) / 2.0
     np.testing.assert_allclose(res.certificates["regret"], [0.0, 0.5, 0.5 + 1.0 / nu - 1.0], atol=EXACT_F64)
-    assert res.info["oracle_calls"] == 2 and res.status == "converged"
+    assert res.info["oracle_calls"] == 2 and res.status == "completed"
 
 
 @SETTINGS

@@ -14,7 +14,7 @@ Result: ``certificates["regret"]`` [T+1], ``regret[t] = sum_{k<=t} V^{pi_k}(l_k)
 [H, S, A] (one-hot, for the full horizon played), ``"feedback"``, ``"covariance"`` (how the bandit
 estimator's covariance is obtained). ``value`` = the exact loss ``rho . V^{pi_T}`` of the final policy on
 the last episode's loss; ``"best_fixed_policy"`` (the default ``solve`` of an AdversarialMDP) returns
-the hindsight minimiser and its summed loss; ``status`` ``"converged"`` once the episodes are played (a
+the hindsight minimiser and its summed loss; ``status`` ``"completed"`` once the episodes are played (a
 regret learner has no tolerance to stop at).
 """
 
@@ -28,7 +28,7 @@ from .._validation import as_distribution, as_positive_int
 from ..exact._ops import one_hot
 from ..oracles.sampling import as_generator
 from ..problems.adversarial import AdversarialMDP
-from ..result import CONVERGED, LazyCertificates, Optimum, SolveResult
+from ..result import COMPLETED, CONVERGED, LazyCertificates, Optimum, SolveResult
 from ..rules import adversarial as _adv
 from . import reject_unknown
 
@@ -221,7 +221,7 @@ def run(problem, *, iters, init, seed, **hparams) -> SolveResult:
         value=float(final_V[0] @ problem.rho),
         optimum=Optimum(best_policy, float(best[-1])),
         certificates=LazyCertificates({"regret": reg}),
-        status=CONVERGED if traj.status == CONVERGED or traj.num_iter == T else traj.status,
+        status=COMPLETED if traj.status == CONVERGED or traj.num_iter == T else traj.status,
         method=name,
         hparams=rule.hparams._asdict(),
         num_iter=traj.num_iter,

@@ -50,7 +50,7 @@ from ..exact.hitting import diameter
 from ..oracles.episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
 from ..problems import LinearMixtureMDP, TabularMDP
 from ..problems.linear_mixture import NORMALIZATION_MAX_STATES, normalization
-from ..result import MAX_ITER, LazyCertificates, OneHotIterates, Optimum, SolveResult
+from ..result import COMPLETED, LazyCertificates, OneHotIterates, Optimum, SolveResult
 from ..rules import learning as _learning
 from . import reject_unknown
 
@@ -390,7 +390,7 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
         info["num_regressions"] = run.info["num_regressions"]
     return SolveResult(
         policy=one_hot(pols[-1], A), iterates=OneHotIterates(pols, A), value=value, optimum=optimum,
-        certificates=LazyCertificates(certs), status=MAX_ITER, method=name, hparams=hp, num_iter=K,
+        certificates=LazyCertificates(certs), status=COMPLETED, method=name, hparams=hp, num_iter=K,
         bias=bias, info=info, problem=problem,
     )
 

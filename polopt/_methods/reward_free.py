@@ -20,7 +20,7 @@ Result: ``certificates["event_confidence"]`` [K+1] (fraction of seeds with E1 at
 test reward after K episodes), ``"confidence_failures"`` (fraction of seeds with an E1 failure at some
 episode), ``"exploration_value"`` [B, K+1], ``"oracle"`` (how HF-UCRL-RFE++'s line-5 oracle is approximated,
 None for the exact algorithms), ``"seeds"``. ``policy``: the last exploration policy of the first seed;
-``value``: its planned exploration value; status ``"converged"`` once the episodes are played.
+``value``: its planned exploration value; status ``"completed"`` once the episodes are played.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..exact import dp as _dp
 from ..exact._ops import one_hot
 from ..oracles.episodes import EpisodeSimulator, LinearMixtureEnv
 from ..problems import LinearMixtureMDP, TabularMDP
-from ..result import CONVERGED, LazyCertificates, OneHotIterates, Optimum, SolveResult
+from ..result import COMPLETED, LazyCertificates, OneHotIterates, Optimum, SolveResult
 from ..rules import reward_free as _rf
 from ..rules._vtr import plan
 from . import reject_unknown
@@ -193,7 +193,7 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
         policy=one_hot(pols[-1], A), iterates=OneHotIterates(pols, A), value=float(run["exploration_value"][0, -1]),
         optimum=Optimum(one_hot(bi.policy, A), bi.V[:problem.horizon]),
         certificates=LazyCertificates({"event_confidence": run["confidence"].mean(axis=0)}),
-        status=CONVERGED, method=name, hparams=rule.hparams._asdict(), num_iter=K, info=info, problem=problem,
+        status=COMPLETED, method=name, hparams=rule.hparams._asdict(), num_iter=K, info=info, problem=problem,
     )
 
 

@@ -300,6 +300,10 @@ NO_QUERY = {
 OWN_SUITE = {
     "learning": "tests/test_learning_machinery.py (ridge and planner by hand, EVI, zero regret with the true "
                 "model, seeds reproducible, bad input)",
+    "adversarial": "tests/test_learning_adversarial.py (the FTRL step by hand, unbiased estimator by enumeration, "
+                   "NumPy = JAX, regret by hand and as a property test)",
+    "reward_free": "tests/test_learning_reward_free.py (widths, radii and weights by hand, planning on the true "
+                   "model optimal, confidence check at and below the theorem's radius)",
 }
 
 
