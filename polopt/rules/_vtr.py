@@ -135,3 +135,19 @@ class Commit(NamedTuple):
     step_reg: np.ndarray
     width: np.ndarray
     vmax: np.ndarray
+
+
+def bernstein_sigma2(x, x2, main: Ridge, second: Ridge, rad_breve, rad_tilde, vmax: float, d: int):
+    """UCRL-VTR+'s variance weight (Zhou, Gu, Szepesvari, arXiv 2012.08507; dissertation eqs. (2.5.1)-(2.5.4))::
+
+        Vbar = [<x2, theta_tilde>]_[0, vmax^2] - [<x, theta_hat>]^2_[0, vmax]
+        E = min(vmax^2, rad_tilde ||x2||_{Sigma_tilde^-1}) + min(vmax^2, 2 vmax rad_breve ||x||_{Sigma_hat^-1})
+        sigma2 = max(vmax^2 / d, Vbar + E)
+
+    ``x``, ``x2`` [B, d]; ``main``/``second`` the regressions frozen at the start of the episode ([B] batch).
+    """
+    mean = np.clip(np.einsum("bd,bd->b", x, main.theta), 0.0, vmax)
+    sec = np.clip(np.einsum("bd,bd->b", x2, second.theta), 0.0, vmax**2)
+    E = (np.minimum(vmax**2, rad_tilde * ellipsoid_norm(second.Sigma_inv, x2))
+         + np.minimum(vmax**2, 2.0 * vmax * rad_breve * ellipsoid_norm(main.Sigma_inv, x)))
+    return np.maximum(vmax**2 / d, sec - mean**2 + E)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._validation import as_scalar
 from ._core import Rule, coefficient, hparams
-from ._vtr import Commit, Ridge, ellipsoid_norm, plan, ridge, ridge_update
+from ._vtr import Commit, Ridge, bernstein_sigma2, plan, ridge, ridge_update
 
 __all__ = [
     "EVI_MAX_ITER",
@@ -233,11 +233,7 @@ def ucrl_vtr_plus(*, delta=0.1, lam=None, B=1.0, rad_scale=1.0) -> Rule:
         for h in range(H):
             j = int(commit.step_reg[h])
             x, y, x2, y2 = _visited(env, h, traj, p.V[:, h + 1])
-            mean = np.clip(np.einsum("bd,bd->b", x, frozen.theta[:, j]), 0.0, H)
-            second = np.clip(np.einsum("bd,bd->b", x2, frozen_mo.theta[:, j]), 0.0, H**2)
-            E = (np.minimum(H**2, rt * ellipsoid_norm(frozen_mo.Sigma_inv[:, j], x2))
-                 + np.minimum(H**2, 2.0 * H * rb * ellipsoid_norm(frozen.Sigma_inv[:, j], x)))
-            sigma2 = np.maximum(H**2 / d, second - mean**2 + E)
+            sigma2 = bernstein_sigma2(x, x2, _take(frozen, j), _take(frozen_mo, j), rb, rt, H, d)
             rg = _put(rg, j, ridge_update(_take(rg, j), x, y, sigma2))
             mo = _put(mo, j, ridge_update(_take(mo, j), x2, y2, np.ones(Bn)))
         return VTRState(state.t + 1, rg, mo, commit)
