@@ -61,7 +61,7 @@ from ..exact._ops import one_hot, uniform_policy
 from ..methods import register
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, OneHotIterates, Optimum, SolveResult
-from . import reject_unknown
+from . import once_per_problem, reject_unknown
 
 
 # ------------------------------------------------------------------ applicability
@@ -93,16 +93,7 @@ def optimum(mdp) -> _dp.SolveMDPResult:
 
     Problems are immutable, so the cache (weak: it never keeps a problem alive) cannot go stale.
     """
-    try:
-        return _OPTIMA[mdp]
-    except (KeyError, TypeError):
-        pass
-    star = _dp.solve_mdp(mdp)
-    try:
-        _OPTIMA[mdp] = star
-    except TypeError:  # not weak-referenceable: no cache
-        pass
-    return star
+    return once_per_problem(_OPTIMA, mdp, lambda: _dp.solve_mdp(mdp))
 
 
 def _status(res) -> str:

@@ -64,7 +64,7 @@ from ..problems import LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import saddle as _saddle
 from ..rules._core import step_size
-from . import reject_unknown
+from . import once_per_problem, reject_unknown
 from .mdp import optimum as _discounted_optimum
 from .pg import _lazy  # computed once, on first read, with one BLAS thread
 
@@ -106,16 +106,7 @@ _AVERAGE_OPTIMA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def average_optimum(mdp) -> _avg.AverageLPResult:
     """:func:`polopt.exact.average_reward_lp` of ``mdp``, computed once per problem (problems are immutable)."""
-    try:
-        return _AVERAGE_OPTIMA[mdp]
-    except (KeyError, TypeError):
-        pass
-    lp = _avg.average_reward_lp(mdp)
-    try:
-        _AVERAGE_OPTIMA[mdp] = lp
-    except TypeError:  # not weak-referenceable: no cache
-        pass
-    return lp
+    return once_per_problem(_AVERAGE_OPTIMA, mdp, lambda: _avg.average_reward_lp(mdp))
 
 
 def _default_box(mdp, r: np.ndarray, average: bool) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from .._base import array_namespace
-from .._validation import as_scalar
+from .._validation import as_positive_int, as_scalar
 
 
 class Rule(NamedTuple):
@@ -77,6 +77,26 @@ def coefficient(rule: str, name: str, value, *, low=0.0, high=None, low_open=Fal
         return value
     try:
         return as_scalar(name, value, low=low, high=high, low_open=low_open)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
+
+
+def probability(rule: str, name: str, value) -> float:
+    """A failure probability in (0, 1), required (no default: the guarantee is stated at it)."""
+    if value is None:
+        raise TypeError(f"{rule}: {name} is required (the failure probability, in (0, 1))")
+    try:
+        return as_scalar(name, value, low=0.0, high=1.0, low_open=True, high_open=True)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{rule}: {exc}") from None
+
+
+def count(rule: str, name: str, value, what: str) -> int:
+    """A required positive integer (``what`` says what it counts and why it is needed)."""
+    if value is None:
+        raise TypeError(f"{rule}: {name} is required ({what})")
+    try:
+        return as_positive_int(name, value)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{rule}: {exc}") from None
 

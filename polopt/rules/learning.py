@@ -19,8 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import as_scalar
-from ._core import Rule, coefficient, hparams
+from ._core import Rule, coefficient, hparams, probability
 from ._vtr import Commit, Ridge, bernstein_sigma2, plan, ridge, ridge_update
 
 __all__ = [
@@ -39,17 +38,8 @@ __all__ = [
 ]
 
 
-def _delta(rule: str, delta) -> float:
-    if delta is None:
-        raise TypeError(f"{rule}: delta is required (the failure probability, in (0, 1))")
-    try:
-        return as_scalar("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{rule}: {exc}") from None
-
-
 def _common(rule: str, delta, lam, B, rad_scale):
-    delta = _delta(rule, delta)
+    delta = probability(rule, "delta", delta)
     lam = coefficient(rule, "lam", lam, low_open=True)
     B = coefficient(rule, "B", B, low_open=True)
     rad_scale = coefficient(rule, "rad_scale", rad_scale)
@@ -387,7 +377,7 @@ def ucrl2(*, delta=0.1, evi_max_iter=EVI_MAX_ITER) -> Rule:
     (theorem ``ucrl2.regret``); the true model is plausible in every episode with probability
     ``>= 1 - delta`` (``ucrl2.confidence``) and then ``max_s (T~u - u)(s) >= g*`` (``learning.optimism``).
     """
-    delta = _delta("ucrl2", delta)
+    delta = probability("ucrl2", "delta", delta)
     if isinstance(evi_max_iter, bool) or not isinstance(evi_max_iter, (int, np.integer)) or evi_max_iter < 1:
         raise ValueError(f"ucrl2: evi_max_iter must be an int >= 1, got {evi_max_iter!r}")
     evi_max_iter = int(evi_max_iter)

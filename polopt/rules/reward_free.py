@@ -42,8 +42,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import as_positive_int, as_scalar
-from ._core import Rule, coefficient, hparams
+from .._validation import as_positive_int
+from ._core import Rule, coefficient, count, hparams, probability
 from ._vtr import Ridge, bernstein_sigma2, ellipsoid_norm, phi_values, plan, ridge, ridge_update
 
 __all__ = [
@@ -66,24 +66,6 @@ __all__ = [
 
 #: Vertex enumeration visits 2^S subsets per state-action pair; beyond this many states it is refused.
 MAX_STATES = 12
-
-
-def _delta(rule: str, delta) -> float:
-    if delta is None:
-        raise TypeError(f"{rule}: delta is required (the failure probability, in (0, 1))")
-    try:
-        return as_scalar("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{rule}: {exc}") from None
-
-
-def _episodes(rule: str, episodes) -> int:
-    if episodes is None:
-        raise TypeError(f"{rule}: episodes is required (the exploration budget K >= 1; the radii depend on it)")
-    try:
-        return as_positive_int("episodes", episodes)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{rule}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -169,8 +151,8 @@ def rfe_plus_radii(d: int, H: int, K: int, B: float, delta: float) -> tuple[floa
 
 
 def _rfe(name: str, *, delta, episodes, B, lam, rad_scale, bernstein: bool) -> Rule:
-    delta = _delta(name, delta)
-    K = _episodes(name, episodes)
+    delta = probability(name, "delta", delta)
+    K = count(name, "episodes", episodes, "the exploration budget K >= 1; the radii depend on it")
     B = float(coefficient(name, "B", B, low_open=True))
     lam = float(1.0 / B**2 if lam is None else coefficient(name, "lam", lam, low_open=True))
     rad_scale = float(coefficient(name, "rad_scale", rad_scale))
@@ -352,8 +334,8 @@ def hf_ucrl_rfe(*, delta=0.1, episodes=None, B=1.0, rad_scale=1.0, num_random: i
     battery rewards besides the S one-state ones.
     """
     name = "hf_ucrl_rfe"
-    delta = _delta(name, delta)
-    K = _episodes(name, episodes)
+    delta = probability(name, "delta", delta)
+    K = count(name, "episodes", episodes, "the exploration budget K >= 1; the radii depend on it")
     B = float(coefficient(name, "B", B, low_open=True))
     rad_scale = float(coefficient(name, "rad_scale", rad_scale))
     num_random = as_positive_int("num_random", num_random, minimum=0)
