@@ -30,3 +30,13 @@ def once_per_problem(store: weakref.WeakKeyDictionary, problem, compute: Callabl
     except TypeError:  # not weak-referenceable: no cache
         pass
     return value
+
+
+def runner_for(name: str, run_rule_fn: Callable[..., Any]):
+    """The table's ``run`` for row ``name``: ``run_rule_fn(name, problem, iters=..., init=..., seed=..., **hp)``."""
+
+    def run(problem, *, iters, init=None, seed=None, **hparams):
+        return run_rule_fn(name, problem, iters=iters, init=init, seed=seed, **hparams)
+
+    run.__name__ = f"run_{name}"
+    return run

@@ -52,7 +52,7 @@ from ..problems import LinearMixtureMDP, TabularMDP
 from ..problems.linear_mixture import NORMALIZATION_MAX_STATES, normalization
 from ..result import COMPLETED, LazyCertificates, OneHotIterates, Optimum, SolveResult
 from ..rules import learning as _learning
-from . import reject_unknown
+from . import reject_unknown, runner_for
 
 __all__ = ["FAMILY", "LearningRun", "NormalizationWarning", "average_env", "evaluate_policies", "mixture_env", "rows",
            "run_episodes"]
@@ -396,13 +396,8 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
 
 
 def runner(name: str):
-    """The table's ``run`` for learning rule ``name``."""
-
-    def run(problem, *, iters, init=None, seed=None, **hparams):
-        return _run_row(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, _run_row)
 
 
 def rows():

@@ -63,7 +63,7 @@ from ..oracles.sampling import as_generator
 from ..problems import Bandit, ContextualBandit
 from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import estimators as _est
-from . import reject_unknown
+from . import reject_unknown, runner_for
 
 FAMILY = "llm_estimators"
 #: Hyper-parameters every estimator method takes besides its factory's (``beta`` is the problem's).
@@ -255,13 +255,8 @@ def run_estimator_rule(name: str, problem, *, iters: int, init=None, seed=None, 
 
 
 def runner(name: str):
-    """The table's ``run`` for estimator rule ``name``."""
-
-    def run(problem, *, iters, init=None, seed=None, **hparams):
-        return run_estimator_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, run_estimator_rule)
 
 
 def rows():

@@ -60,7 +60,7 @@ from ..problems.dataset import PreferenceDataset
 from ..result import CONVERGED, LazyCertificates, Optimum, SolveResult
 from ..rules import preference_losses as pl
 from ..rules._core import log_normalize
-from . import reject_unknown
+from . import reject_unknown, runner_for
 
 FAMILY = "llm_losses"
 #: Default stopping tolerance on the mass-normalized logit gradient: descent on these smooth
@@ -319,13 +319,8 @@ def _result(problem, method, st: _Setup, thetas, status, num_iter, pi_star, J, h
 
 
 def runner(name: str):
-    """The table's ``run`` for preference-loss rule ``name``."""
-
-    def run(problem, *, iters, init=None, seed=None, **hparams):
-        return run_loss_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, run_loss_rule)
 
 
 def _no_defaults(problem, iters, given):

@@ -78,7 +78,7 @@ from ..problems import ContextualPreferenceGame, PreferenceGame
 from ..problems.game import SKEW_ATOL
 from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import nlhf
-from . import reject_unknown
+from . import reject_unknown, runner_for
 
 GAME_VALUE = 0.5
 #: Default stopping tolerance on the duality gap / KL to the optimum (float64 round-off floor of both).
@@ -324,10 +324,5 @@ def run_game_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> S
 
 
 def runner(name: str):
-    """The table's ``run`` for game rule ``name``."""
-
-    def run(problem, *, iters, init, seed, **hparams):
-        return run_game_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, run_game_rule)

@@ -74,7 +74,7 @@ from ..result import LazyCertificates, Optimum, SolveResult
 from ..rules import bounded_ratio as _br
 from ..rules import pg as _pg
 from ..rules._core import coefficient, softmax
-from . import reject_unknown
+from . import reject_unknown, runner_for
 
 #: Hyper-parameters every PG row takes besides its factory's.
 COMMON = ("tol", "record")
@@ -278,13 +278,8 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
 
 
 def runner(name: str):
-    """The table's ``run`` for PG rule ``name``."""
-
-    def run(problem, *, iters, init, seed, **hparams):
-        return run_pg_rule(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, run_pg_rule)
 
 
 def rows():

@@ -37,7 +37,7 @@ from ..problems import LinearMixtureMDP, TabularMDP
 from ..result import COMPLETED, LazyCertificates, OneHotIterates, Optimum, SolveResult
 from ..rules import reward_free as _rf
 from ..rules._vtr import plan
-from . import reject_unknown
+from . import reject_unknown, runner_for
 from .learning import EVENT_ATOL, _check_problem, _seeds, evaluate_policies
 
 FAMILY = "reward_free"
@@ -198,11 +198,8 @@ def _run_row(name: str, problem, *, iters, init, seed, **hparams) -> SolveResult
 
 
 def runner(name: str):
-    def run(problem, *, iters, init=None, seed=None, **hparams):
-        return _run_row(name, problem, iters=iters, init=init, seed=seed, **hparams)
-
-    run.__name__ = f"run_{name}"
-    return run
+    """The table's ``run`` for row ``name``."""
+    return runner_for(name, _run_row)
 
 
 def rows():

@@ -237,3 +237,22 @@ def interior_point(S: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray
         if not (np.all(pi > 0) and np.all(w > 0) and np.isfinite(t)):  # round-off floor reached
             break
     return None, "", it
+
+
+#: Clarabel's gap and feasibility tolerances for the exponential-cone programs of the game solvers.
+CLARABEL_TOL = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
+
+
+def solve_convex(prob, variable, what: str) -> int:
+    """Solve a cvxpy problem with Clarabel (SCS at tight tolerances if Clarabel is missing or fails);
+    RuntimeError naming ``what`` when ``variable`` has no value. Returns the solver's iteration count."""
+    import cvxpy as cp
+
+    try:
+        prob.solve(solver="CLARABEL", **CLARABEL_TOL)
+    except (cp.error.SolverError, ImportError):
+        prob.solve(solver="SCS", eps=1e-10, max_iters=200000)
+    if variable.value is None:
+        raise RuntimeError(f"cvxpy could not solve the {what}: status {prob.status}")
+    iters = prob.solver_stats.num_iters if prob.solver_stats is not None else 0
+    return int(iters or 0)

@@ -42,7 +42,7 @@ from .._validation import as_distribution, as_scalar
 from ..oracles.preference import best_response_value
 from ..problems import MatrixGame, PreferenceGame
 from . import matrix_game as _matrix
-from ._ipm import interior_point, to_simplex
+from ._ipm import interior_point, solve_convex, to_simplex
 
 __all__ = [
     "BestResponse",
@@ -71,7 +71,6 @@ BR_TIE_TOL = 1e-12
 #: policy error by sqrt(2 eps / beta) (1.4e-5 at beta = 0.01); measured 5e-9 on perturbed RPS.
 CVXPY_AGREEMENT = 1e-5
 #: Clarabel tolerances for the cross-check (its defaults, 1e-8, leave ~1e-6 policy error).
-_CLARABEL_TOL = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 
 
 class NashResult(NamedTuple):
@@ -485,14 +484,8 @@ def regularized_convex_program(P, mu, beta):
     pi = cp.Variable(K, nonneg=True)
     obj = beta * cp.log_sum_exp(P @ pi / beta + np.log(mu)) + beta * cp.sum(cp.kl_div(pi, mu))
     prob = cp.Problem(cp.Minimize(obj), [cp.sum(pi) == 1])
-    try:
-        prob.solve(solver="CLARABEL", **_CLARABEL_TOL)
-    except (cp.error.SolverError, ImportError):
-        prob.solve(solver="SCS", eps=1e-10, max_iters=200000)
-    if pi.value is None:
-        raise RuntimeError(f"cvxpy could not solve the regularized game: status {prob.status}")
-    iters = prob.solver_stats.num_iters if prob.solver_stats is not None else 0
-    return to_simplex(np.asarray(pi.value, dtype=np.float64)), int(iters or 0)
+    iters = solve_convex(prob, pi, "regularized game")
+    return to_simplex(np.asarray(pi.value, dtype=np.float64)), iters
 
 
 def regularized_nash(game, beta: float | None = None, method: str = "newton", tol: float = 1e-12) -> RegNashResult:

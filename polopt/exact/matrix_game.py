@@ -40,7 +40,7 @@ from .._validation import as_distribution, as_scalar
 from ..oracles.preference import best_response_value
 from ..problems import PreferenceGame
 from ..problems.matrix_game import MatrixGame, StrategyPair
-from ._ipm import to_simplex
+from ._ipm import solve_convex, to_simplex
 
 __all__ = [
     "MatrixNashResult",
@@ -61,7 +61,6 @@ NASH_TOL = 1e-9
 #: is 1-strongly convex), so a conic-solver gap eps bounds the error by sqrt(2 eps / beta); the
 #: same allowance as the preference-game solver's (polopt.exact.games.CVXPY_AGREEMENT).
 CVXPY_AGREEMENT = 1e-5
-_CLARABEL_TOL = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 #: Continuation ratios between beta levels of the Newton solver, tried in turn (as for preference games).
 _CONTINUATION_FACTORS = (4.0, 1.25)
 
@@ -350,14 +349,8 @@ def regularized_convex_program(game: MatrixGame, beta: float):
     obj = (beta * cp.log_sum_exp(G @ y / beta + np.log(game.mu_row)) + beta * cp.sum(cp.kl_div(y, game.mu_col))
            + beta * cp.log_sum_exp(-G.T @ x / beta + np.log(game.mu_col)) + beta * cp.sum(cp.kl_div(x, game.mu_row)))
     prob = cp.Problem(cp.Minimize(obj), [cp.sum(x) == 1, cp.sum(y) == 1])
-    try:
-        prob.solve(solver="CLARABEL", **_CLARABEL_TOL)
-    except (cp.error.SolverError, ImportError):
-        prob.solve(solver="SCS", eps=1e-10, max_iters=200000)
-    if x.value is None:
-        raise RuntimeError(f"cvxpy could not solve the regularized matrix game: status {prob.status}")
-    iters = prob.solver_stats.num_iters if prob.solver_stats is not None else 0
-    return to_simplex(np.asarray(x.value, float)), to_simplex(np.asarray(y.value, float)), int(iters or 0)
+    iters = solve_convex(prob, x, "regularized matrix game")
+    return to_simplex(np.asarray(x.value, float)), to_simplex(np.asarray(y.value, float)), iters
 
 
 def regularized_nash(game, beta: float | None = None, method: str = "newton", tol: float = 1e-12

@@ -151,3 +151,18 @@ def bernstein_sigma2(x, x2, main: Ridge, second: Ridge, rad_breve, rad_tilde, vm
     E = (np.minimum(vmax**2, rad_tilde * ellipsoid_norm(second.Sigma_inv, x2))
          + np.minimum(vmax**2, 2.0 * vmax * rad_breve * ellipsoid_norm(main.Sigma_inv, x)))
     return np.maximum(vmax**2 / d, sec - mean**2 + E)
+
+
+def take_regression(rg: Ridge, j) -> Ridge:
+    """Regression ``j`` of a batch of ridge states (fields ``[B, R, ...]`` -> ``[B, ...]``)."""
+    return Ridge(*(x[:, j] for x in rg))
+
+
+def put_regression(rg: Ridge, j, new: Ridge) -> Ridge:
+    """A copy of ``rg`` with regression ``j`` replaced by ``new`` (the caller's state is not modified)."""
+    out = []
+    for old, val in zip(rg, new, strict=True):
+        arr = old.copy()
+        arr[:, j] = val
+        out.append(arr)
+    return Ridge(*out)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._core import Rule, coefficient, hparams, probability
-from ._vtr import Commit, Ridge, bernstein_sigma2, plan, ridge, ridge_update
+from ._vtr import Commit, Ridge, bernstein_sigma2, plan, put_regression, ridge, ridge_update, take_regression
 
 __all__ = [
     "EVI_MAX_ITER",
@@ -83,19 +83,6 @@ def _plan(env, rg: Ridge, rad):
     return Commit(p.policy, p.V[:, 0] @ env.rho, rg.theta, rg.Sigma, rad, step_reg, p.width, vmax), p
 
 
-def _take(rg: Ridge, j: int) -> Ridge:
-    return Ridge(*(x[:, j] for x in rg))
-
-
-def _put(rg: Ridge, j: int, new: Ridge) -> Ridge:
-    out = []
-    for old, val in zip(rg, new, strict=True):
-        arr = old.copy()
-        arr[:, j] = val
-        out.append(arr)
-    return Ridge(*out)
-
-
 def _visited(env, h: int, traj, V_next):
     """``(x, y, x2, y2)``: ``phi_{V_{h+1}}(s_h, a_h)``, ``V_{h+1}(s_{h+1})`` and the same for ``V^2``; [B, d], [B]."""
     phi = env.phi if env.phi.ndim == 4 else env.phi[h]
@@ -155,7 +142,7 @@ def ucrl_vtr(*, delta=0.1, lam=1.0, B=1.0, rad_scale=1.0) -> Rule:
         for h in range(env.horizon):
             j = int(commit.step_reg[h])
             x, y, _, _ = _visited(env, h, traj, p.V[:, h + 1])
-            rg = _put(rg, j, ridge_update(_take(rg, j), x, y, np.ones(env.batch)))
+            rg = put_regression(rg, j, ridge_update(take_regression(rg, j), x, y, np.ones(env.batch)))
         return VTRState(state.t + 1, rg, None, commit)
 
     return Rule("ucrl_vtr", init, update, 1, False,
@@ -223,9 +210,9 @@ def ucrl_vtr_plus(*, delta=0.1, lam=None, B=1.0, rad_scale=1.0) -> Rule:
         for h in range(H):
             j = int(commit.step_reg[h])
             x, y, x2, y2 = _visited(env, h, traj, p.V[:, h + 1])
-            sigma2 = bernstein_sigma2(x, x2, _take(frozen, j), _take(frozen_mo, j), rb, rt, H, d)
-            rg = _put(rg, j, ridge_update(_take(rg, j), x, y, sigma2))
-            mo = _put(mo, j, ridge_update(_take(mo, j), x2, y2, np.ones(Bn)))
+            sigma2 = bernstein_sigma2(x, x2, take_regression(frozen, j), take_regression(frozen_mo, j), rb, rt, H, d)
+            rg = put_regression(rg, j, ridge_update(take_regression(rg, j), x, y, sigma2))
+            mo = put_regression(mo, j, ridge_update(take_regression(mo, j), x2, y2, np.ones(Bn)))
         return VTRState(state.t + 1, rg, mo, commit)
 
     return Rule("ucrl_vtr_plus", init, update, 1, False,

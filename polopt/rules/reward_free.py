@@ -44,7 +44,17 @@ import numpy as np
 
 from .._validation import as_positive_int
 from ._core import Rule, coefficient, count, hparams, probability
-from ._vtr import Ridge, bernstein_sigma2, ellipsoid_norm, phi_values, plan, ridge, ridge_update
+from ._vtr import (
+    Ridge,
+    bernstein_sigma2,
+    ellipsoid_norm,
+    phi_values,
+    plan,
+    put_regression,
+    ridge,
+    ridge_update,
+    take_regression,
+)
 
 __all__ = [
     "HOMEState",
@@ -97,19 +107,6 @@ def _layout(env):
 
 def _phi_at(env, h: int):
     return env.phi if env.phi.ndim == 4 else env.phi[h]
-
-
-def _take(rg: Ridge, j) -> Ridge:
-    return Ridge(*(x[:, j] for x in rg))
-
-
-def _put(rg: Ridge, j, new: Ridge) -> Ridge:
-    out = []
-    for old, val in zip(rg, new, strict=True):
-        arr = old.copy()
-        arr[:, j] = val
-        out.append(arr)
-    return Ridge(*out)
 
 
 class RFEState(NamedTuple):
@@ -206,12 +203,12 @@ def _rfe(name: str, *, delta, episodes, B, lam, rad_scale, bernstein: bool) -> R
             y = u[rows, s1]
             if bernstein:
                 x2 = np.einsum("btd,bt->bd", phi_sa, u * u)
-                sigma2 = bernstein_sigma2(x, x2, _take(frozen, j), _take(frozen_mo, j), rad_breve, rad_tilde,
-                                          float(H), d)
-                mo = _put(mo, j, ridge_update(_take(mo, j), x2, y * y, np.ones(Bn)))
+                sigma2 = bernstein_sigma2(x, x2, take_regression(frozen, j), take_regression(frozen_mo, j),
+                                          rad_breve, rad_tilde, float(H), d)
+                mo = put_regression(mo, j, ridge_update(take_regression(mo, j), x2, y * y, np.ones(Bn)))
             else:
                 sigma2 = np.ones(Bn)
-            rg = _put(rg, j, ridge_update(_take(rg, j), x, y, sigma2))
+            rg = put_regression(rg, j, ridge_update(take_regression(rg, j), x, y, sigma2))
         return RFEState(state.t + 1, rg, mo, policy, value, rad, frozen)
 
     return Rule(name, init, update, 1, False,
