@@ -255,3 +255,26 @@ def test_stops_at_tol_during_the_run():
     full = po.solve(BANDIT, "dpo", iters=5000)
     assert short.status == full.status == "converged" and short.num_iter < full.num_iter
     np.testing.assert_array_equal(short.iterates, full.iterates[: short.num_iter + 1])
+
+
+@pytest.mark.parametrize("method", ["dpo", "online_dpo"])
+def test_record_keeps_every_kth_iterate_of_the_same_run(method):
+    bandit = po.Bandit(np.array([1.0, 0.3, 0.0]), reference=np.array([0.2, 0.3, 0.5]), beta=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)  # 60 updates, far from tol: the budget ends both
+        full = po.solve(bandit, method=method, iters=30, tol=1e-300)
+        thin = po.solve(bandit, method=method, iters=30, tol=1e-300, record=7)
+    steps = thin.info["recorded"]
+    assert steps[0] == 0 and steps[-1] == full.num_iter and np.all(np.diff(steps)[:-1] == 7)
+    # the same deterministic run, read at the recorded iterates (bit-for-bit: nothing is recomputed)
+    np.testing.assert_array_equal(thin.iterates, full.iterates[steps])
+    np.testing.assert_array_equal(thin.certificates["kl_to_optimum"], full.certificates["kl_to_optimum"][steps])
+
+
+def test_record_with_tol_stops_at_the_first_recorded_iterate_below_it():
+    bandit = po.Bandit(np.array([1.0, 0.3, 0.0]), reference=np.array([0.2, 0.3, 0.5]), beta=0.5)
+    full = po.solve(bandit, method="dpo", iters=10**6, tol=1e-9)
+    thin = po.solve(bandit, method="dpo", iters=10**6, tol=1e-9, record=7)
+    assert full.status == thin.status == "converged"
+    # the stopping test reads the recorded iterates: the first multiple of 7 at or after full's stop
+    assert thin.num_iter == 7 * -(-full.num_iter // 7)

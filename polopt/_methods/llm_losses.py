@@ -69,7 +69,7 @@ GRAD_TOL = 1e-10
 ARMIJO_C = pl.ARMIJO_C
 ARMIJO_HALVINGS = pl.ARMIJO_HALVINGS
 XPO_INNER_ITERS = pl.XPO_INNER_ITERS
-_OFFLINE = ("tol", "data", "behaviour")
+_OFFLINE = ("tol", "data", "behaviour", "record")
 
 
 # --------------------------------------------------------------------------- setup
@@ -257,10 +257,12 @@ def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hpa
     def stop(block):
         return block[:, -2]
 
-    traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=stop, tol=tol)
-    recs, num_iter = traj.records, traj.num_iter
-    if traj.status == CONVERGED and recs[-1, -1] == 1.0:  # a stalled line search: its iterate is a repeat
-        recs, num_iter = recs[:-1], num_iter - 1
+    record = as_positive_int("record", hp.get("record", 1))
+    traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=stop, tol=tol, record=record)
+    recs, num_iter, steps = traj.records, traj.num_iter, traj.steps
+    if traj.status == CONVERGED and recs[-1, -1] == 1.0 and len(steps) > 1 and steps[-1] - steps[-2] == 1:
+        # a stalled line search: its iterate repeats the one before (recorded: drop it)
+        recs, num_iter, steps = recs[:-1], num_iter - 1, steps[:-1]
     thetas = recs[:, :X * K].reshape(-1, X, K)
     pi_star, J = _target(name, st, hp, rule, beh)
     info = {}
@@ -270,6 +272,8 @@ def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hpa
         info["seed"] = seed
     if name == "apo":
         info["u"] = _apo_u(st, thetas, rule.hparams.beta)
+    if record > 1:
+        info["recorded"] = steps
     out_hp = _clean(hparams)
     if name == "ipo":
         out_hp["tau"] = rule.hparams.tau
@@ -352,12 +356,12 @@ def rows():
         row("copg", pl.copg_descent,
             "CoPG off-policy regression loss on pairs from any behaviour; optimum mu exp(r/beta)/Z", _OFFLINE),
         row("online_dpo", pl.online_dpo_descent,
-            "online DPO: one expected DPO step per iteration on pairs from the current policy", ("tol",)),
+            "online DPO: one expected DPO step per iteration on pairs from the current policy", ("tol", "record")),
         row("p3o", pl.p3o_ascent,
             "P3O pairwise policy gradient (exact on-policy pairs, or num_pairs sampled) on E r - beta KL",
-            ("tol", "num_pairs")),
+            ("tol", "num_pairs", "record")),
         row("apo", pl.apo_steps,
-            "APO: exact DPO (proximal-point) steps with Nesterov extrapolation of the reference", ()),
+            "APO: exact DPO (proximal-point) steps with Nesterov extrapolation of the reference", ("record",)),
         row("xpo", pl.xpo_rounds,
-            "XPO: online DPO on pairs (pi_t, ref) with the optimism term alpha E_ref log pi", ("tol",)),
+            "XPO: online DPO on pairs (pi_t, ref) with the optimism term alpha E_ref log pi", ("tol", "record")),
     )
