@@ -251,6 +251,21 @@ def cmd_notebooks(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_docs(args) -> int:
+    """Build the documentation site offline (README, API pages, the notebooks with their stored outputs)."""
+    from pathlib import Path
+
+    from . import _docs
+
+    site = _docs.build(args.out)
+    broken = _docs.broken_links(args.out)
+    for line in broken:
+        print(f"broken link: {line}")
+    print(_docs.main_summary(site, Path(args.out)))
+    print(f"open {Path(args.out) / 'index.html'}")
+    return 1 if broken else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -307,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--execute", action="store_true", help="run them and store the outputs in the files")
     n.add_argument("--check", action="store_true", help="run them and compare with the stored outputs")
     n.set_defaults(fn=cmd_notebooks)
+
+    d = sub.add_parser("docs", help="build the documentation site (offline, static HTML) and check its links")
+    d.add_argument("--out", default="site", help="output directory (default: site)")
+    d.set_defaults(fn=cmd_docs)
     return p
 
 
