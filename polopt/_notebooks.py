@@ -6,7 +6,8 @@ outputs, the value of a last bare expression as an ``execute_result`` (``text/pl
 plus ``text/html`` where the object has ``_repr_html_``, e.g. a pandas frame; a trailing ``;``
 suppresses it, as in IPython), then every open figure as a PNG ``display_data``, after which the
 figures are closed. Warnings are written to the cell's stderr as ``Category: message`` (no file
-paths), with Python's default "once per location" filter reset for each notebook.
+paths), with Python's default "once per location" filter reset for each notebook; NumPy prints with its
+default options whatever the calling process set.
 
 The stored outputs are deterministic: the notebooks fix their seeds, nothing records a time, PNGs
 carry no software stamp, and object addresses in reprs (``<... at 0x7f...>``) are masked. The
@@ -42,6 +43,11 @@ ROUNDOFF_ABS = 1e-12
 #: below any change a reader could see in a rounded print.
 REPR_DIGITS = 12
 REPR_RTOL = 1e-9
+
+#: NumPy's default print options: a notebook starts in a fresh kernel, so options set earlier in the process
+#: (``polopt solve`` sets ``precision=6, suppress=True``) do not leak into its printed arrays.
+NUMPY_PRINT_DEFAULTS = dict(precision=8, threshold=1000, edgeitems=3, linewidth=75, suppress=False, nanstr="nan",
+                            infstr="inf", sign="-", floatmode="maxprec", legacy=False)
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -162,7 +168,9 @@ def execute(nb: dict, name: str = "notebook") -> NotebookRun:
     result = copy.deepcopy(nb)
     namespace: dict = {"__name__": "__main__"}
     count = 0
-    with warnings.catch_warnings():  # the notebook's own filters (simplefilter in a cell) end with it
+    import numpy as np
+
+    with warnings.catch_warnings(), np.printoptions(**NUMPY_PRINT_DEFAULTS):  # the notebook's filters end with it
         warnings.simplefilter("default")  # also resets the once-per-location registries of earlier runs
         for index, cell in enumerate(c for c in result["cells"] if c["cell_type"] == "code"):
             count += 1

@@ -123,3 +123,13 @@ def test_cli_execute_then_check(tmp_path, capsys):
     assert main(["notebooks", "--check", str(path)]) == 0
     assert main(["notebooks", str(path)]) == 2  # neither flag: an error naming both
     assert "--execute" in capsys.readouterr().err
+
+
+def test_numpy_print_options_of_the_caller_do_not_leak_in_or_out():
+    import numpy as np
+
+    nb = notebook(("code", "import numpy as np\nprint(np.array([1 / 3, 1e-9]))\nnp.set_printoptions(precision=2)"))
+    with np.printoptions(precision=3, suppress=True):  # as `polopt solve` leaves them (precision=6, suppress)
+        got = outputs(nbrun.execute(nb).notebook)
+        assert np.get_printoptions()["precision"] == 3
+    assert got == [[("stdout", "[3.33333333e-01 1.00000000e-09]\n")]]
