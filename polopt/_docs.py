@@ -36,6 +36,21 @@ from . import _notebooks
 MODULES = ("polopt", "polopt.problems", "polopt.theory", "polopt.exact", "polopt.certificates", "polopt.plotting",
            "polopt.problems.catalogue", "polopt.oracles", "polopt.testing.strategies")
 
+
+def documented_modules() -> tuple[str, ...]:
+    """The modules of :data:`MODULES` that import here (``polopt.testing.strategies`` needs hypothesis, from the
+    ``test`` extra); a module missing a third-party dependency is left out of the site."""
+    out = []
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] == "polopt":
+                raise
+            continue
+        out.append(name)
+    return tuple(out)
+
 CSS = """body{font-family:system-ui,sans-serif;margin:0;display:flex;line-height:1.45;color:#222}
 nav{width:15em;padding:1em;background:#f4f4f4;min-height:100vh;font-size:90%}nav ul{padding-left:1.1em}
 main{max-width:60em;padding:1em 2em;overflow-x:auto}pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
@@ -86,11 +101,12 @@ def catalog() -> tuple[dict[str, list[tuple[str, Any]]], dict[str, str], dict[in
     """``(members, pages, canonical)``: each module's ``(name, object)`` pairs, qualified name -> page, and
     ``id(object)`` -> the canonical qualified name of objects that get their own page."""
     members, pages, canonical = {}, {}, {}
-    for modname in MODULES:
+    modules = documented_modules()
+    for modname in modules:
         mod = importlib.import_module(modname)
         pages[modname] = _page_of_module(modname)
         members[modname] = [(n, getattr(mod, n)) for n in public_names(mod)]
-    for modname in MODULES:
+    for modname in modules:
         for name, obj in members[modname]:
             qual = f"{modname}.{name}"
             if inspect.ismodule(obj):
@@ -210,7 +226,7 @@ def _page(title: str, body: str, depth: int, nav: str) -> str:
 
 
 def _nav(notebooks: list[Path]) -> str:
-    mods = "".join(f'<li><a href="@ROOT@{_page_of_module(m)}">{m}</a></li>' for m in MODULES)
+    mods = "".join(f'<li><a href="@ROOT@{_page_of_module(m)}">{m}</a></li>' for m in documented_modules())
     nbs = "".join(f'<li><a href="@ROOT@notebooks/{p.stem}.html">{p.stem}</a></li>' for p in notebooks)
     return (f'<p><a href="@ROOT@index.html"><strong>polopt</strong></a></p><p><a href="@ROOT@api/index.html">API</a>'
             f"</p><ul>{mods}</ul><p>Notebooks</p><ul>{nbs}</ul>")
@@ -399,9 +415,9 @@ def build(out: str | Path, root: str | Path | None = None) -> Site:
     written["index.html"] = _page("polopt", markdown(readme, _linker(pages, nb_pages, "")), 0, nav)
 
     api_rows = "".join(f'<li><a href="{_page_of_module(m).removeprefix("api/")}"><code>{m}</code></a>: '
-                       f"{html.escape(_first_line(importlib.import_module(m)))}</li>" for m in MODULES)
+                       f"{html.escape(_first_line(importlib.import_module(m)))}</li>" for m in members)
     written["api/index.html"] = _page("polopt API", f"<h1>API</h1><ul>{api_rows}</ul>", 1, nav)
-    for modname in MODULES:
+    for modname in members:
         written[_page_of_module(modname)] = _page(modname, _module_body(modname, members[modname], pages), 1, nav)
         for name, obj in members[modname]:
             qual = f"{modname}.{name}"

@@ -125,3 +125,11 @@ def test_a_relative_link_outside_the_site_is_left_as_text():
     link = _docs._linker({"polopt.solve": "api/polopt.solve.html"}, {}, "../")
     assert _docs.inline("[data](bench/results/mdp.json) `po.solve` `mdp.solve`", link) == (
         'data <a href="../api/polopt.solve.html"><code>po.solve</code></a> <code>mdp.solve</code>')
+
+
+def test_a_module_whose_dependency_is_missing_is_left_out(monkeypatch):
+    monkeypatch.setattr(_docs, "MODULES", ("polopt", "zz_not_installed_dependency"))
+    assert _docs.documented_modules() == ("polopt",)
+    monkeypatch.setattr(_docs, "MODULES", ("polopt", "polopt.no_such_module"))
+    with pytest.raises(ModuleNotFoundError):  # a missing polopt module is a bug, not an optional dependency
+        _docs.documented_modules()
