@@ -483,7 +483,7 @@ def broken_links(out: str | Path) -> list[str]:
     return bad
 
 
-def main_summary(site: Site, out: Path) -> str:
+def summary(site: Site, out: Path) -> str:
     """One line for the CLI: what was written where."""
     nbs = sum(p.startswith("notebooks/") and p != "notebooks/index.html" for p in site.pages)
     api = sum(p.startswith("api/") for p in site.pages)

@@ -261,7 +261,7 @@ def cmd_docs(args) -> int:
     broken = _docs.broken_links(args.out)
     for line in broken:
         print(f"broken link: {line}")
-    print(_docs.main_summary(site, Path(args.out)))
+    print(_docs.summary(site, Path(args.out)))
     print(f"open {Path(args.out) / 'index.html'}")
     return 1 if broken else 0
 

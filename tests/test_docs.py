@@ -4,6 +4,7 @@ written."""
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 
@@ -49,7 +50,7 @@ def test_every_public_name_has_its_page(site):
         text = page.read_text(encoding="utf-8")
         title = obj.__name__ if inspect.ismodule(obj) else name  # these names are canonical: the page is theirs
         assert f"<h1><code>{title}</code></h1>" in text, name
-        shown = _docs.html.unescape(re.sub(r"<[^>]+>", "", text))  # the page as read, links removed
+        shown = html.unescape(re.sub(r"<[^>]+>", "", text))  # the page as read, links removed
         assert (inspect.getdoc(obj) or "(no docstring)").split("\n")[0] in shown, name
 
 
@@ -82,7 +83,7 @@ def test_notebook_pages_carry_the_stored_outputs(site):
         for cell in nbrun.cell_outputs(nb):
             for kind, out in cell:
                 if kind == "stdout" and out.strip():
-                    assert _docs.html.escape(out.strip().splitlines()[0], quote=False) in text, path.name
+                    assert html.escape(out.strip().splitlines()[0], quote=False) in text, path.name
 
 
 def test_build_is_deterministic(site, tmp_path):
