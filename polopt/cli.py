@@ -1,5 +1,5 @@
 """The ``polopt`` command (also ``python -m polopt``): ``solve``, ``catalogue``, ``methods``, ``theorems``,
-``validate``, ``bench``.
+``validate``, ``bench``, ``notebooks``, ``docs``.
 
 Problems come from the catalogue of named instances (``polopt catalogue`` lists them with their
 parameters and defaults). A ``po.TabularMDP`` built without ``gamma`` or ``horizon`` is discounted
@@ -236,6 +236,36 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_notebooks(args) -> int:
+    """Execute the example notebooks: ``--execute`` stores their outputs, ``--check`` compares with the stored."""
+    from . import _notebooks
+
+    if args.execute == args.check:
+        raise ValueError("polopt notebooks: give exactly one of --execute (store outputs) or --check (compare)")
+    paths = args.paths or _notebooks.example_notebooks()
+    problems = _notebooks.refresh(paths, check=args.check)
+    for line in problems:
+        print(line)
+    print(f"{len(paths)} notebook(s) {'checked' if args.check else 'executed, outputs stored'}"
+          + (f"; {len(problems)} mismatch(es)" if problems else ""))
+    return 1 if problems else 0
+
+
+def cmd_docs(args) -> int:
+    """Build the documentation site offline (README, API pages, the notebooks with their stored outputs)."""
+    from pathlib import Path
+
+    from . import _docs
+
+    site = _docs.build(args.out)
+    broken = _docs.broken_links(args.out)
+    for line in broken:
+        print(f"broken link: {line}")
+    print(_docs.summary(site, Path(args.out)))
+    print(f"open {Path(args.out) / 'index.html'}")
+    return 1 if broken else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -286,6 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run N spinning processes beside the timed code (default 0: idle)")
     b.add_argument("--suite", nargs="*", help="suites to run (default: all bench/bench_*.py)")
     b.set_defaults(fn=cmd_bench)
+
+    n = sub.add_parser("notebooks", help="execute the example notebooks; store or check their outputs")
+    n.add_argument("paths", nargs="*", help="notebooks (default: every examples/*.ipynb of the checkout)")
+    n.add_argument("--execute", action="store_true", help="run them and store the outputs in the files")
+    n.add_argument("--check", action="store_true", help="run them and compare with the stored outputs")
+    n.set_defaults(fn=cmd_notebooks)
+
+    d = sub.add_parser("docs", help="build the documentation site (offline, static HTML) and check its links")
+    d.add_argument("--out", default="site", help="output directory (default: site)")
+    d.set_defaults(fn=cmd_docs)
     return p
 
 

@@ -1,8 +1,9 @@
-"""Every example runs: notebooks' code cells in order in one namespace (no Jupyter needed), scripts as processes."""
+"""Every example runs: notebooks' code cells in order in one namespace (no Jupyter needed, ``polopt._notebooks``),
+scripts as processes; each notebook is stored with outputs that a fresh run reproduces."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 matplotlib.use("Agg")  # before any example imports pyplot
 
+from polopt import _notebooks as nbrun  # noqa: E402
 from polopt.problems import catalogue  # noqa: E402
 from polopt.testing.tolerances import EXACT_F64  # noqa: E402
 
@@ -28,40 +30,14 @@ SCRIPT_TIMEOUT_S = 120
 RPS_TABLE_TOL = catalogue.RPS_REGULARIZED_DIGITS + EXACT_F64
 
 
-def load_notebook(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+_RUNS: dict[Path, nbrun.NotebookRun] = {}
 
 
-def code_cells(nb: dict) -> list[str]:
-    out = []
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            src = cell["source"]
-            out.append("".join(src) if isinstance(src, list) else src)
-    return out
-
-
-def run_notebook(path: Path) -> dict:
-    """Execute the code cells of ``path`` in order in one fresh namespace; return the namespace."""
-    import matplotlib.pyplot as plt
-
-    namespace: dict = {"__name__": "__main__"}
-    try:
-        for i, src in enumerate(code_cells(load_notebook(path))):
-            code = compile(src, f"{path.name}[cell {i}]", "exec")
-            exec(code, namespace)  # noqa: S102 - running our own example notebooks is the point
-    finally:
-        plt.close("all")
-    return namespace
-
-
-_RUNS: dict[Path, dict] = {}
-
-
-def executed(path: Path) -> dict:
+def executed(path: Path) -> nbrun.NotebookRun:
+    """One fresh execution of ``path`` per session (cwd = examples/, as Jupyter runs it), shared by the tests."""
     if path not in _RUNS:
-        _RUNS[path] = run_notebook(path)
+        with contextlib.chdir(path.parent):
+            _RUNS[path] = nbrun.execute(nbrun.load(path), path.name)
     return _RUNS[path]
 
 
@@ -85,17 +61,20 @@ def test_example_runs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_outputs_are_stripped(path):
-    nb = load_notebook(path)
-    assert nb["nbformat"] == 4
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
+def test_notebook_stored_outputs_match_a_fresh_run(path):
+    """Stored as executed (every code cell has its count) and with the outputs a fresh run prints (README
+    links to the notebooks as a reader sees them; refresh them with ``polopt notebooks --execute``)."""
+    stored = nbrun.load(path)
+    codes = [c for c in stored["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in codes] == list(range(1, len(codes) + 1)), \
+        f"{path.name} is not stored executed: run polopt notebooks --execute"
+    assert nbrun.output_mismatches(stored, executed(path).notebook) == [], \
+        f"{path.name}: stored outputs are stale: run polopt notebooks --execute"
 
 
 def test_quickstart_results_are_right():
     """The quickstart's printed answers are the catalogue's known answers."""
-    ns = executed(EXAMPLES / "quickstart.ipynb")
+    ns = executed(EXAMPLES / "quickstart.ipynb").namespace
     v_star = catalogue.puterman_two_state_value(0.95)
     scale = np.abs(v_star).max()
     for res in (ns["res_pi"], ns["res_vi"]):
