@@ -118,8 +118,8 @@ def test_from_gymnasium_rejects_envs_without_a_table(gym):
 
     with pytest.raises(ValueError, match="has no entry for state 1"):
         TabularMDP.from_gymnasium(Broken())
-    with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\)"):
-        TabularMDP.from_gymnasium("FrozenLake-v1", gamma=1.0)
+    with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\]"):  # 1.0 is the total reward
+        TabularMDP.from_gymnasium("FrozenLake-v1", gamma=1.5)
 
 
 def test_optional_imports_name_the_extra(monkeypatch):

@@ -77,7 +77,8 @@ def mdp_from_gymnasium(env, gamma: float = 0.99) -> TabularMDP:
         env: a Gymnasium environment (wrappers allowed) whose ``env.unwrapped.P`` is the table
             ``{s: {a: [(prob, next_state, reward, terminated), ...]}}`` (FrozenLake, CliffWalking,
             Taxi), or an environment id such as ``"CliffWalking-v1"`` (made with ``gymnasium.make``).
-        gamma: discount in ``[0, 1)`` (an environment carries none; 0.99 is the common choice).
+        gamma: discount in ``[0, 1]`` (an environment carries none; 0.99 is the common choice);
+            ``1.0`` poses the episodic total reward (criterion ``"total"``, the absorbing state terminal).
 
     Returns:
         ``TabularMDP`` with ``S + 1`` states when some transition terminates (state ``S`` absorbing,
@@ -128,7 +129,9 @@ def mdp_from_gymnasium(env, gamma: float = 0.99) -> TabularMDP:
         rho = as_float_array("env.unwrapped.initial_state_distrib", base.initial_state_distrib, ndim=1)
     if terminal:
         rho = np.append(rho, 0.0)
-    return TabularMDP(P, r, gamma=as_scalar("gamma", gamma, low=0.0, high=1.0, high_open=True), rho=rho)
+    # the absorbing state is terminal: with gamma = 1 the criterion is the episodic total reward
+    return TabularMDP(P, r, gamma=as_scalar("gamma", gamma, low=0.0, high=1.0), rho=rho,
+                      terminal=[S] if terminal else None)
 
 
 # --------------------------------------------------------------------------- QuantEcon

@@ -54,6 +54,7 @@ from .._validation import (
     check_dense_size,
     check_real,
     check_stochastic,
+    split_neg_inf,
 )
 from ._base import Problem
 
@@ -116,21 +117,6 @@ def _as_sparse_kernel(P, num_actions: int, infeasible=None) -> sp.csr_matrix:
     for arr in (P.data, P.indices, P.indptr):
         arr.setflags(write=False)
     return P
-
-
-def _neg_inf(name: str, value):
-    """``(finite copy with -inf -> 0, bool mask of the -inf entries)``; other non-finite entries are
-    left for :func:`as_float_array` to report by index."""
-    try:
-        raw = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
-    except (TypeError, ValueError):
-        raw = None
-    if raw is not None and raw.dtype.kind not in "fiu":  # complex, object, ...: as_float_array says why
-        raw = None
-    if raw is None or not np.isneginf(raw).any():
-        return value, None
-    neg = np.isneginf(raw)
-    return np.where(neg, 0.0, raw), neg
 
 
 def _check_mask(mask, S: int, A: int) -> np.ndarray:
@@ -251,7 +237,7 @@ class TabularMDP(Problem):
                 P = as_float_array("P", P, ndim=(3, 4))
                 check_stochastic("P", P)
             r, reduction = _reduce_per_transition(P, R), PER_TRANSITION
-        r, neg = _neg_inf("r", r)
+        r, neg = split_neg_inf(r)
         r = np.array(as_float_array("r", r, ndim=(2, 3)))
         if r.ndim == 3 and H is None:
             raise ValueError(f"r has a leading time axis (shape {r.shape}); pass horizon={r.shape[0]}")
