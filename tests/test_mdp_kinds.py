@@ -75,6 +75,17 @@ def test_hand_solved_masked_instance_every_solver():
     assert ex.solve_mdp(po.TabularMDP(P, r, gamma=0.5)).policy[0] == 1
 
 
+def test_solve_starts_uniform_over_the_feasible_actions():
+    """The certificates of po.solve start from the default init: uniform over all actions would take the
+    infeasible jump (value -inf); uniform over the feasible ones is finite. By hand at state 1:
+    v = (1/2)(0 + 0.5 * 2) + (1/2)(2 + 0.5 v)  =>  v = 2, so suboptimality = max(2 - 2, 4 - 2) = 2."""
+    P, r, mask = two_state_masked()
+    mdp = po.TabularMDP(P, r, gamma=0.5, mask=mask)
+    for method in ("solve_mdp", "linear_program"):
+        sub = np.asarray(po.solve(mdp, method=method).certificates["suboptimality"])
+        np.testing.assert_allclose(sub, [2.0, 0.0], atol=EXACT_F64)
+
+
 def test_linear_program_gives_no_occupancy_to_infeasible_pairs():
     P, r, mask = two_state_masked()
     lp = ex.linear_program(po.TabularMDP(P, r, gamma=0.5, mask=mask))
@@ -96,6 +107,13 @@ def test_masked_discounted_solvers_agree_and_stay_feasible(mdp):
     # the value of the returned policy, evaluated exactly, is v*
     np.testing.assert_allclose(ex.policy_value(mdp, po.exact.one_hot(star.policy, mdp.num_actions)), star.v,
                                atol=SOLVER_TOL * 10)
+    # the same problem in sparse state-action-pair form: the numba CSR backups see r = -inf too
+    S, A = mdp.shape
+    sparse = po.TabularMDP(sp.csr_matrix(mdp.P.reshape(S * A, S)), mdp.r, gamma=mdp.gamma)
+    np.testing.assert_array_equal(sparse.mask, mdp.mask)
+    res = ex.solve_mdp(sparse)
+    assert feasible(mdp, res.policy)
+    np.testing.assert_allclose(res.v, star.v, atol=SOLVER_TOL * 10)  # two certified brackets of width tol
 
 
 @FEW

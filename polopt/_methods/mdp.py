@@ -57,7 +57,7 @@ from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import lp as _lp
-from ..exact._ops import one_hot, uniform_policy
+from ..exact._ops import one_hot, uniform_feasible
 from ..methods import register
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, OneHotIterates, Optimum, SolveResult
@@ -242,7 +242,7 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
             _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
         except TypeError:
             pass
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
+    pi0 = uniform_feasible(mdp) if init is None else _stochastic_init(mdp, init)
     value_of = _PolicyValues(mdp)
     certs = LazyCertificates({
         # against the certified upper bound: each entry bounds the true sup-norm suboptimality from above
@@ -360,11 +360,11 @@ def _policy_iteration_average(problem, init, iters) -> SolveResult:
 def _lp_average(problem, init, solver) -> SolveResult:
     from ..exact import average as _avg
 
-    S, A = problem.num_states, problem.num_actions
+    A = problem.num_actions
     res = _lp.linear_program(problem, solver=solver)
     rvi = _avg.relative_value_iteration(problem)
     g_star = _avg.gain_bias(problem, one_hot(rvi.policy, A)).gain
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(problem, init)
+    pi0 = uniform_feasible(problem) if init is None else _stochastic_init(problem, init)
     g0 = _avg.gain_bias(problem, pi0).gain
     policy = one_hot(res.policy, A)
     return SolveResult(
@@ -422,10 +422,10 @@ def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
     if problem.criterion == "total":
         return _lp_total(problem, init)
     mdp = _tabular(problem)
-    S, A = mdp.num_states, mdp.num_actions
+    A = mdp.num_actions
     res = _lp.linear_program(mdp, solver=solver)
     star = optimum(mdp)
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
+    pi0 = uniform_feasible(mdp) if init is None else _stochastic_init(mdp, init)
     policy = one_hot(res.policy, A)
     value = _dp.evaluate_deterministic(mdp, res.policy)
     certs = LazyCertificates({

@@ -88,6 +88,13 @@ def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:
     return np.full((num_states, num_actions), 1.0 / num_actions)
 
 
+def uniform_feasible(mdp) -> np.ndarray:
+    """Uniform over each state's feasible actions (``mdp.mask``), [S, A]: the default start of a
+    method on an MDP with infeasible actions (uniform over all actions would take them: value -inf)."""
+    mask = np.asarray(getattr(mdp, "mask", np.ones((mdp.num_states, mdp.num_actions), dtype=bool)), dtype=np.float64)
+    return mask / mask.sum(axis=1, keepdims=True)
+
+
 # ------------------------------------------------------------------ overflow
 def power_of_two_scale(r: np.ndarray) -> float:
     """Power of two ``c`` with ``max|r| / c`` in ``[0.5, 1)`` (``[1, 2)`` past ``2**1023``, the
