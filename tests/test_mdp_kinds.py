@@ -71,6 +71,8 @@ def test_hand_solved_masked_instance_every_solver():
         # VI/MPI stop within tol/2 of v*; the others are exact up to round-off
         np.testing.assert_allclose(res.v, want_v, atol=SOLVER_TOL)
         np.testing.assert_array_equal(res.policy, want_sigma)
+    assert ex.greedy(mdp, np.array([0.0, 100.0]))[0] == 0  # the jump to v = 100 is no option
+    np.testing.assert_array_equal(ex.bellman_backup(mdp, want_v).v, want_v)
     # without the mask the jump (r = 10) is taken: the mask really changes the problem
     assert ex.solve_mdp(po.TabularMDP(P, r, gamma=0.5)).policy[0] == 1
 
@@ -283,6 +285,9 @@ def test_actions_first_kernel_needs_axes_and_matches_from_mdptoolbox():
     right = po.TabularMDP(P_ass, r, gamma=0.9, axes="ass")
     ref = po.TabularMDP.from_mdptoolbox(P_ass, r, 0.9)
     np.testing.assert_array_equal(right.P, ref.P)
+    R_ass = np.arange(8.0).reshape(2, 2, 2)  # rewards per transition, actions first as well
+    np.testing.assert_allclose(po.TabularMDP(P_ass, R_ass, gamma=0.9, axes="ass").r,
+                               po.TabularMDP.from_mdptoolbox(P_ass, R_ass, 0.9).r, atol=IDENTITY_F64)
     wrong = po.TabularMDP(P_ass, r, gamma=0.9)
     assert np.abs(ex.solve_mdp(wrong).v - ex.solve_mdp(right).v).max() > 0.1
     with raises(ValueError, "axes must be one of"):

@@ -197,8 +197,10 @@ def evaluate(mdp, pi) -> Evaluation:
     """Exact ``V``, ``Q``, advantage and occupancy of the stochastic policy ``pi``.
 
     Args:
-        mdp: a discounted or finite-horizon :class:`~polopt.problems.TabularMDP` (or a
-            :class:`~polopt.problems.LinearMixtureMDP`, evaluated through ``as_tabular()``).
+        mdp: a discounted, finite-horizon or total-reward (``terminal=``) :class:`~polopt.problems.TabularMDP`
+            (or a :class:`~polopt.problems.LinearMixtureMDP`, evaluated through ``as_tabular()``). For the
+            total reward the occupancy is the expected number of visits (summing to the expected episode
+            length) and an improper ``pi`` raises :class:`polopt.exact.total.ImproperPolicyError`.
         pi: policy [S, A] with rows on the simplex; [H, S, A] allowed for a finite horizon.
 
     Returns:

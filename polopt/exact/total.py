@@ -253,9 +253,9 @@ def total_policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = 
     mdp = _total_mdp(mdp, "total_policy_iteration")
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     S, A = mdp.num_states, mdp.num_actions
-    proper_policy(mdp)  # assumption (a), with the state named when it fails
+    start = proper_policy(mdp)  # checks assumption (a), naming the state when it fails
     if pi0 is None:
-        sigma = proper_policy(mdp)
+        sigma = start
     else:
         arr = np.asarray(pi0)
         sigma = arr.astype(np.int64) if arr.ndim == 1 else _check_policy(mdp, arr, allow_time=False).argmax(axis=1)
