@@ -159,6 +159,12 @@ def test_masked_average_reward_solvers_agree(mdp):
                                atol=EXACT_F64 * 10)
 
 
+def test_effective_horizon_refuses_infeasible_actions():
+    P, r, mask = two_state_masked()
+    with raises(ValueError, "effective_horizon needs every action feasible", "action 1 is infeasible in state 0"):
+        ex.effective_horizon(po.TabularMDP(P, r, horizon=2, mask=mask))
+
+
 def test_state_without_feasible_action_is_named():
     P, r, _ = two_state_masked()
     with raises(ValueError, "state 1 has no feasible action"):
