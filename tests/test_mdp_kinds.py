@@ -380,6 +380,28 @@ def test_total_reward_vi_pi_lp_agree(mdp):
     np.testing.assert_allclose(T, pi.v, atol=EXACT_F64)
 
 
+@FEW
+@given(total_reward_mdps(max_states=4, max_actions=3))
+def test_total_reward_policy_iteration_theorems(mdp):
+    res = po.solve(mdp, method="policy_iteration")
+    for name in ("total.pi_proper", "pi.monotone", "pi.finite_termination"):
+        assert po.theory.check(res, name).holds, name
+
+
+def test_total_pi_checker_is_not_vacuous():
+    """A fabricated history that decreases, or stops short of the Bellman equation, fails the check."""
+    P, r = three_state_chain()
+    res = po.solve(po.TabularMDP(P, r, gamma=1.0, terminal=[2]), method="policy_iteration")
+    values = np.asarray(res.info["values"])
+    assert values.shape[0] == 2  # from the proper start [-3, -1, 0] (the jump) to v* = [-2, -1, 0]
+    assert not po.theory.check(res._replace(info={"values": values[::-1]}), "total.pi_proper").holds
+    assert not po.theory.check(res._replace(info={"values": values[:1]}), "total.pi_proper").holds
+    discounted = po.solve(po.TabularMDP(P, r, gamma=0.5), method="policy_iteration")
+    assert po.theory.check(discounted, "total.pi_proper").holds  # the discounted reading: Bellman with gamma
+    first = np.asarray(discounted.info["values"])[:1]  # the myopic start, improved once by PI: not v*
+    assert not po.theory.check(discounted._replace(info={"values": first}), "total.pi_proper").holds
+
+
 def test_cliffwalking_total_reward_is_thirteen_steps():
     gym = pytest.importorskip("gymnasium")
     env = gym.make("CliffWalking-v1")
