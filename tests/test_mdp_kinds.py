@@ -199,6 +199,19 @@ def test_npg_keeps_infeasible_actions_at_zero_and_reaches_the_masked_optimum():
     assert np.asarray(res.certificates["suboptimality"])[-1] <= EXACT_F64
 
 
+def test_finding_softmax_pg_goes_nonfinite_on_infeasible_actions():
+    """Finding, kept as a test: the softmax policy gradient ``d pi adv / (1-gamma)`` (polopt/rules/pg.py,
+    ``softmax_pg_gradient``) multiplies ``pi = 0`` by ``adv = -inf`` at an infeasible pair, which is nan;
+    ``where(pi > 0, adv, 0)`` there would fix it (so do bpo, log_barrier_pg, trpo and, on the MDP saddle
+    point, mirror_prox / nash_mp). npg and the other log-domain rules add ``-inf`` to ``-inf`` and stay exact.
+    When the rule is fixed, this test flips: replace it by the npg test's assertions."""
+    P, r, mask = two_state_masked()
+    mdp = po.TabularMDP(P, r, gamma=0.5, mask=mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", po.NotConvergedWarning)
+        assert po.solve(mdp, method="softmax_pg", iters=5).status == "nonfinite"
+
+
 # --------------------------------------------------------------------------- QuantEcon
 @pytest.fixture
 def qe():
