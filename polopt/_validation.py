@@ -73,6 +73,23 @@ def check_finite(name: str, arr: np.ndarray) -> None:
         )
 
 
+def split_neg_inf(value):
+    """``(value with -inf -> 0, bool mask of the -inf entries)``, or ``(value, None)`` without any:
+    ``-inf`` marks an infeasible action (QuantEcon's convention); other non-finite entries are
+    left for :func:`as_float_array` to report by index."""
+    try:
+        raw = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
+    except (TypeError, ValueError):
+        raw = None
+    if raw is not None and raw.dtype.kind not in "fiu":  # complex, object, ...: as_float_array says why
+        raw = None
+    if raw is None or not np.isneginf(raw).any():
+        return value, None
+    neg = np.isneginf(raw)
+    return np.where(neg, 0.0, raw), neg
+
+
+
 def check_nonnegative(name: str, arr: np.ndarray, atol: float = NEGATIVE_ATOL) -> None:
     bad = arr < -atol
     if bad.any():

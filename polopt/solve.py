@@ -201,14 +201,15 @@ def default_method(problem) -> str:
 
     discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
     finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
-    ``"relative_value_iteration"``; preference game: ``"nash"`` (beta = 0) or
+    ``"relative_value_iteration"``; episodic total reward (``terminal=``): ``"policy_iteration"``;
+    preference game: ``"nash"`` (beta = 0) or
     ``"regularized_nash"``, likewise for a matrix game; KL-regularized bandit: ``"regularized_optimum"``
     (the Gibbs policy); adversarial MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
         return {"discounted": "solve_mdp", "finite_horizon": "backward_induction",
-                "average": "relative_value_iteration"}[problem.criterion]
+                "average": "relative_value_iteration", "total": "policy_iteration"}[problem.criterion]
     if isinstance(problem, (PreferenceGame, ContextualPreferenceGame, MatrixGame)):
         return "regularized_nash" if problem.beta > 0 else "nash"
     if isinstance(problem, AdversarialMDP):

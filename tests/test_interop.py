@@ -118,8 +118,8 @@ def test_from_gymnasium_rejects_envs_without_a_table(gym):
 
     with pytest.raises(ValueError, match="has no entry for state 1"):
         TabularMDP.from_gymnasium(Broken())
-    with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\)"):
-        TabularMDP.from_gymnasium("FrozenLake-v1", gamma=1.0)
+    with pytest.raises(ValueError, match=r"gamma must lie in \[0, 1\]"):  # 1.0 is the total reward
+        TabularMDP.from_gymnasium("FrozenLake-v1", gamma=1.5)
 
 
 def test_optional_imports_name_the_extra(monkeypatch):
@@ -158,14 +158,18 @@ def test_quantecon_round_trip_and_solve_agreement(qe, sa_pair, sparse):
     np.testing.assert_array_equal(TabularMDP.from_quantecon(back).dense_P(), mdp.dense_P())
 
 
-def test_quantecon_infeasible_actions_are_refused(qe):
+def test_quantecon_infeasible_actions_are_kept(qe):
     R = np.array([[1.0, -np.inf], [0.0, 2.0]])
     Q = np.full((2, 2, 2), 0.5)
-    with pytest.raises(ValueError, match=r"action 1 is infeasible in state 0 \(R\[0, 1\] = -inf\)"):
-        TabularMDP.from_quantecon(qe.DiscreteDP(R, Q, 0.9))
     pairs = qe.DiscreteDP([1.0, 0.0, 2.0], np.full((3, 2), 0.5), 0.9, [0, 1, 1], [0, 0, 1])  # (0, 1) missing
-    with pytest.raises(ValueError, match="action 1 is infeasible in state 0"):
-        TabularMDP.from_quantecon(pairs)
+    for ddp in (qe.DiscreteDP(R, Q, 0.9), pairs):
+        mdp = TabularMDP.from_quantecon(ddp)
+        np.testing.assert_array_equal(mdp.mask, [[True, False], [True, True]])
+        theirs = ddp.solve(method="policy_iteration")
+        np.testing.assert_allclose(po.solve(mdp).value, theirs.v, rtol=EXACT_F64)
+        back = mdp.to_quantecon().solve(method="policy_iteration")  # the pair form, feasible pairs only
+        np.testing.assert_allclose(back.v, theirs.v, rtol=EXACT_F64)
+        np.testing.assert_array_equal(back.sigma, theirs.sigma)
     with pytest.raises(TypeError, match="quantecon.markov.DiscreteDP"):
         TabularMDP.from_quantecon(object())
     with pytest.raises(ValueError, match="stationary discounted"):

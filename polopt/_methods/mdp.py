@@ -57,7 +57,7 @@ from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import lp as _lp
-from ..exact._ops import one_hot, uniform_policy
+from ..exact._ops import one_hot, uniform_feasible
 from ..methods import register
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, OneHotIterates, Optimum, SolveResult
@@ -74,7 +74,17 @@ def _is_discounted(problem) -> bool:
 
 
 def _is_lp(problem) -> bool:
-    return _is_discounted(problem) or (isinstance(problem, TabularMDP) and problem.criterion == "average")
+    return _is_discounted(problem) or (isinstance(problem, TabularMDP) and problem.criterion == "average") \
+        or _is_total(problem)
+
+
+def _is_total(problem) -> bool:
+    """Episodic total reward (``terminal=``, gamma = 1): VI, PI and the LP of :mod:`polopt.exact.total`."""
+    return isinstance(problem, TabularMDP) and problem.criterion == "total"
+
+
+def _is_discounted_or_total(problem) -> bool:
+    return _is_discounted(problem) or _is_total(problem)
 
 
 def _is_finite(problem) -> bool:
@@ -160,8 +170,22 @@ class _PolicyValues:
     def __call__(self, sigma: np.ndarray) -> np.ndarray:
         key = np.asarray(sigma).tobytes()
         if key not in self.cache:
-            self.cache[key] = _dp.evaluate_deterministic(self.mdp, sigma, x0=self.x0)
+            if self.mdp.criterion == "total":
+                self.cache[key] = _total_value_or_inf(self.mdp, sigma)
+            else:
+                self.cache[key] = _dp.evaluate_deterministic(self.mdp, sigma, x0=self.x0)
         return self.cache[key]
+
+
+def _total_value_or_inf(mdp, sigma) -> np.ndarray:
+    """Total reward of a deterministic policy; ``-inf`` everywhere for one that never terminates from
+    some state (an early greedy policy of value iteration may loop): its suboptimality is then ``inf``."""
+    from ..exact import total as _total
+
+    try:
+        return _total.total_reward_value(mdp, one_hot(np.asarray(sigma, dtype=np.int64), mdp.num_actions))
+    except _total.ImproperPolicyError:
+        return np.full(mdp.num_states, -np.inf)
 
 
 def _value_based(problem, method: str, run_res, hparams: dict) -> SolveResult:
@@ -209,7 +233,7 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
             _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
         except TypeError:
             pass
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
+    pi0 = uniform_feasible(mdp) if init is None else _stochastic_init(mdp, init)
     value_of = _PolicyValues(mdp)
     certs = LazyCertificates({
         # against the certified upper bound: each entry bounds the true sup-norm suboptimality from above
@@ -235,7 +259,7 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
 
 @register(
     "value_iteration",
-    applies=_is_discounted,
+    applies=_is_discounted_or_total,
     summary="value iteration with the span rule, midrange correction and certified bounds",
 )
 def _value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
@@ -327,11 +351,11 @@ def _policy_iteration_average(problem, init, iters) -> SolveResult:
 def _lp_average(problem, init, solver) -> SolveResult:
     from ..exact import average as _avg
 
-    S, A = problem.num_states, problem.num_actions
+    A = problem.num_actions
     res = _lp.linear_program(problem, solver=solver)
     rvi = _avg.relative_value_iteration(problem)
     g_star = _avg.gain_bias(problem, one_hot(rvi.policy, A)).gain
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(problem, init)
+    pi0 = uniform_feasible(problem) if init is None else _stochastic_init(problem, init)
     g0 = _avg.gain_bias(problem, pi0).gain
     policy = one_hot(res.policy, A)
     return SolveResult(
@@ -350,6 +374,32 @@ def _lp_average(problem, init, solver) -> SolveResult:
     )
 
 
+def _lp_total(problem, init) -> SolveResult:
+    """Total reward: :func:`~polopt.exact.total.total_linear_program` (HiGHS), measured against policy iteration."""
+    from ..exact import total as _total
+
+    A = problem.num_actions
+    res = _total.total_linear_program(problem)
+    star = optimum(problem)
+    pi0 = one_hot(_total.proper_policy(problem), A) if init is None else _stochastic_init(problem, init)
+    policy = one_hot(res.policy, A)
+    value = _ev.policy_value(problem, policy)
+    return SolveResult(
+        policy=policy,
+        iterates=np.stack([pi0, policy]),
+        value=value,
+        optimum=Optimum(one_hot(star.policy, A), star.v),
+        certificates={"suboptimality": np.array([suboptimality(_ev.policy_value(problem, pi0), star.v),
+                                                 suboptimality(value, star.v)])},
+        status=CONVERGED,
+        method="linear_program",
+        hparams={"solver": "highs"},
+        num_iter=1,
+        info={"visits": res.visits, "v": res.v, "weights": res.weights},
+        problem=problem,
+    )
+
+
 @register(
     "linear_program",
     applies=_is_lp,
@@ -360,11 +410,13 @@ def _linear_program(problem, *, iters, init, seed, **hparams) -> SolveResult:
     solver = hparams.get("solver", "highs")
     if problem.criterion == "average":
         return _lp_average(problem, init, solver)
+    if problem.criterion == "total":
+        return _lp_total(problem, init)
     mdp = _tabular(problem)
-    S, A = mdp.num_states, mdp.num_actions
+    A = mdp.num_actions
     res = _lp.linear_program(mdp, solver=solver)
     star = optimum(mdp)
-    pi0 = uniform_policy(S, A) if init is None else _stochastic_init(mdp, init)
+    pi0 = uniform_feasible(mdp) if init is None else _stochastic_init(mdp, init)
     policy = one_hot(res.policy, A)
     value = _dp.evaluate_deterministic(mdp, res.policy)
     certs = LazyCertificates({

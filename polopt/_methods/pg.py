@@ -119,7 +119,10 @@ def _out(inst: _Instance, x):
 def _init_policy(inst: _Instance, init) -> np.ndarray:
     S, A = inst.mdp.num_states, inst.mdp.num_actions
     if init is None:
-        return np.full((S, A), 1.0 / A)
+        # uniform over the feasible actions: an infeasible one (mask False, r = -inf) gets log-prob -inf,
+        # which the log-domain rules keep (softmax of -inf + finite is 0)
+        feasible = np.asarray(getattr(inst.mdp, "mask", np.ones((S, A), dtype=bool)), dtype=np.float64)
+        return feasible / feasible.sum(axis=1, keepdims=True)
     shape = (A,) if inst.kind == "bandit" else (S, A)
     pi = np.array(as_distribution("init", init, shape))
     return pi.reshape(S, A)

@@ -17,6 +17,8 @@ the others):
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
   ``duality_gap``, ``best_response`` (each also takes a ``MatrixGame``: :mod:`.matrix_game`), ``nash_conv``
 * ``effective_horizon``
+* total reward (episodic, terminal states): ``total_policy_iteration``, ``total_value_iteration``,
+  ``total_linear_program``, ``total_reward_value``, ``proper_policy``, ``ImproperPolicyError``
 * ``diameter``, ``hitting_times`` (minimal expected hitting times; the diameter of UCRL2's bound)
 * policy-gradient estimators: ``estimator_moments``, ``contextual_estimator_moments``,
   ``EstimatorMoments``, ``baseline_variance``, ``optimal_constant_baseline``,
@@ -65,6 +67,8 @@ _EXPORTS = {
     ),
     "horizon": ("effective_horizon",),
     "hitting": ("diameter", "hitting_times"),
+    "total": ("total_policy_iteration", "total_value_iteration", "total_linear_program", "total_reward_value",
+              "proper_policy", "ImproperPolicyError"),
     "matrix_game": ("nash_conv",),
     "estimators": (
         "estimator_moments",

@@ -16,8 +16,38 @@ from .._base import NotConvergedWarning
 
 
 def r_pi(r: np.ndarray, pi: np.ndarray) -> np.ndarray:
-    """``r_pi[s] = sum_a pi[s, a] r[s, a]``; shapes [S, A] -> [S]."""
-    return np.einsum("sa,sa->s", pi, r)
+    """``r_pi[s] = sum_a pi[s, a] r[s, a]``; shapes [S, A] -> [S].
+
+    An infeasible pair (``r = -inf``) contributes 0 where ``pi`` gives it no mass (``0 * -inf`` is
+    nan in IEEE arithmetic, but the action is never taken) and ``-inf`` where it has mass."""
+    return np.einsum("sa,sa->s", pi, np.where(pi > 0, r, 0.0))
+
+
+def abs_max(r: np.ndarray) -> float:
+    """``max |r|`` over the feasible pairs (``r = -inf`` marks an infeasible one); 0 for none."""
+    r = np.asarray(r)
+    fin = r[np.isfinite(r)]
+    return float(np.max(np.abs(fin))) if fin.size else 0.0
+
+
+def feasible_rows(mdp) -> np.ndarray:
+    """Indices ``s*A + a`` of the feasible pairs: the rows an LP keeps (an infeasible pair has no
+    constraint, it is not an action)."""
+    return np.flatnonzero(np.asarray(mdp.mask).ravel())
+
+
+def scatter_rows(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """``x`` placed at ``rows`` of a zero vector of length ``n`` (duals of the dropped rows are 0)."""
+    out = np.zeros(n)
+    out[rows] = x
+    return out
+
+
+def feasible_min(r: np.ndarray) -> float:
+    """``min r`` over the feasible pairs (the ``-inf`` entries of infeasible ones skipped)."""
+    r = np.asarray(r)
+    fin = r[np.isfinite(r)]
+    return float(fin.min()) if fin.size else 0.0
 
 
 def P_pi(P_sa, pi: np.ndarray):
@@ -58,11 +88,18 @@ def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:
     return np.full((num_states, num_actions), 1.0 / num_actions)
 
 
+def uniform_feasible(mdp) -> np.ndarray:
+    """Uniform over each state's feasible actions (``mdp.mask``), [S, A]: the default start of a
+    method on an MDP with infeasible actions (uniform over all actions would take them: value -inf)."""
+    mask = np.asarray(getattr(mdp, "mask", np.ones((mdp.num_states, mdp.num_actions), dtype=bool)), dtype=np.float64)
+    return mask / mask.sum(axis=1, keepdims=True)
+
+
 # ------------------------------------------------------------------ overflow
 def power_of_two_scale(r: np.ndarray) -> float:
     """Power of two ``c`` with ``max|r| / c`` in ``[0.5, 1)`` (``[1, 2)`` past ``2**1023``, the
     largest float64 power of two; 1 for ``r = 0``). Dividing by it and multiplying back is exact."""
-    m = float(np.max(np.abs(r))) if np.size(r) else 0.0
+    m = abs_max(r)
     return 1.0 if m == 0.0 else math.ldexp(1.0, min(math.frexp(m)[1], 1023))
 
 
@@ -91,7 +128,7 @@ def warn_nonfinite(who: str, r, gamma: float, horizon, *arrays, stacklevel: int 
     rescale ``r``."""
     if all(a is None or np.all(np.isfinite(a)) for a in arrays):
         return False
-    m = float(np.max(np.abs(r))) if np.size(r) else 0.0
+    m = abs_max(r)
     if horizon is not None:
         bound = f"H max|r| = {_big(m, horizon)}"
     elif gamma < 1.0:

@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .._base import NotConvergedWarning
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
-from ._ops import P_pi, greedy, one_hot, q_from_v, r_pi, warn_nonfinite
+from ._ops import P_pi, abs_max, feasible_rows, greedy, one_hot, q_from_v, r_pi, scatter_rows, warn_nonfinite
 
 __all__ = [
     "AverageLPResult",
@@ -387,8 +387,9 @@ def _unichain_lp(mdp):
     A_ub = sp.hstack([-sp.csr_matrix(np.ones((S * A, 1))), -D]).tocsr()
     c = np.zeros(S + 1)
     c[0] = 1.0
-    res = _solve_lp(c, A_ub, -mdp.r.ravel(), "unichain average-reward")
-    x = -res.ineqlin.marginals  # duals of the reward constraints: stationary frequencies
+    rows = feasible_rows(mdp)  # an infeasible pair is no action: no constraint
+    res = _solve_lp(c, A_ub[rows], -mdp.r.ravel()[rows], "unichain average-reward")
+    x = scatter_rows(-res.ineqlin.marginals, rows, S * A)  # duals of the reward constraints: stationary frequencies
     g = np.full(S, res.x[0])
     h = res.x[1:]
     return g, h, x.reshape(S, A), None
@@ -406,8 +407,10 @@ def _multichain_lp(mdp):
     b_ub = np.concatenate([np.zeros(S * A), -mdp.r.ravel()])
     alpha = np.full(S, 1.0 / S)  # any positive weights give the same optimal g (Puterman §9.3)
     c = np.concatenate([alpha, np.zeros(S)])
-    res = _solve_lp(c, A_ub, b_ub, "multichain average-reward")
-    duals = -res.ineqlin.marginals
+    rows = feasible_rows(mdp)
+    rows = np.concatenate([rows, S * A + rows])  # both blocks: an infeasible pair is no action
+    res = _solve_lp(c, A_ub[rows], b_ub[rows], "multichain average-reward")
+    duals = scatter_rows(-res.ineqlin.marginals, rows, 2 * S * A)
     y = duals[: S * A].reshape(S, A)
     x = duals[S * A :].reshape(S, A)
     return res.x[:S], res.x[S:], x, y
@@ -443,7 +446,7 @@ def _improve(mdp, sigma: np.ndarray, ev: GainBias) -> np.ndarray | None:
     S, A = mdp.num_states, mdp.num_actions
     g, h = ev.gain, ev.bias
     idx = np.arange(S)
-    tol = IMPROVE_RTOL * (1.0 + np.max(np.abs(mdp.r)) + np.max(np.abs(h)))
+    tol = IMPROVE_RTOL * (1.0 + abs_max(mdp.r) + np.max(np.abs(h)))
     Pg = np.asarray(mdp.P_sa @ g).reshape(S, A)
     best_g = Pg.max(axis=1)
     switch = Pg[idx, sigma] < best_g - tol
@@ -548,7 +551,7 @@ def _lexicographic_greedy(mdp, ev: GainBias) -> np.ndarray:
     """``argmax_a r_a + P_a h`` among ``argmax_a P_a g`` (ties within ``IMPROVE_RTOL``) — the improvement of
     a *stochastic* policy, whose support actions need not attain either maximum."""
     S, A = mdp.num_states, mdp.num_actions
-    tol = IMPROVE_RTOL * (1.0 + np.max(np.abs(mdp.r)) + np.max(np.abs(ev.bias)))
+    tol = IMPROVE_RTOL * (1.0 + abs_max(mdp.r) + np.max(np.abs(ev.bias)))
     Pg = np.asarray(mdp.P_sa @ ev.gain).reshape(S, A)
     look = np.where(Pg >= Pg.max(axis=1, keepdims=True) - tol, q_from_v(mdp.P_sa, mdp.r, 1.0, ev.bias), -np.inf)
     return np.argmax(look, axis=1)

@@ -30,8 +30,8 @@ import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
+from ._ops import abs_max, feasible_min, power_of_two_scale, q_from_v, warn_nonfinite
 from ._ops import greedy as _argmax
-from ._ops import power_of_two_scale, q_from_v, warn_nonfinite
 from ._ops import unscale as _unscale
 from .evaluation import _as_tabular, _check_policy, solve_discounted
 
@@ -140,6 +140,7 @@ def _discounted_mdp(mdp, who: str):
         hint = {
             "average": "use polopt.exact.relative_value_iteration / average_reward_lp",
             "finite_horizon": "use polopt.exact.backward_induction",
+            "total": "use polopt.exact.total_policy_iteration / total_value_iteration / total_linear_program",
         }[mdp.criterion]
         raise ValueError(f"{who} needs a discounted MDP (gamma < 1, no horizon), got {mdp!r}; {hint}")
     return mdp
@@ -253,7 +254,7 @@ def bellman_backup(mdp, v) -> Backup:
 def _reward_scale(r: np.ndarray, gamma: float) -> float:
     """``1.0``, or a power of two ``c ~ max|r|`` when ``|v*| <= max|r| / (1-gamma)`` may exceed
     :data:`OVERFLOW_GUARD`."""
-    m = float(np.max(np.abs(r))) if r.size else 0.0
+    m = abs_max(r)
     if m == 0.0 or m <= OVERFLOW_GUARD * (1.0 - gamma):
         return 1.0
     return power_of_two_scale(r)
@@ -275,8 +276,13 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     ``tests/test_exact_mdp.py``. ``record=True`` keeps the trajectory: ``values`` [T+1, S]
     and the greedy ``policies`` int [T+1, S] of ``v_0..v_T``. Huge rewards are solved scaled
     (:data:`OVERFLOW_GUARD`); values beyond float64 give ``status = "nonfinite"`` and a
-    NotConvergedWarning.
+    NotConvergedWarning. A total-reward MDP (``terminal=``, gamma = 1) goes to
+    :func:`polopt.exact.total.total_value_iteration`.
     """
+    if getattr(_as_tabular(mdp), "criterion", None) == "total":
+        from .total import total_value_iteration
+
+        return total_value_iteration(mdp, v0=v0, tol=tol, max_iter=max_iter, record=record)
     mdp = _discounted_mdp(mdp, "value_iteration")
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
@@ -308,7 +314,7 @@ def _span_iteration(
     if v0 is not None:
         v = v0 / c
     else:  # computed on the scaled rewards: min r / (1-gamma) may overflow unscaled
-        v = np.full(mdp.num_states, float(r.min()) / (1.0 - gamma) if start_low else 0.0)
+        v = np.full(mdp.num_states, feasible_min(r) / (1.0 - gamma) if start_low else 0.0)
     tol = tol / c
     thr = _threshold(tol, gamma)
     values = [v] if record else None
@@ -388,6 +394,10 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) 
     rewards are solved scaled (:data:`OVERFLOW_GUARD`); values beyond float64 give
     ``status = "nonfinite"`` and a NotConvergedWarning.
     """
+    if getattr(_as_tabular(mdp), "criterion", None) == "total":  # episodic: polopt.exact.total
+        from .total import total_policy_iteration
+
+        return total_policy_iteration(mdp, pi0=pi0, max_iter=max_iter, record=record)
     mdp = _discounted_mdp(mdp, "policy_iteration")
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     P_sa, gamma = mdp.P_sa, mdp.gamma
@@ -529,6 +539,11 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     """
     from . import _kernels
 
+    if getattr(_as_tabular(mdp), "criterion", None) == "total":  # episodic: exact policy iteration
+        from .total import total_policy_iteration
+
+        res = total_policy_iteration(mdp, max_iter=max_iter)
+        return SolveMDPResult(res.v, res.policy, res.v, res.v, "total_policy_iteration", res.num_iter, res.status)
     mdp = _discounted_mdp(mdp, "solve_mdp")
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
@@ -565,7 +580,7 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
-    width = float(np.ptp(r)) if r.size else 0.0
+    width = abs_max(r) - feasible_min(r) if r.size else 0.0
     stable = False
     for it in range(max_iter + 1):
         # once the greedy policy repeats it is (almost always) optimal: evaluate it to the final

@@ -159,6 +159,24 @@ def _discounted(mdp, pi: np.ndarray) -> Evaluation:
     return Evaluation(V, Q, Q - V[:, None], occupancy)
 
 
+def _total(mdp, pi: np.ndarray) -> Evaluation:
+    """Total reward: ``V`` (ImproperPolicyError for an improper ``pi``), ``Q = r + P V``, and as
+    occupancy the expected visit counts ``x = rho^T (I - P_pi[N, N])^{-1}`` times ``pi`` (not normalized:
+    they sum to the expected episode length)."""
+    from .total import _transient, total_reward_value
+
+    V = total_reward_value(mdp, pi)
+    Q = q_from_v(mdp.P_sa, mdp.r, 1.0, V)
+    keep = _transient(mdp)
+    idx = np.flatnonzero(keep)
+    Ppi = P_pi(mdp.P_sa, pi)
+    Ppi = Ppi.toarray() if sp.issparse(Ppi) else Ppi
+    d = np.zeros(mdp.num_states)
+    d[idx] = np.linalg.solve((np.eye(idx.size) - Ppi[np.ix_(idx, idx)]).T, np.asarray(mdp.rho)[idx])
+    with np.errstate(invalid="ignore"):  # an infeasible pair: Q = -inf, advantage -inf
+        return Evaluation(V, Q, Q - V[:, None], d[:, None] * pi)
+
+
 def _finite_horizon(mdp, pi: np.ndarray) -> Evaluation:
     H, S, A, gamma = mdp.horizon, mdp.num_states, mdp.num_actions, mdp.gamma
     pis = np.broadcast_to(pi, (H, S, A)) if pi.ndim == 2 else pi
@@ -179,8 +197,10 @@ def evaluate(mdp, pi) -> Evaluation:
     """Exact ``V``, ``Q``, advantage and occupancy of the stochastic policy ``pi``.
 
     Args:
-        mdp: a discounted or finite-horizon :class:`~polopt.problems.TabularMDP` (or a
-            :class:`~polopt.problems.LinearMixtureMDP`, evaluated through ``as_tabular()``).
+        mdp: a discounted, finite-horizon or total-reward (``terminal=``) :class:`~polopt.problems.TabularMDP`
+            (or a :class:`~polopt.problems.LinearMixtureMDP`, evaluated through ``as_tabular()``). For the
+            total reward the occupancy is the expected number of visits (summing to the expected episode
+            length) and an improper ``pi`` raises :class:`polopt.exact.total.ImproperPolicyError`.
         pi: policy [S, A] with rows on the simplex; [H, S, A] allowed for a finite horizon.
 
     Returns:
@@ -202,6 +222,8 @@ def evaluate(mdp, pi) -> Evaluation:
     pi = _check_policy(mdp, pi, allow_time=mdp.criterion == "finite_horizon")
     if mdp.criterion == "finite_horizon":
         return _finite_horizon(mdp, pi)
+    if mdp.criterion == "total":
+        return _total(mdp, pi)
     return _discounted(mdp, pi)
 
 
@@ -216,4 +238,8 @@ def policy_value(mdp, pi) -> np.ndarray:
     pi = _check_policy(mdp, pi, allow_time=mdp.criterion == "finite_horizon")
     if mdp.criterion == "finite_horizon":
         return _finite_horizon(mdp, pi).V
+    if mdp.criterion == "total":
+        from .total import total_reward_value
+
+        return total_reward_value(mdp, pi)
     return solve_discounted(P_pi(mdp.P_sa, pi), r_pi(mdp.r, pi), mdp.gamma)

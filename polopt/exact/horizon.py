@@ -168,6 +168,12 @@ def _check(mdp) -> _Tables:
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     if mdp.horizon is None:
         raise ValueError(f"effective_horizon needs a finite-horizon MDP (horizon=T); got {mdp!r}")
+    if mdp.has_infeasible:
+        # the definitions (Q^rand of the uniform policy over all A actions, the A^k of GORP's bound)
+        # assume every action is available; with r = -inf they would read an infeasible action as the worst
+        s, a = (int(i) for i in np.argwhere(~mdp.mask)[0])
+        raise ValueError(f"effective_horizon needs every action feasible (BRIDGE's definitions use all A actions); "
+                         f"action {a} is infeasible in state {s}")
     return _tables(mdp)
 
 

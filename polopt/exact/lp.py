@@ -18,7 +18,8 @@ whose solution is the (unnormalized) discounted occupancy of an optimal policy s
 HiGHS (``scipy.optimize.linprog(method="highs")``) is the default: ``A_ub`` is sparse when the
 kernel is, and ``x`` is read from the inequality marginals. ``solver="cvxpy"`` solves the same
 primal with cvxpy, for cross-checks. Average-reward MDPs go to
-:func:`polopt.exact.average.average_reward_lp`.
+:func:`polopt.exact.average.average_reward_lp`. Infeasible pairs (``mdp.mask`` False) have no
+constraint row (their dual occupancy is 0).
 
 Scaling and conditioning. LP solvers work to *absolute* tolerances (HiGHS: 1e-7 primal/dual
 feasibility) and read numbers ``>= 1e20`` as infinite, so the LP is solved with ``r / c`` for the
@@ -41,7 +42,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .._base import CONVERGED, NONFINITE
-from ._ops import greedy, power_of_two_scale, q_from_v, unscale, warn_nonfinite
+from ._ops import feasible_rows, greedy, power_of_two_scale, q_from_v, scatter_rows, unscale, warn_nonfinite
 from .evaluation import _as_tabular
 
 __all__ = ["LPResult", "linear_program"]
@@ -98,24 +99,26 @@ def _failure(mdp, what: str) -> RuntimeError:
 
 
 def _highs(mdp, w, r):
-    M = _constraint_matrix(mdp)
-    res = linprog(w, A_ub=-M, b_ub=-r.ravel(), bounds=[(None, None)] * mdp.num_states, method="highs")
+    rows, n = feasible_rows(mdp), mdp.num_states * mdp.num_actions
+    M = _constraint_matrix(mdp)[rows]
+    res = linprog(w, A_ub=-M, b_ub=-r.ravel()[rows], bounds=[(None, None)] * mdp.num_states, method="highs")
     if res.status != 0:
         raise _failure(mdp, f"HiGHS status {res.status}: {res.message}")
-    return np.asarray(res.x), -np.asarray(res.ineqlin.marginals)
+    return np.asarray(res.x), scatter_rows(-np.asarray(res.ineqlin.marginals), rows, n)
 
 
 def _cvxpy(mdp, w, r):
     import cvxpy as cp
 
-    M = _constraint_matrix(mdp)
+    rows, n = feasible_rows(mdp), mdp.num_states * mdp.num_actions
+    M = _constraint_matrix(mdp)[rows]
     v = cp.Variable(mdp.num_states)
-    cons = [M @ v >= r.ravel()]
+    cons = [M @ v >= r.ravel()[rows]]
     prob = cp.Problem(cp.Minimize(w @ v), cons)
     prob.solve()
     if prob.status != cp.OPTIMAL:
         raise _failure(mdp, f"cvxpy status {prob.status!r}")
-    return np.asarray(v.value), np.asarray(cons[0].dual_value)
+    return np.asarray(v.value), scatter_rows(np.asarray(cons[0].dual_value), rows, n)
 
 
 def linear_program(mdp, solver: str = "highs", rho=None):
@@ -149,6 +152,10 @@ def linear_program(mdp, solver: str = "highs", rho=None):
         from .average import average_reward_lp
 
         return average_reward_lp(mdp)
+    if mdp.criterion == "total":
+        from .total import total_linear_program
+
+        return total_linear_program(mdp, rho=rho)
     if mdp.criterion != "discounted":
         raise ValueError(f"linear_program needs a discounted or average-reward MDP, got {mdp!r}")
     cond = (1.0 + mdp.gamma) / (1.0 - mdp.gamma)

@@ -43,7 +43,14 @@ import scipy.sparse.linalg as spla
 from scipy.special import logsumexp, rel_entr
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
-from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
+from .._validation import (
+    as_distribution,
+    as_float_array,
+    as_positive_int,
+    as_scalar,
+    check_dense_size,
+    split_neg_inf,
+)
 from ._ops import P_pi, q_from_v, r_pi, warn_nonfinite
 
 __all__ = [
@@ -86,7 +93,8 @@ class SoftVIResult(NamedTuple):
 def _finish(who: str, mdp, res: SoftVIResult, *more) -> SoftVIResult:
     """Flag values beyond float64 in ``res.v``, ``res.q`` or ``more`` (status "nonfinite" and a
     NotConvergedWarning)."""
-    if warn_nonfinite(who, mdp.r, mdp.gamma, mdp.horizon, res.v, res.q, *more, stacklevel=4):
+    q = res.q if mdp.mask.all() else np.where(mdp.mask, res.q, 0.0)  # q = -inf on infeasible pairs by design
+    if warn_nonfinite(who, mdp.r, mdp.gamma, mdp.horizon, res.v, q, *more, stacklevel=4):
         res = res._replace(converged=False, status=NONFINITE)
     return res
 
@@ -117,6 +125,7 @@ def gibbs_policy(q, beta: float, mu=None) -> np.ndarray:
     Guarantee: maximises ``E_pi q - beta KL(pi || mu)`` (tests/test_soft.py compares with
     scipy.optimize and random policies).
     """
+    q, off = split_neg_inf(q)  # q = -inf: an infeasible action, probability 0
     q = as_float_array("q", q)
     if q.ndim < 1 or q.shape[-1] < 1:
         raise ValueError(f"q must have at least one action on its last axis, got shape {q.shape}")
@@ -131,6 +140,13 @@ def gibbs_policy(q, beta: float, mu=None) -> np.ndarray:
             raise ValueError(f"mu must broadcast to q's shape {q.shape}, got {mu.shape}") from None
         as_distribution("mu", mu, mu.shape)
         log_mu = _log_reference(mu_b, q.shape)
+    if off is not None:
+        log_mu = np.where(off, -np.inf, log_mu)
+        dead = ~np.isfinite(log_mu).any(axis=-1)
+        if dead.any():
+            i = tuple(int(k) for k in np.argwhere(dead)[0])
+            raise ValueError(f"q{list(i)} is -inf (infeasible) on every action in the support of mu; "
+                             "the Gibbs policy needs one feasible action with mu > 0")
     if beta == 0.0:
         on = np.isfinite(log_mu)
         q_on = np.where(on, q, -np.inf)
@@ -162,7 +178,7 @@ def _soft_max(q: np.ndarray, beta: float, log_mu: np.ndarray) -> np.ndarray:
 def _gibbs(q: np.ndarray, beta: float, mu: np.ndarray) -> np.ndarray:
     """:func:`gibbs_policy` inside the solvers: NaN (not a ValueError) where ``q`` overflowed,
     so that the solver can report status "nonfinite" with its own warning."""
-    if np.all(np.isfinite(q)):
+    if not np.any(np.isnan(q) | (q == np.inf)):  # -inf: an infeasible action (probability 0)
         return gibbs_policy(q, beta, mu)
     return np.full(q.shape, np.nan)
 
@@ -414,7 +430,8 @@ def soft_policy_iteration(mdp, beta: float, reference=None, max_iter: int = 1000
 def _soft_policy_iteration(mdp, beta: float, mu: np.ndarray, max_iter: int) -> SoftVIResult:
     S, A = mdp.num_states, mdp.num_actions
     log_mu = _log_reference(mu, (S, A))
-    pi = mu
+    # start at mu restricted to the feasible actions (mu itself may take an infeasible one: value -inf)
+    pi = mu if mdp.mask.all() else gibbs_policy(np.where(mdp.mask, 0.0, -np.inf), 1.0, mu)
     v = regularized_policy_evaluation(mdp, pi, beta, mu)
     converged = False
     n = 0

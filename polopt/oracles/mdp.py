@@ -66,7 +66,8 @@ def evaluate(P, r, gamma, pi, rho, tau=0.0) -> PGOracle:
     ent = -xp.sum(pi * log_pi, axis=-1)
     P_pi = xp.einsum("sa,sat->st", pi, P)
     M = xp.eye(S, dtype=P_pi.dtype) - gamma * P_pi
-    v = xp.linalg.solve(M, xp.sum(pi * r, axis=-1) + tau * ent)
+    # an infeasible pair (r = -inf) without mass contributes 0, not 0 * -inf = nan
+    v = xp.linalg.solve(M, xp.sum(pi * xp.where(pos, r, 0.0), axis=-1) + tau * ent)
     q = r + gamma * (P @ v)  # a BLAS matrix-vector product ([S, A, S] @ [S]); einsum here is 2-3x slower
     d = (1.0 - gamma) * xp.linalg.solve(M.T, rho)
     adv = q - v[:, None] - tau * log_pi

@@ -77,7 +77,8 @@ def mdp_from_gymnasium(env, gamma: float = 0.99) -> TabularMDP:
         env: a Gymnasium environment (wrappers allowed) whose ``env.unwrapped.P`` is the table
             ``{s: {a: [(prob, next_state, reward, terminated), ...]}}`` (FrozenLake, CliffWalking,
             Taxi), or an environment id such as ``"CliffWalking-v1"`` (made with ``gymnasium.make``).
-        gamma: discount in ``[0, 1)`` (an environment carries none; 0.99 is the common choice).
+        gamma: discount in ``[0, 1]`` (an environment carries none; 0.99 is the common choice);
+            ``1.0`` poses the episodic total reward (criterion ``"total"``, the absorbing state terminal).
 
     Returns:
         ``TabularMDP`` with ``S + 1`` states when some transition terminates (state ``S`` absorbing,
@@ -128,7 +129,9 @@ def mdp_from_gymnasium(env, gamma: float = 0.99) -> TabularMDP:
         rho = as_float_array("env.unwrapped.initial_state_distrib", base.initial_state_distrib, ndim=1)
     if terminal:
         rho = np.append(rho, 0.0)
-    return TabularMDP(P, r, gamma=as_scalar("gamma", gamma, low=0.0, high=1.0, high_open=True), rho=rho)
+    # the absorbing state is terminal: with gamma = 1 the criterion is the episodic total reward
+    return TabularMDP(P, r, gamma=as_scalar("gamma", gamma, low=0.0, high=1.0), rho=rho,
+                      terminal=[S] if terminal else None)
 
 
 # --------------------------------------------------------------------------- QuantEcon
@@ -137,41 +140,23 @@ def mdp_from_quantecon(ddp) -> TabularMDP:
 
     Product form (``R [n, m]``, ``Q [n, m, n]``) and state-action-pair form (``R [L]``, ``Q [L, n]``,
     dense or sparse, with ``s_indices``, ``a_indices``) are both read; a sparse pair form stays
-    sparse (rows ordered ``s * m + a``). Every action must be feasible in every state.
+    sparse (rows ordered ``s * m + a``). Infeasible actions (``R = -inf``, or a pair missing from the
+    pair form) stay infeasible (``mask`` False, ``r = -inf``), as in QuantEcon.
 
     Raises:
         TypeError: not a ``DiscreteDP``-like object (needs ``R``, ``Q``, ``beta``).
-        ValueError: an infeasible action (``R = -inf`` or a missing state-action pair), naming the
-            first ``(s, a)``: TabularMDP has no action masks.
     """
     for attr in ("R", "Q", "beta"):
         if not hasattr(ddp, attr):
             raise TypeError(f"ddp must be a quantecon.markov.DiscreteDP (with R, Q, beta), got {type(ddp).__name__}")
     s_idx, a_idx = getattr(ddp, "s_indices", None), getattr(ddp, "a_indices", None)
     gamma = float(ddp.beta)
-    if s_idx is None:
-        R = np.asarray(ddp.R, dtype=np.float64)
-        _check_feasible(R)
-        return TabularMDP(ddp.Q, R, gamma=gamma)
-    n = int(ddp.num_states)
-    s_idx, a_idx = np.asarray(s_idx), np.asarray(a_idx)
-    m = int(a_idx.max()) + 1
-    R = np.full((n, m), -np.inf)
-    R[s_idx, a_idx] = np.asarray(ddp.R, dtype=np.float64)
-    _check_feasible(R)
-    order = np.argsort(s_idx * m + a_idx, kind="stable")
-    Q = ddp.Q[order]
-    if sp.issparse(Q):
-        return TabularMDP(sp.csr_matrix(Q), R, gamma=gamma)
-    return TabularMDP(np.asarray(Q, dtype=np.float64).reshape(n, m, n), R, gamma=gamma)
-
-
-def _check_feasible(R: np.ndarray) -> None:
-    bad = ~np.isfinite(R)
-    if bad.any():
-        s, a = (int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"DiscreteDP action {a} is infeasible in state {s} (R[{s}, {a}] = {R[s, a]}); a TabularMDP "
-                         "needs every action feasible in every state")
+    if s_idx is None:  # R = -inf marks an infeasible pair: TabularMDP reads it the same way
+        return TabularMDP(ddp.Q, np.asarray(ddp.R, dtype=np.float64), gamma=gamma)
+    Q = ddp.Q if sp.issparse(ddp.Q) else np.asarray(ddp.Q, dtype=np.float64)
+    return TabularMDP.from_state_action_pairs(np.asarray(s_idx), np.asarray(a_idx), Q, np.asarray(ddp.R),
+                                              gamma=gamma, num_states=int(ddp.num_states),
+                                              num_actions=int(np.max(a_idx)) + 1)
 
 
 def mdp_to_quantecon(mdp: TabularMDP):
@@ -188,6 +173,10 @@ def mdp_to_quantecon(mdp: TabularMDP):
     if mdp.criterion != "discounted" or mdp.is_time_inhomogeneous:
         raise ValueError(f"to_quantecon needs a stationary discounted MDP (gamma < 1), got {mdp!r}")
     qe = _require("quantecon.markov", "to_quantecon")
+    if mdp.has_infeasible:  # the pair form lists the feasible pairs only
+        s_idx, a_idx = np.nonzero(mdp.mask)
+        rows = s_idx * mdp.num_actions + a_idx
+        return qe.DiscreteDP(np.asarray(mdp.r)[s_idx, a_idx], sp.csr_matrix(mdp.P_sa)[rows], mdp.gamma, s_idx, a_idx)
     if mdp.is_sparse:
         S, A = mdp.shape
         s_idx, a_idx = np.repeat(np.arange(S), A), np.tile(np.arange(A), S)

@@ -31,11 +31,13 @@ __all__ = [
     "bandits",
     "contextual_preference_games",
     "linear_mixtures",
+    "masked_mdps",
     "mdps",
     "policies",
     "preference_games",
     "simplex",
     "stochastic_matrices",
+    "total_reward_mdps",
 ]
 
 #: The project's one settings profile for property tests: reproducible, no deadline
@@ -129,6 +131,53 @@ def mdps(
         return TabularMDP(P, r, rho=rho, horizon=H)
     g = draw(st.floats(0.0, 0.95) if gamma is None else _as_strategy(gamma))
     return TabularMDP(P, r, gamma=g, rho=rho)
+
+
+@st.composite
+def masked_mdps(draw, max_states: int = 5, max_actions: int = 4, gamma=None, horizon=None) -> TabularMDP:
+    """MDPs with infeasible actions: a drawn mask (each state keeps at least one action, at least
+    one pair infeasible when ``A >= 2``) on an :func:`mdps` instance. The infeasible pairs are given
+    the reward ``10 * reward_bound`` before masking, so a solver that ignored the mask would take them.
+    """
+    base = draw(mdps(min_states=1, max_states=max_states, min_actions=2, max_actions=max_actions, gamma=gamma,
+                     horizon=horizon))
+    S, A = base.shape
+    mask = draw(hnp.arrays(np.bool_, (S, A)))
+    mask[np.arange(S), draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1)))] = True
+    if mask.all():
+        mask[0, draw(st.integers(0, A - 1))] = False
+        mask[0, (np.flatnonzero(~mask[0])[0] + 1) % A] = True
+    r = np.where(mask, base.r, 10.0)
+    if base.horizon is not None:
+        return TabularMDP(base.P, r, rho=base.rho, horizon=base.horizon, mask=mask)
+    return TabularMDP(base.P, r, gamma=base.gamma, rho=base.rho, mask=mask)
+
+
+@st.composite
+def total_reward_mdps(draw, max_states: int = 5, max_actions: int = 3, masked: bool = True) -> TabularMDP:
+    """Episodic total-reward MDPs meeting the stochastic-shortest-path assumptions by construction.
+
+    ``S`` transient states plus one terminal state ``S``; each transient row terminates with a drawn
+    probability that may be 0 (so improper policies exist), except action 0 of every state, which
+    always keeps some mass on the terminal state (a proper policy exists); transient rewards lie in
+    ``[-1, -0.1]`` (costs), so every improper policy has total reward ``-inf``. With ``masked``, some
+    actions other than 0 are infeasible.
+    """
+    S = draw(st.integers(1, max_states))
+    A = draw(st.integers(1, max_actions))
+    P = np.zeros((S + 1, A, S + 1))
+    P[:S, :, :] = draw(stochastic_matrices((S, A, S + 1)))
+    P[:S, 0, S] = np.maximum(P[:S, 0, S], 0.1)
+    P[:S] /= P[:S].sum(axis=-1, keepdims=True)
+    P[S, :, S] = 1.0
+    cost = st.floats(0.1, 1.0, allow_nan=False, allow_infinity=False)
+    r = np.zeros((S + 1, A))
+    r[:S] = -draw(hnp.arrays(np.float64, (S, A), elements=cost))
+    mask = np.ones((S + 1, A), dtype=bool)
+    if masked and A >= 2:
+        mask[:S, 1:] = draw(hnp.arrays(np.bool_, (S, A - 1)))
+    rho = np.append(draw(simplex(S)), 0.0)
+    return TabularMDP(P, r, gamma=1.0, rho=rho, mask=mask, terminal=[S])
 
 
 @st.composite
