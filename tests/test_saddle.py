@@ -357,3 +357,12 @@ def test_finding_the_bound_breaks_beyond_the_step_condition():
 
     inside, beyond = step_sweep(random_mdp(10, 4, gamma=0.95, seed=0), 400, 20, multiples=(1.0, 16.0))
     assert inside <= 1.0 < beyond
+
+
+def test_an_mdp_with_infeasible_actions_is_not_offered_the_saddle_point():
+    P = swap_mdp().P
+    r = np.array([[1.0, -np.inf], [0.0, 0.5]])  # the occupancy simplex would have to drop pair (0, 1)
+    mdp = TabularMDP(P, r, gamma=0.9)
+    assert "mirror_prox" not in po.methods(mdp)
+    with pytest.raises(ValueError, match="without infeasible actions"):
+        po.solve(mdp, method="mirror_prox")

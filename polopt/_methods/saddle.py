@@ -81,11 +81,13 @@ def is_saddle_mdp(problem) -> bool:
         ok = problem.criterion == "discounted"
     else:
         ok = isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average")
+        # infeasible pairs (r = -inf) would need the occupancy's simplex restricted to the feasible ones
+        ok = ok and not problem.has_infeasible
     return ok and fits_dense((problem.num_states, problem.num_actions, problem.num_states), copies=3)
 
 
-NEEDS = ("a discounted or average-reward (gamma = 1) TabularMDP whose dense kernel fits in memory "
-         "(the MDP saddle point; finite horizons are not covered)")
+NEEDS = ("a discounted or average-reward (gamma = 1) TabularMDP without infeasible actions whose dense kernel "
+         "fits in memory (the MDP saddle point; finite horizons are not covered)")
 
 
 class Instance(NamedTuple):
