@@ -37,7 +37,7 @@ from .._validation import (
     check_real,
     check_stochastic,
 )
-from ._base import Problem
+from ._base import Problem, contexts_and_reference
 
 DISCOUNTED = "discounted"
 FINITE_HORIZON = "finite_horizon"
@@ -96,6 +96,12 @@ class TabularMDP(Problem):
             criterion. Default 0.9 (discounted) or 1.0 with a horizon.
         rho: start-state distribution ``[S]``; uniform if None.
         horizon: number of decision steps ``H >= 1`` for the finite-horizon criterion.
+        reference: reference policy ``mu`` of the RLHF objective, ``[S, A]`` or ``[A]`` (shared by every
+            state), rows on the simplex; uniform if None. Stored as ``mu [S, A]`` (read-only).
+        beta: KL coefficient ``>= 0``. With ``beta > 0`` (discounted criterion only) the objective is the
+            KL-regularized value ``V_beta^pi = E^pi[sum_t gamma^t (r(s_t, a_t) - beta KL(pi(.|s_t) ||
+            mu(.|s_t)))]``, solved by default with soft value iteration; ``beta = 0`` is the plain MDP
+            (the reference is then unused).
 
     Raises:
         ValueError: non-stochastic rows ("P[3, 1, :] sums to 0.98, expected 1 ..."), NaN,
@@ -113,9 +119,12 @@ class TabularMDP(Problem):
         "num_states",
         "num_actions",
         "criterion",
+        "mu",
+        "beta",
     )
 
-    def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None):
+    def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None, reference=None,
+                 beta: float = 0.0):
         H = None if horizon is None else as_positive_int("horizon", horizon)
         if gamma is None:
             gamma = 1.0 if H is not None else 0.9
@@ -155,6 +164,8 @@ class TabularMDP(Problem):
             raise ValueError(f"P has {S} states but r has {S_r} (r shape {r.shape})")
         rho_arr = np.full(S, 1.0 / S) if rho is None else as_distribution("rho", rho, (S,)).copy()
         rho_arr.setflags(write=False)
+        beta = as_scalar("beta", beta, low=0.0)
+        _, mu = contexts_and_reference(None, reference, S, A)
 
         self.P = P_dense
         self.P_sparse = P_sparse
@@ -170,9 +181,19 @@ class TabularMDP(Problem):
             self.criterion = AVERAGE
         else:
             self.criterion = DISCOUNTED
+        if beta > 0 and self.criterion != DISCOUNTED:
+            raise ValueError(f"beta > 0 (the KL-regularized objective) needs the discounted criterion "
+                             f"(0 <= gamma < 1, no horizon); got beta={beta:g} with the {self.criterion} criterion")
+        self.mu = mu
+        self.beta = beta
         self._freeze()
 
     # ------------------------------------------------------------------ views
+    @property
+    def reference(self) -> np.ndarray:
+        """The reference policy ``mu [S, A]`` of the KL term (uniform unless given)."""
+        return self.mu
+
     @property
     def is_sparse(self) -> bool:
         return self.P_sparse is not None
@@ -219,7 +240,7 @@ class TabularMDP(Problem):
     def with_gamma(self, gamma: float) -> TabularMDP:
         """Same (stationary) MDP under another discount, e.g. for ``(1-gamma) V_gamma -> gain``."""
         P = self.P_sparse if self.P_sparse is not None else self.P
-        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho)
+        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, reference=self.mu, beta=self.beta)
 
     # ------------------------------------------------------------------ other libraries (problems/interop.py)
     @classmethod
@@ -253,5 +274,5 @@ class TabularMDP(Problem):
 
     def __repr__(self) -> str:
         extra = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma:g}"
-        kind = ", sparse" if self.is_sparse else ""
+        kind = (f", beta={self.beta:g}" if self.beta > 0 else "") + (", sparse" if self.is_sparse else "")
         return f"TabularMDP(S={self.num_states}, A={self.num_actions}, {extra}{kind})"
