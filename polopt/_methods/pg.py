@@ -86,11 +86,28 @@ class _Instance(NamedTuple):
     kind: str  # "mdp" | "bandit" | "contextual"
 
 
+#: The rows whose rule optimizes the RLHF objective ``V - beta KL(pi || mu)`` when the problem has ``beta > 0``
+#: (the oracle's regularized values; see :mod:`polopt.rules.pg`). The others are defined for the plain objective:
+#: entropy_npg is the uniform-reference case of npg (its own ``tau``), projected / log-barrier PG have no
+#: closed form with the KL at the simplex boundary, and TRPO / the bounded-ratio rules move by a fixed trust
+#: region (KL ``delta`` or ratio ``eps``) around an interior optimum.
+REGULARIZED = ("softmax_pg", "npg", "policy_mirror_descent", "mdpo", "ppo")
+
+
+def _beta(problem) -> float:
+    return float(getattr(problem, "beta", 0.0))
+
+
 def is_pg_problem(problem) -> bool:
     """A discounted MDP whose dense kernel fits in memory (the exact PG oracle solves dense systems on
-    ``P [S, A, S]``: a huge sparse MDP is not listed), or a bandit / contextual bandit without KL term."""
+    ``P [S, A, S]``: a huge sparse MDP is not listed), or a bandit / contextual bandit, without KL term."""
+    return _beta(problem) == 0.0 and is_pg_instance(problem)
+
+
+def is_pg_instance(problem) -> bool:
+    """:func:`is_pg_problem` with any ``beta``: the rows of :data:`REGULARIZED` also take ``beta > 0``."""
     if isinstance(problem, (Bandit, ContextualBandit)):
-        return problem.beta == 0.0
+        return True
     if not (isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"):
         return False
     S, A = problem.num_states, problem.num_actions
@@ -102,7 +119,8 @@ def _instance(problem) -> _Instance:
         contexts = problem.rho if isinstance(problem, ContextualBandit) else None
         P, r, gamma, rho = bandit_as_mdp_arrays(problem.r, contexts)
         kind = "contextual" if isinstance(problem, ContextualBandit) else "bandit"
-        return _Instance(TabularMDP(P, r, gamma=gamma, rho=rho), P, kind)
+        mu = np.broadcast_to(problem.mu, r.shape)
+        return _Instance(TabularMDP(P, r, gamma=gamma, rho=rho, reference=mu, beta=problem.beta), P, kind)
     mdp = problem.as_tabular() if isinstance(problem, LinearMixtureMDP) else problem
     return _Instance(mdp, np.asarray(mdp.dense_P()), "mdp")
 
@@ -117,12 +135,21 @@ def _out(inst: _Instance, x):
 
 
 def _init_policy(inst: _Instance, init) -> np.ndarray:
+    """The start policy ``[S, A]``: uniform, or the reference ``mu`` when ``beta > 0`` (RLHF starts at the
+    reference); a given ``init`` may not put mass where ``mu`` is 0 (the KL would be infinite)."""
     S, A = inst.mdp.num_states, inst.mdp.num_actions
+    beta = inst.mdp.beta
     if init is None:
-        return np.full((S, A), 1.0 / A)
+        return np.array(inst.mdp.mu) if beta > 0 else np.full((S, A), 1.0 / A)
     shape = (A,) if inst.kind == "bandit" else (S, A)
-    pi = np.array(as_distribution("init", init, shape))
-    return pi.reshape(S, A)
+    pi = np.array(as_distribution("init", init, shape)).reshape(S, A)
+    off = (pi > 0) & (inst.mdp.mu == 0)
+    if beta > 0 and off.any():
+        s, a = (int(i[0]) for i in np.nonzero(off))
+        where = f"init[{a}]" if inst.kind == "bandit" else f"init[{s}, {a}]"
+        raise ValueError(f"{where} is {pi[s, a]:.6g} > 0 where the reference is 0: with beta > 0 a zero-probability "
+                         f"reference action is never played (its KL is infinite); expected init = 0 there")
+    return pi
 
 
 # --------------------------------------------------------------------------- optimum
@@ -138,6 +165,14 @@ def _soft_optimum(mdp: TabularMDP, tau: float):
     shift = tau * np.log(mdp.num_actions) / (1.0 - mdp.gamma)
     svi = _soft.soft_value_iteration(mdp, tau)
     return svi.policy, svi.v + shift, shift
+
+
+def regularized_optimum(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
+    """``(pi*_beta [S, A], V*_beta [S])`` of the RLHF objective of ``mdp`` (its ``beta > 0`` and reference):
+    :func:`polopt.exact.soft.soft_value_iteration` (certified ``||v - v*|| <= tol``), its Gibbs policy
+    evaluated exactly (so that ``V*_beta`` is the value of ``pi*_beta``, not a value-iteration iterate)."""
+    svi = _soft.soft_value_iteration(mdp, mdp.beta, mdp.mu)
+    return svi.policy, _soft.regularized_policy_evaluation(mdp, svi.policy, mdp.beta, mdp.mu)
 
 
 # --------------------------------------------------------------------------- defaults the table reads
@@ -197,15 +232,28 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
 
     inst = _instance(problem)
     mdp = inst.mdp
+    beta = float(mdp.beta)
+    if beta > 0 and tau > 0:
+        raise ValueError(f"{name}: tau = {tau:g} > 0 on a problem with beta = {beta:g} > 0 would regularize twice; "
+                         "the entropy is the KL to the uniform reference: pose it as the problem's reference")
     gamma, rho = float(mdp.gamma), np.asarray(mdp.rho, dtype=np.float64)
-    oracle = MDPOracle(inst.P, np.asarray(mdp.r, dtype=np.float64), gamma, rho, tau)
+    log_mu = _pg.log_policy(np.asarray(mdp.mu, dtype=np.float64)) if beta > 0 else None
+    oracle = MDPOracle(inst.P, np.asarray(mdp.r, dtype=np.float64), gamma, rho, tau, log_mu, beta)
     state = rule.init(_pg.log_policy(_init_policy(inst, init)), oracle)
+    regularized = tau > 0 or beta > 0
 
     def values_of(block):  # log-policies [n, S, A] -> V^{pi_t} [n, S] (polopt.exact, not the oracle)
         return np.stack([_ev.policy_value(mdp, softmax(lp)) for lp in block])
 
     with single_threaded():
-        if tau > 0:
+        if beta > 0:
+            soft_pi, soft_v = regularized_optimum(mdp)
+
+            def reg_values_of(block):  # the RLHF objective V_beta^{pi_t} [n, S] (polopt.exact.soft)
+                return np.stack([_soft.regularized_policy_evaluation(mdp, softmax(lp), beta, mdp.mu) for lp in block])
+
+            main_values, v_main, opt = reg_values_of, soft_v, Optimum(_out(inst, soft_pi), soft_v)
+        elif tau > 0:
             soft_pi, soft_v, shift = _soft_optimum(mdp, tau)
 
             def reg_values_of(block):
@@ -237,8 +285,8 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
         return done[:n] if done.shape[0] >= n else main_values(records)
 
     main_lazy = _lazy(main_all)
-    values = main_lazy if tau == 0 else _lazy(lambda: values_of(records))
-    if tau == 0:
+    values = _lazy(lambda: values_of(records)) if regularized else main_lazy
+    if not regularized:
         certs = {"suboptimality": (traj.stop_values if traj.stop_values is not None
                                    else _lazy(lambda: gaps(main_lazy())))}
         info = {"values": values}
@@ -256,11 +304,11 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
     if record > 1:
         info["recorded"] = traj.steps
 
-    if tau == 0 and seen:
+    if (not regularized or beta > 0) and seen:
         final_v = main_lazy()[-1]
     else:
         with single_threaded():
-            final_v = _ev.policy_value(mdp, pols[-1])
+            final_v = main_values(records[-1:])[0] if beta > 0 else _ev.policy_value(mdp, pols[-1])
     used = dict(rule.hparams._asdict())
     return SolveResult(
         policy=_out(inst, pols[-1]),
@@ -292,9 +340,14 @@ def rows():
     from ..methods import Method
 
     def row(name, rule, summary, defaults, aliases=()):
+        if name in REGULARIZED:
+            return Method(name, is_pg_instance, runner(name), summary, rule, aliases, defaults, COMMON, "pg",
+                          "a discounted MDP whose dense kernel P [S, A, S] fits in memory (the exact PG oracle "
+                          "solves dense systems), or a bandit / contextual bandit (any beta >= 0)")
         return Method(name, is_pg_problem, runner(name), summary, rule, aliases, defaults, COMMON, "pg",
                       "a discounted MDP whose dense kernel P [S, A, S] fits in memory (the exact PG oracle solves "
-                      "dense systems), or a bandit / contextual bandit with beta = 0")
+                      "dense systems), or a bandit / contextual bandit, with beta = 0 (for beta > 0: "
+                      + ", ".join(REGULARIZED) + ")")
 
     return (
         row("softmax_pg", _pg.softmax_pg,

@@ -80,7 +80,8 @@ def is_saddle_mdp(problem) -> bool:
     if isinstance(problem, LinearMixtureMDP):
         ok = problem.criterion == "discounted"
     else:
-        ok = isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average")
+        # beta > 0 is the KL-regularized objective, not the LP saddle point this method solves
+        ok = isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average") and problem.beta == 0
     return ok and fits_dense((problem.num_states, problem.num_actions, problem.num_states), copies=3)
 
 
