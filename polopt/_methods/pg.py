@@ -2,7 +2,8 @@
 
 ``po.solve(problem, method=NAME, iters=T, init=pi0, tol=None, **hparams)`` on a discounted
 :class:`~polopt.problems.TabularMDP` (or LinearMixtureMDP via ``as_tabular()``), a :class:`Bandit` or a
-:class:`ContextualBandit` with ``beta = 0`` (one-step MDPs: ``gamma = 0``, start distribution = contexts).
+:class:`ContextualBandit` (one-step MDPs: ``gamma = 0``, start distribution = contexts), with ``beta = 0``;
+the rows of :data:`REGULARIZED` also optimize the KL-regularized objective of a problem with ``beta > 0``.
 Each name is a row of the method table (:func:`rows`): the factory of :mod:`polopt.rules.pg` /
 :mod:`polopt.rules.bounded_ratio` validates the hyper-parameters, the runner builds the exact oracle
 :class:`polopt.oracles.mdp.MDPOracle` and runs the Rule through :func:`polopt.solve.run_rule`; the
@@ -48,8 +49,21 @@ ContextualBandit); ``value`` = ``V [S]`` of the final policy (Bandit: the float 
   ``rho . (V*_tau - V_tau^{pi_t})`` (the main certificate, the one ``tol`` stops on) and
   ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_tau(s) || pi_t(s))``.
 
+* with ``beta > 0`` (the problem's RLHF objective ``V_beta = E sum_t gamma^t (r - beta KL(pi(.|s_t) ||
+  mu(.|s_t)))``; rows ``npg``, ``softmax_pg``, ``ppo``, ``policy_mirror_descent`` (KL), ``mdpo``:
+  :data:`REGULARIZED`): ``"suboptimality"`` ``rho . (V*_beta - V_beta^{pi_t})`` (the main certificate, named as
+  by ``dpo`` / ``grpo`` / ``regularized_optimum`` so that ``po.compare`` lines them up),
+  ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_beta(s) || pi_t(s))`` and ``"suboptimality_unregularized"``
+  ``rho . (V* - V^{pi_t})``. The optimum is :func:`regularized_optimum` (soft value iteration with the
+  problem's reference, its Gibbs policy evaluated exactly); the run starts at the reference ``mu`` unless
+  ``init`` is given, an ``init`` with mass where ``mu = 0`` is a ValueError (a zero-probability reference
+  action is never played: every rule keeps it at 0), ``tau > 0`` on such a problem is a ValueError, and
+  ``res.value`` is the regularized value ``V_beta`` of the final policy (a float for a Bandit, as
+  ``regularized_optimum`` reports it). For a bandit ``J* - J(pi) = beta KL(pi || pi*)`` exactly.
+
 ``info`` (lazy as well): ``"values"`` ``[T+1, S]`` (unregularized ``V^{pi_t}``), ``"regularized_values"``
-when ``tau > 0``, ``"gamma"``, ``"rho"``. Bad input raises ValueError / TypeError naming the rule and the
+when ``tau > 0`` or ``beta > 0`` (``V_beta`` in the KL convention: no ``log A`` shift), ``"gamma"``, ``"rho"``.
+Bad input raises ValueError / TypeError naming the rule and the
 argument (eta <= 0, eps outside (0, 1), bounds not ``0 <= lo < 1 < hi``, init off the simplex, unknown
 hyper-parameters) — the same errors the factories give a direct caller.
 """
@@ -292,13 +306,13 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
         info = {"values": values}
     else:
         v_star = _lazy(lambda: optimum(mdp)[1])  # the unregularized optimum, only when its certificate is read
-        certs = {
-            "suboptimality": _lazy(lambda: np.array([certificates.suboptimality(v, v_star(), rho)
-                                                     for v in values()])),
-            "suboptimality_regularized": (traj.stop_values if traj.stop_values is not None
-                                          else _lazy(lambda: gaps(main_lazy()))),
-            "kl_to_optimum": _lazy(lambda: certificates.kl_log_q(soft_pi, records) @ rho),
-        }
+        plain = _lazy(lambda: np.array([certificates.suboptimality(v, v_star(), rho) for v in values()]))
+        main = traj.stop_values if traj.stop_values is not None else _lazy(lambda: gaps(main_lazy()))
+        kl = _lazy(lambda: certificates.kl_log_q(soft_pi, records) @ rho)
+        if beta > 0:  # the problem's objective is the regularized one: its gap is "suboptimality", as for dpo, grpo
+            certs = {"suboptimality": main, "kl_to_optimum": kl, "suboptimality_unregularized": plain}
+        else:
+            certs = {"suboptimality": plain, "suboptimality_regularized": main, "kl_to_optimum": kl}
         info = {"values": values, "regularized_values": main_lazy}
     info.update(gamma=gamma, rho=rho)
     if record > 1:
