@@ -80,7 +80,8 @@ def evaluate(P, r, gamma, pi, rho, tau=0.0, log_mu=None, beta=0.0) -> PGOracle:
     kl_adv = 0.0
     if log_mu is not None:
         mu_on = xp.isfinite(log_mu)
-        reward = reward - beta * kl_log(xp.where(pos, log_pi, -xp.inf), log_mu)
+        # log mu is read only where pi > 0 (elsewhere -inf - -inf would be a NaN warning, masked anyway)
+        reward = reward - beta * kl_log(xp.where(pos, log_pi, -xp.inf), xp.where(pos, log_mu, 0.0))
         kl_adv = xp.where(pos & ~mu_on, xp.inf, beta * (log_pi - xp.where(mu_on, log_mu, 0.0)))
     P_pi = xp.einsum("sa,sat->st", pi, P)
     M = xp.eye(S, dtype=P_pi.dtype) - gamma * P_pi
