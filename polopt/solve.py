@@ -207,7 +207,7 @@ def default_method(problem) -> str:
     (the Gibbs policy); adversarial MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
-    if isinstance(problem, TabularMDP) and problem.beta > 0:
+    if isinstance(problem, TabularMDP) and getattr(problem, "beta", 0.0) > 0:
         return "soft_value_iteration"
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
         return {"discounted": "solve_mdp", "finite_horizon": "backward_induction",

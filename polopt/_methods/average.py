@@ -123,7 +123,7 @@ def _soft_v0(problem, init, beta, mu):
 def _problem_regularizer(problem, hparams: dict) -> dict:
     """``beta`` / ``reference`` from an MDP that carries them (``beta > 0``: the RLHF objective is the
     problem's); giving them again is allowed only with the same values."""
-    if problem.beta == 0.0:
+    if getattr(problem, "beta", 0.0) == 0.0:  # a problem saved before MDPs carried beta has none
         return hparams
     out = dict(hparams)
     for name, own in (("beta", problem.beta), ("reference", problem.mu)):

@@ -81,7 +81,8 @@ def is_saddle_mdp(problem) -> bool:
         ok = problem.criterion == "discounted"
     else:
         # beta > 0 is the KL-regularized objective, not the LP saddle point this method solves
-        ok = isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average") and problem.beta == 0
+        ok = (isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average")
+              and getattr(problem, "beta", 0.0) == 0)
     return ok and fits_dense((problem.num_states, problem.num_actions, problem.num_states), copies=3)
 
 

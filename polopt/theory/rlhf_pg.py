@@ -67,7 +67,7 @@ def prox_alpha(res) -> float:
     eta = float(hp["eta"])
     if np.isinf(eta):
         return 1.0
-    eta_p = eta / (1.0 - mdp_of(res).gamma) if method == "npg" else eta
+    eta_p = eta / (1.0 - mdp_of(res, regularized=True).gamma) if method == "npg" else eta
     return eta_p * beta / (1.0 + eta_p * beta)
 
 
@@ -77,7 +77,7 @@ def regularized_errors(res):
     Norms over the ``(s, a)`` with ``mu(a|s) > 0`` (elsewhere both policies are 0 for ever).
     """
     mu, beta = _reference(res)
-    mdp = mdp_of(res)
+    mdp = mdp_of(res, regularized=True)
     v_reg = np.asarray(res.info["regularized_values"], dtype=np.float64)  # [T+1, S], KL convention
     q_t = np.stack([q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v) for v in v_reg])
     v_star = np.asarray(res.optimum.value, dtype=np.float64).reshape(-1)
@@ -96,7 +96,7 @@ def regularized_errors(res):
 
 def _regularized_linear(res) -> Verdict:
     _, beta = _reference(res)
-    gamma = mdp_of(res).gamma
+    gamma = mdp_of(res, regularized=True).gamma
     q_err, log_err, c1 = regularized_errors(res)
     t = np.arange(q_err.shape[0] - 1)
     rate = (1.0 - (1.0 - gamma) * prox_alpha(res)) ** t
