@@ -351,5 +351,7 @@ def test_the_mdp_constructor_validates_and_copies():
     np.testing.assert_array_equal(mdp.mu, [[0.25, 0.75]] * 3)
     assert not mdp.mu.flags.writeable and mdp.reference is mdp.mu
     assert mdp.with_gamma(0.5).beta == 0.1 and "beta=0.1" in repr(mdp)
+    with pytest.raises(ValueError, match="no KL term"):
+        mdp.to_quantecon()
     plain = po.TabularMDP(m.P, m.r, gamma=0.9)  # backward compatible: beta 0, uniform reference
     assert plain.beta == 0.0 and po.solve(plain).method == "solve_mdp"
