@@ -75,3 +75,8 @@ def test_regularized_fixed_point(row):
 @pytest.mark.parametrize("row", REGULARIZED_ROWS, ids=[r.name for r in REGULARIZED_ROWS])
 def test_regularized_numpy_and_jax_agree(row):
     rule_suite.check_regularized_backends(row)
+
+
+@pytest.mark.parametrize("row", REGULARIZED_ROWS, ids=[r.name for r in REGULARIZED_ROWS])
+def test_regularized_finite_at_extreme_values(row):
+    rule_suite.check_regularized_extremes(row)

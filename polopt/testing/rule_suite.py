@@ -17,9 +17,10 @@ without touching the tests. Checks, per rule:
 * :func:`check_stops_at_tol` — ``po.solve(..., iters=10**7, tol=...)`` stops during the run
   (a handful of chunks), with status ``"converged"`` (rules with a last-iterate guarantee;
   :data:`NO_LAST_ITERATE` says why the others are exempt);
-* :func:`check_regularized_fixed_point` / :func:`check_regularized_backends` — for the PG rules that
-  also optimize the RLHF objective (:func:`regularized_rows`): the regularized optimum is a fixed point
-  and NumPy = JAX with the oracle's reference batched.
+* :func:`check_regularized_fixed_point` / :func:`check_regularized_backends` /
+  :func:`check_regularized_extremes` — for the PG rules that also optimize the RLHF objective
+  (:func:`regularized_rows`): the regularized optimum is a fixed point, NumPy = JAX with the oracle's
+  reference batched, and finite steps with 1e-300 probabilities in the start and the reference.
 
 A family the suite does not know yet fails :func:`families_covered` rather than being skipped.
 Families in :data:`NUMPY_ONLY` (the LLM estimators and preference losses, whose oracles or line
@@ -215,6 +216,19 @@ class _RegularizedPG(_PG):
         return (P, r, rho, log_mu), lambda P1, r1, rho1, lm1: MDPOracle(P1, r1, 0.9, rho1, 0.0, lm1, BETA), log_pi0
 
 
+    @classmethod
+    def extreme(cls, row, form=None, beta: float = EXTREME_BETA):
+        """Start and reference with probabilities 1e-300 (on different actions), ``eta = 1e3``."""
+        from ..oracles import MDPOracle
+
+        rule, _, log_pi0 = _PG.extreme(row, form)
+        mdp = cls._mdp(1)
+        mu = np.full((5, 3), 1e-300)
+        mu[:, 2] = 1.0
+        mu /= mu.sum(axis=-1, keepdims=True)
+        return rule, MDPOracle(mdp.dense_P(), mdp.r, mdp.gamma, mdp.rho, 0.0, np.log(mu), beta), log_pi0
+
+
 def regularized_rows(rows) -> list[Method]:
     """The rows whose rule also optimizes the RLHF objective (read off the PG family's table module)."""
     from .._methods.pg import REGULARIZED
@@ -245,6 +259,14 @@ def check_regularized_fixed_point(row: Method) -> None:
 def check_regularized_backends(row: Method, steps: int = 5) -> None:
     """NumPy and ``jit(vmap)`` JAX agree with the oracle's reference batched (``log_mu`` vmapped)."""
     _check_backends_on(row, _RegularizedPG, None, steps)
+
+
+def check_regularized_extremes(row: Method, steps: int = 20) -> None:
+    """Finite log-policies summing to one with 1e-300 probabilities in the start and the reference, at
+    ``beta = 1e-6`` and ``beta = 10`` (the magnet dominates the step)."""
+    for beta in (EXTREME_BETA, 10.0):
+        rule, oracle, log_pi0 = _RegularizedPG.extreme(row, beta=beta)
+        _run_finite(row, rule, oracle, log_pi0, steps)
 
 
 def _bandit(seed: int = 0, K: int = 4, beta: float = BETA, mu=None):
@@ -421,6 +443,10 @@ def _check_backends_on(row: Method, family, form: dict | None, steps: int) -> No
 
 def check_extremes(row: Method, form: dict | None = None, steps: int = 20) -> None:
     rule, oracle, log_pi0 = _FAMILY[row.family].extreme(row, form)
+    _run_finite(row, rule, oracle, log_pi0, steps)
+
+
+def _run_finite(row: Method, rule, oracle, log_pi0, steps: int) -> None:
     s = rule.init(log_pi0, oracle)
     with np.errstate(all="raise", under="ignore"):
         for _ in range(steps):
