@@ -46,6 +46,14 @@ Bad hyper-parameters raise ValueError / TypeError naming the rule, the argument,
 and the value (the same errors :func:`polopt.solve` reports). The one check that needs the problem,
 ``eta <= (1-gamma)/tau`` of ``entropy_npg``, is made in ``update`` on the oracle's (concrete) gamma.
 
+The RLHF objective: an :class:`MDPOracle` built with ``log_mu`` and ``beta > 0`` evaluates
+``V_beta = E sum_t gamma^t (r - beta KL(pi(.|s_t) || mu(.|s_t)))`` (its ``adv`` is the regularized
+advantage ``Q_beta - V_beta - beta log(pi/mu)``). ``npg``, ``policy_mirror_descent`` (KL) and ``mdpo`` then
+take :func:`regularized_prox` (the KL-to-``mu`` prox, ``eta = inf``: soft policy iteration), ``softmax_pg``
+ascends ``V_beta`` and ``bounded_ratio.ppo`` maximizes the clipped surrogate of the regularized advantage;
+``entropy_npg``, ``projected_pg``, ``log_barrier_pg`` and ``trpo`` refuse such an oracle (ValueError).
+Zero-probability reference actions keep probability 0 (``kl_prox``'s magnet and the ``-inf`` advantage).
+
 PMD schedules (:func:`pmd_step_size`): ``"constant"`` ``eta_k = eta`` (Xiao 2022: sublinear);
 ``"geometric"`` ``eta_k = eta growth^k`` (default ``growth = 1/gamma``; Xiao 2022, linear rate gamma);
 ``"adaptive"`` ``eta_k = max(eta, max_s D(greedy_k(s), pi_k(s)) / (c0 gamma^{2k+2}))``
