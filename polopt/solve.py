@@ -199,7 +199,8 @@ def describe(problem=None) -> dict[str, str]:
 def default_method(problem) -> str:
     """The certified exact solver ``solve(problem)`` runs when no method is named.
 
-    discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds);
+    discounted MDP: ``"solve_mdp"`` (optimistic policy iteration certified by MacQueen bounds), or with
+    ``beta > 0`` (the KL-regularized objective) ``"soft_value_iteration"`` with the MDP's beta and reference;
     finite horizon (and a bandit without KL term): ``"backward_induction"``; average reward:
     ``"relative_value_iteration"``; episodic total reward (``terminal=``): ``"policy_iteration"``;
     preference game: ``"nash"`` (beta = 0) or
@@ -207,6 +208,8 @@ def default_method(problem) -> str:
     (the Gibbs policy); adversarial MDP: ``"best_fixed_policy"`` (the best fixed policy in hindsight).
     """
     _check_problem(problem)
+    if isinstance(problem, TabularMDP) and getattr(problem, "beta", 0.0) > 0:
+        return "soft_value_iteration"
     if isinstance(problem, (TabularMDP, LinearMixtureMDP)):
         return {"discounted": "solve_mdp", "finite_horizon": "backward_induction",
                 "average": "relative_value_iteration", "total": "policy_iteration"}[problem.criterion]

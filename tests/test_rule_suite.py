@@ -58,3 +58,25 @@ def test_oracle_calls_as_declared(row):
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_stops_at_tol_during_the_run(row):
     rule_suite.check_stops_at_tol(row)
+
+
+REGULARIZED_ROWS = rule_suite.regularized_rows(ROWS)
+
+
+def test_the_regularized_pg_rows_are_the_documented_ones():
+    assert {r.name for r in REGULARIZED_ROWS} == {"npg", "softmax_pg", "ppo", "policy_mirror_descent", "mdpo"}
+
+
+@pytest.mark.parametrize("row", REGULARIZED_ROWS, ids=[r.name for r in REGULARIZED_ROWS])
+def test_regularized_fixed_point(row):
+    rule_suite.check_regularized_fixed_point(row)
+
+
+@pytest.mark.parametrize("row", REGULARIZED_ROWS, ids=[r.name for r in REGULARIZED_ROWS])
+def test_regularized_numpy_and_jax_agree(row):
+    rule_suite.check_regularized_backends(row)
+
+
+@pytest.mark.parametrize("row", REGULARIZED_ROWS, ids=[r.name for r in REGULARIZED_ROWS])
+def test_regularized_finite_at_extreme_values(row):
+    rule_suite.check_regularized_extremes(row)

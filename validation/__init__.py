@@ -99,6 +99,7 @@ MODULES = (
     "pg_npg_akm",
     "pg_pi_limit",
     "pg_pmd_rates",
+    "pg_rlhf",
     "pg_softmax_mei",
     "pi_monotone",
     "rps_equilibria",

@@ -10,7 +10,8 @@
   ``info``: ``gain_lower`` / ``gain_upper`` [T+1] (bounds on ``g*``), ``h`` (final relative
   values), ``gain`` (midpoint estimate). Optimum: :func:`~polopt.exact.average_reward_lp`.
 * ``"soft_value_iteration"`` — discounted TabularMDP. Hyper-parameters: ``beta > 0``
-  (required, KL coefficient), ``reference`` ([S, A] or [A], default uniform), ``tol``.
+  (required, KL coefficient), ``reference`` ([S, A] or [A], default uniform), ``tol``; an MDP built
+  with ``beta > 0`` supplies both (and it is then ``solve(mdp)``'s default method).
   ``init``: initial value [S] or a policy [S, A] (its regularized value is ``v_0``).
   Certificates [T+1]: ``"bellman_residual"`` = ``||T_beta v_t - v_t||_inf``,
   ``"value_error"`` = ``||v_t - v*||_inf``, ``"kl_to_optimum"`` = ``KL(pi* || pi_t)``
@@ -119,6 +120,24 @@ def _soft_v0(problem, init, beta, mu):
     return arr
 
 
+def _problem_regularizer(problem, hparams: dict) -> dict:
+    """``beta`` / ``reference`` from an MDP that carries them (``beta > 0``: the RLHF objective is the
+    problem's); giving them again is allowed only with the same values."""
+    if getattr(problem, "beta", 0.0) == 0.0:  # a problem saved before MDPs carried beta has none
+        return hparams
+    out = dict(hparams)
+    for name, own in (("beta", problem.beta), ("reference", problem.mu)):
+        given = out.get(name)
+        if given is None:
+            out[name] = own
+            continue
+        given_arr = np.broadcast_to(np.asarray(given, dtype=np.float64), np.shape(own))
+        if not np.array_equal(given_arr, own):
+            raise ValueError(f"soft_value_iteration: {name} is the problem's ({problem!r} has beta={problem.beta:g} "
+                             f"and its reference); got a different {name} = {given!r}")
+    return out
+
+
 @register(
     "soft_value_iteration",
     applies=_is_discounted_mdp,
@@ -127,6 +146,7 @@ def _soft_v0(problem, init, beta, mu):
 def _soft_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     """KL-regularized (soft) value iteration; hparam beta > 0, optional reference."""
     reject_unknown("soft_value_iteration", hparams, ("beta", "reference", "tol"))
+    hparams = _problem_regularizer(problem, hparams)
     if "beta" not in hparams:
         raise TypeError("soft_value_iteration requires the hyper-parameter beta (KL coefficient > 0)")
     beta = as_scalar("beta", hparams["beta"], low=0.0, low_open=True)

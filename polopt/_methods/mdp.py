@@ -70,7 +70,9 @@ def _tabular(problem):
 
 
 def _is_discounted(problem) -> bool:
-    return isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"
+    # beta > 0 poses the KL-regularized objective: the unregularized solvers would silently solve another problem
+    return (isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"
+            and getattr(problem, "beta", 0.0) == 0.0)
 
 
 def _is_lp(problem) -> bool:

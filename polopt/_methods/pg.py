@@ -2,7 +2,8 @@
 
 ``po.solve(problem, method=NAME, iters=T, init=pi0, tol=None, **hparams)`` on a discounted
 :class:`~polopt.problems.TabularMDP` (or LinearMixtureMDP via ``as_tabular()``), a :class:`Bandit` or a
-:class:`ContextualBandit` with ``beta = 0`` (one-step MDPs: ``gamma = 0``, start distribution = contexts).
+:class:`ContextualBandit` (one-step MDPs: ``gamma = 0``, start distribution = contexts), with ``beta = 0``;
+the rows of :data:`REGULARIZED` also optimize the KL-regularized objective of a problem with ``beta > 0``.
 Each name is a row of the method table (:func:`rows`): the factory of :mod:`polopt.rules.pg` /
 :mod:`polopt.rules.bounded_ratio` validates the hyper-parameters, the runner builds the exact oracle
 :class:`polopt.oracles.mdp.MDPOracle` and runs the Rule through :func:`polopt.solve.run_rule`; the
@@ -48,8 +49,21 @@ ContextualBandit); ``value`` = ``V [S]`` of the final policy (Bandit: the float 
   ``rho . (V*_tau - V_tau^{pi_t})`` (the main certificate, the one ``tol`` stops on) and
   ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_tau(s) || pi_t(s))``.
 
+* with ``beta > 0`` (the problem's RLHF objective ``V_beta = E sum_t gamma^t (r - beta KL(pi(.|s_t) ||
+  mu(.|s_t)))``; rows ``npg``, ``softmax_pg``, ``ppo``, ``policy_mirror_descent`` (KL), ``mdpo``:
+  :data:`REGULARIZED`): ``"suboptimality"`` ``rho . (V*_beta - V_beta^{pi_t})`` (the main certificate, named as
+  by ``dpo`` / ``grpo`` / ``regularized_optimum`` so that ``po.compare`` lines them up),
+  ``"kl_to_optimum"`` ``sum_s rho(s) KL(pi*_beta(s) || pi_t(s))`` and ``"suboptimality_unregularized"``
+  ``rho . (V* - V^{pi_t})``. The optimum is :func:`regularized_optimum` (soft value iteration with the
+  problem's reference, its Gibbs policy evaluated exactly); the run starts at the reference ``mu`` unless
+  ``init`` is given, an ``init`` with mass where ``mu = 0`` is a ValueError (a zero-probability reference
+  action is never played: every rule keeps it at 0), ``tau > 0`` on such a problem is a ValueError, and
+  ``res.value`` is the regularized value ``V_beta`` of the final policy (a float for a Bandit, as
+  ``regularized_optimum`` reports it). For a bandit ``J* - J(pi) = beta KL(pi || pi*)`` exactly.
+
 ``info`` (lazy as well): ``"values"`` ``[T+1, S]`` (unregularized ``V^{pi_t}``), ``"regularized_values"``
-when ``tau > 0``, ``"gamma"``, ``"rho"``. Bad input raises ValueError / TypeError naming the rule and the
+when ``tau > 0`` or ``beta > 0`` (``V_beta`` in the KL convention: no ``log A`` shift), ``"gamma"``, ``"rho"``.
+Bad input raises ValueError / TypeError naming the rule and the
 argument (eta <= 0, eps outside (0, 1), bounds not ``0 <= lo < 1 < hi``, init off the simplex, unknown
 hyper-parameters) — the same errors the factories give a direct caller.
 """
@@ -86,11 +100,28 @@ class _Instance(NamedTuple):
     kind: str  # "mdp" | "bandit" | "contextual"
 
 
+#: The rows whose rule optimizes the RLHF objective ``V - beta KL(pi || mu)`` when the problem has ``beta > 0``
+#: (the oracle's regularized values; see :mod:`polopt.rules.pg`). The others are defined for the plain objective:
+#: entropy_npg is the uniform-reference case of npg (its own ``tau``), projected / log-barrier PG have no
+#: closed form with the KL at the simplex boundary, and TRPO / the bounded-ratio rules move by a fixed trust
+#: region (KL ``delta`` or ratio ``eps``) around an interior optimum.
+REGULARIZED = ("softmax_pg", "npg", "policy_mirror_descent", "mdpo", "ppo")
+
+
+def _beta(problem) -> float:
+    return float(getattr(problem, "beta", 0.0))
+
+
 def is_pg_problem(problem) -> bool:
     """A discounted MDP whose dense kernel fits in memory (the exact PG oracle solves dense systems on
-    ``P [S, A, S]``: a huge sparse MDP is not listed), or a bandit / contextual bandit without KL term."""
+    ``P [S, A, S]``: a huge sparse MDP is not listed), or a bandit / contextual bandit, without KL term."""
+    return _beta(problem) == 0.0 and is_pg_instance(problem)
+
+
+def is_pg_instance(problem) -> bool:
+    """:func:`is_pg_problem` with any ``beta``: the rows of :data:`REGULARIZED` also take ``beta > 0``."""
     if isinstance(problem, (Bandit, ContextualBandit)):
-        return problem.beta == 0.0
+        return True
     if not (isinstance(problem, (TabularMDP, LinearMixtureMDP)) and problem.criterion == "discounted"):
         return False
     S, A = problem.num_states, problem.num_actions
@@ -102,7 +133,8 @@ def _instance(problem) -> _Instance:
         contexts = problem.rho if isinstance(problem, ContextualBandit) else None
         P, r, gamma, rho = bandit_as_mdp_arrays(problem.r, contexts)
         kind = "contextual" if isinstance(problem, ContextualBandit) else "bandit"
-        return _Instance(TabularMDP(P, r, gamma=gamma, rho=rho), P, kind)
+        mu = np.broadcast_to(problem.mu, r.shape)
+        return _Instance(TabularMDP(P, r, gamma=gamma, rho=rho, reference=mu, beta=problem.beta), P, kind)
     mdp = problem.as_tabular() if isinstance(problem, LinearMixtureMDP) else problem
     return _Instance(mdp, np.asarray(mdp.dense_P()), "mdp")
 
@@ -117,15 +149,26 @@ def _out(inst: _Instance, x):
 
 
 def _init_policy(inst: _Instance, init) -> np.ndarray:
+    """The start policy ``[S, A]``: uniform, or the reference ``mu`` when ``beta > 0`` (RLHF starts at the
+    reference); a given ``init`` may not put mass where ``mu`` is 0 (the KL would be infinite)."""
     S, A = inst.mdp.num_states, inst.mdp.num_actions
+    beta = inst.mdp.beta
     if init is None:
+        if beta > 0:
+            return np.array(inst.mdp.mu)
         # uniform over the feasible actions: an infeasible one (mask False, r = -inf) gets log-prob -inf,
         # which the log-domain rules keep (softmax of -inf + finite is 0)
         feasible = np.asarray(getattr(inst.mdp, "mask", np.ones((S, A), dtype=bool)), dtype=np.float64)
         return feasible / feasible.sum(axis=1, keepdims=True)
     shape = (A,) if inst.kind == "bandit" else (S, A)
-    pi = np.array(as_distribution("init", init, shape))
-    return pi.reshape(S, A)
+    pi = np.array(as_distribution("init", init, shape)).reshape(S, A)
+    off = (pi > 0) & (inst.mdp.mu == 0)
+    if beta > 0 and off.any():
+        s, a = (int(i[0]) for i in np.nonzero(off))
+        where = f"init[{a}]" if inst.kind == "bandit" else f"init[{s}, {a}]"
+        raise ValueError(f"{where} is {pi[s, a]:.6g} > 0 where the reference is 0: with beta > 0 a zero-probability "
+                         f"reference action is never played (its KL is infinite); expected init = 0 there")
+    return pi
 
 
 # --------------------------------------------------------------------------- optimum
@@ -141,6 +184,14 @@ def _soft_optimum(mdp: TabularMDP, tau: float):
     shift = tau * np.log(mdp.num_actions) / (1.0 - mdp.gamma)
     svi = _soft.soft_value_iteration(mdp, tau)
     return svi.policy, svi.v + shift, shift
+
+
+def regularized_optimum(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
+    """``(pi*_beta [S, A], V*_beta [S])`` of the RLHF objective of ``mdp`` (its ``beta > 0`` and reference):
+    :func:`polopt.exact.soft.soft_value_iteration` (certified ``||v - v*|| <= tol``), its Gibbs policy
+    evaluated exactly (so that ``V*_beta`` is the value of ``pi*_beta``, not a value-iteration iterate)."""
+    svi = _soft.soft_value_iteration(mdp, mdp.beta, mdp.mu)
+    return svi.policy, _soft.regularized_policy_evaluation(mdp, svi.policy, mdp.beta, mdp.mu)
 
 
 # --------------------------------------------------------------------------- defaults the table reads
@@ -200,15 +251,28 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
 
     inst = _instance(problem)
     mdp = inst.mdp
+    beta = float(mdp.beta)
+    if beta > 0 and tau > 0:
+        raise ValueError(f"{name}: tau = {tau:g} > 0 on a problem with beta = {beta:g} > 0 would regularize twice; "
+                         "the entropy is the KL to the uniform reference: pose it as the problem's reference")
     gamma, rho = float(mdp.gamma), np.asarray(mdp.rho, dtype=np.float64)
-    oracle = MDPOracle(inst.P, np.asarray(mdp.r, dtype=np.float64), gamma, rho, tau)
+    log_mu = _pg.log_policy(np.asarray(mdp.mu, dtype=np.float64)) if beta > 0 else None
+    oracle = MDPOracle(inst.P, np.asarray(mdp.r, dtype=np.float64), gamma, rho, tau, log_mu, beta)
     state = rule.init(_pg.log_policy(_init_policy(inst, init)), oracle)
+    regularized = tau > 0 or beta > 0
 
     def values_of(block):  # log-policies [n, S, A] -> V^{pi_t} [n, S] (polopt.exact, not the oracle)
         return np.stack([_ev.policy_value(mdp, softmax(lp)) for lp in block])
 
     with single_threaded():
-        if tau > 0:
+        if beta > 0:
+            soft_pi, soft_v = regularized_optimum(mdp)
+
+            def reg_values_of(block):  # the RLHF objective V_beta^{pi_t} [n, S] (polopt.exact.soft)
+                return np.stack([_soft.regularized_policy_evaluation(mdp, softmax(lp), beta, mdp.mu) for lp in block])
+
+            main_values, v_main, opt = reg_values_of, soft_v, Optimum(_out(inst, soft_pi), soft_v)
+        elif tau > 0:
             soft_pi, soft_v, shift = _soft_optimum(mdp, tau)
 
             def reg_values_of(block):
@@ -240,30 +304,30 @@ def run_pg_rule(name: str, problem, *, iters: int, init, seed, **hparams) -> Sol
         return done[:n] if done.shape[0] >= n else main_values(records)
 
     main_lazy = _lazy(main_all)
-    values = main_lazy if tau == 0 else _lazy(lambda: values_of(records))
-    if tau == 0:
+    values = _lazy(lambda: values_of(records)) if regularized else main_lazy
+    if not regularized:
         certs = {"suboptimality": (traj.stop_values if traj.stop_values is not None
                                    else _lazy(lambda: gaps(main_lazy())))}
         info = {"values": values}
     else:
         v_star = _lazy(lambda: optimum(mdp)[1])  # the unregularized optimum, only when its certificate is read
-        certs = {
-            "suboptimality": _lazy(lambda: np.array([certificates.suboptimality(v, v_star(), rho)
-                                                     for v in values()])),
-            "suboptimality_regularized": (traj.stop_values if traj.stop_values is not None
-                                          else _lazy(lambda: gaps(main_lazy()))),
-            "kl_to_optimum": _lazy(lambda: certificates.kl_log_q(soft_pi, records) @ rho),
-        }
+        plain = _lazy(lambda: np.array([certificates.suboptimality(v, v_star(), rho) for v in values()]))
+        main = traj.stop_values if traj.stop_values is not None else _lazy(lambda: gaps(main_lazy()))
+        kl = _lazy(lambda: certificates.kl_log_q(soft_pi, records) @ rho)
+        if beta > 0:  # the problem's objective is the regularized one: its gap is "suboptimality", as for dpo, grpo
+            certs = {"suboptimality": main, "kl_to_optimum": kl, "suboptimality_unregularized": plain}
+        else:
+            certs = {"suboptimality": plain, "suboptimality_regularized": main, "kl_to_optimum": kl}
         info = {"values": values, "regularized_values": main_lazy}
     info.update(gamma=gamma, rho=rho)
     if record > 1:
         info["recorded"] = traj.steps
 
-    if tau == 0 and seen:
+    if (not regularized or beta > 0) and seen:
         final_v = main_lazy()[-1]
     else:
         with single_threaded():
-            final_v = _ev.policy_value(mdp, pols[-1])
+            final_v = main_values(records[-1:])[0] if beta > 0 else _ev.policy_value(mdp, pols[-1])
     used = dict(rule.hparams._asdict())
     return SolveResult(
         policy=_out(inst, pols[-1]),
@@ -290,9 +354,14 @@ def rows():
     from ..methods import Method
 
     def row(name, rule, summary, defaults, aliases=()):
+        if name in REGULARIZED:
+            return Method(name, is_pg_instance, runner(name), summary, rule, aliases, defaults, COMMON, "pg",
+                          "a discounted MDP whose dense kernel P [S, A, S] fits in memory (the exact PG oracle "
+                          "solves dense systems), or a bandit / contextual bandit (any beta >= 0)")
         return Method(name, is_pg_problem, runner(name), summary, rule, aliases, defaults, COMMON, "pg",
                       "a discounted MDP whose dense kernel P [S, A, S] fits in memory (the exact PG oracle solves "
-                      "dense systems), or a bandit / contextual bandit with beta = 0")
+                      "dense systems), or a bandit / contextual bandit, with beta = 0 (for beta > 0: "
+                      + ", ".join(REGULARIZED) + ")")
 
     return (
         row("softmax_pg", _pg.softmax_pg,

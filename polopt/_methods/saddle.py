@@ -80,9 +80,10 @@ def is_saddle_mdp(problem) -> bool:
     if isinstance(problem, LinearMixtureMDP):
         ok = problem.criterion == "discounted"
     else:
-        ok = isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average")
-        # infeasible pairs (r = -inf) would need the occupancy's simplex restricted to the feasible ones
-        ok = ok and not problem.has_infeasible
+        # beta > 0 is the KL-regularized objective, not the LP saddle point this method solves; infeasible
+        # pairs (r = -inf) would need the occupancy's simplex restricted to the feasible ones
+        ok = (isinstance(problem, TabularMDP) and problem.criterion in ("discounted", "average")
+              and getattr(problem, "beta", 0.0) == 0 and not problem.has_infeasible)
     return ok and fits_dense((problem.num_states, problem.num_actions, problem.num_states), copies=3)
 
 

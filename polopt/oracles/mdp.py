@@ -6,13 +6,21 @@ factor. :class:`MDPOracle` is that object; :func:`evaluate` is the computation i
 once against the array namespace of its inputs (NumPy float64 or ``jax.numpy``; ``jax.vmap`` it
 over ``(state, P, r)`` for batches).
 
-For one instance ``P [S, A, S]``, ``r [S, A]``, ``pi [S, A]``, ``rho [S]`` and entropy temperature
-``tau >= 0``, two dense linear solves give :class:`PGOracle`::
+For one instance ``P [S, A, S]``, ``r [S, A]``, ``pi [S, A]``, ``rho [S]``, entropy temperature
+``tau >= 0`` and, for the RLHF objective, a reference ``mu [S, A]`` (as ``log_mu``) with KL
+coefficient ``beta >= 0``, two dense linear solves give :class:`PGOracle`::
 
-    v   [S]     V^pi_tau = (I - gamma P_pi)^{-1} (r_pi + tau H(pi(.|s)))
-    q   [S, A]  Q^pi_tau = r + gamma P v
-    adv [S, A]  q - tau log pi - v[:, None]   (Mei et al.'s soft advantage, Eq. 18; = Q - V at tau = 0)
+    v   [S]     V^pi = (I - gamma P_pi)^{-1} (r_pi + tau H(pi(.|s)) - beta KL(pi(.|s) || mu(.|s)))
+    q   [S, A]  Q^pi = r + gamma P v
+    adv [S, A]  q - tau log pi - beta (log pi - log mu) - v[:, None]
+                (the regularized advantage: Mei et al.'s soft advantage, Eq. 18, for the entropy;
+                 = Q - V at tau = beta = 0)
     d   [S]     d^pi_rho = (1 - gamma) (I - gamma P_pi^T)^{-1} rho   (normalized discounted visitation)
+
+At an action with ``pi(a|s) = 0`` the advantage reads ``log pi`` as 0 (as the entropy term does:
+only ``pi * adv`` and the support of ``pi`` enter the rules); where ``pi(a|s) > 0 = mu(a|s)`` the
+KL is infinite: ``v`` is ``-inf`` there and ``adv`` is ``-inf`` (a zero-probability reference
+action is never played; the runners refuse such a start).
 
 It equals :func:`polopt.exact.evaluate` (``V``, ``Q``, ``advantage``, ``occupancy.sum(-1)``) and
 :func:`polopt.exact.soft.regularized_policy_evaluation` to 1e-10 (``tests/test_rules_pg.py``). A
@@ -28,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._base import array_namespace
+from .._logspace import kl_log
 
 __all__ = ["MDPOracle", "PGOracle", "bandit_as_mdp_arrays", "evaluate"]
 
@@ -45,18 +54,21 @@ class PGOracle(NamedTuple):
     d: Any
 
 
-def evaluate(P, r, gamma, pi, rho, tau=0.0) -> PGOracle:
-    """Exact (soft) evaluation of ``pi`` by two dense linear solves; see the module docstring.
+def evaluate(P, r, gamma, pi, rho, tau=0.0, log_mu=None, beta=0.0) -> PGOracle:
+    """Exact (regularized) evaluation of ``pi`` by two dense linear solves; see the module docstring.
 
     Args:
         P: kernel ``[S, A, S]``; r: rewards ``[S, A]``; gamma: discount in ``[0, 1)``;
-        pi: policy ``[S, A]``; rho: start distribution ``[S]``; tau: entropy temperature ``>= 0``.
+        pi: policy ``[S, A]``; rho: start distribution ``[S]``; tau: entropy temperature ``>= 0``;
+        log_mu: log of the reference policy ``[S, A]`` (``-inf`` allowed), None without a KL term;
+        beta: KL coefficient ``>= 0`` (a Python float; read only with ``log_mu``).
 
     Returns:
         :class:`PGOracle` ``(v [S], q [S, A], adv [S, A], d [S])``.
 
-    Tested against :func:`polopt.exact.evaluate` (tau = 0) and
-    :func:`polopt.exact.soft.regularized_policy_evaluation` (tau > 0) to 1e-10.
+    Tested against :func:`polopt.exact.evaluate` (tau = 0), and
+    :func:`polopt.exact.soft.regularized_policy_evaluation` (tau > 0 with the uniform reference; beta > 0
+    with any reference) to 1e-10 (``tests/test_rules_pg.py``, ``tests/test_rlhf_pg.py``).
     """
     xp = array_namespace(P, r, pi, rho)
     S = r.shape[-2]
@@ -64,13 +76,20 @@ def evaluate(P, r, gamma, pi, rho, tau=0.0) -> PGOracle:
     # log 0 is never taken: 0 log 0 = 0 in the entropy and in the soft advantage
     log_pi = xp.log(xp.where(pos, pi, 1.0))
     ent = -xp.sum(pi * log_pi, axis=-1)
+    # an infeasible pair (r = -inf) without mass contributes 0, not 0 * -inf = nan
+    reward = xp.sum(pi * xp.where(pos, r, 0.0), axis=-1) + tau * ent
+    kl_adv = 0.0
+    if log_mu is not None:
+        mu_on = xp.isfinite(log_mu)
+        # log mu is read only where pi > 0 (elsewhere -inf - -inf would be a NaN warning, masked anyway)
+        reward = reward - beta * kl_log(xp.where(pos, log_pi, -xp.inf), xp.where(pos, log_mu, 0.0))
+        kl_adv = xp.where(pos & ~mu_on, xp.inf, beta * (log_pi - xp.where(mu_on, log_mu, 0.0)))
     P_pi = xp.einsum("sa,sat->st", pi, P)
     M = xp.eye(S, dtype=P_pi.dtype) - gamma * P_pi
-    # an infeasible pair (r = -inf) without mass contributes 0, not 0 * -inf = nan
-    v = xp.linalg.solve(M, xp.sum(pi * xp.where(pos, r, 0.0), axis=-1) + tau * ent)
+    v = xp.linalg.solve(M, reward)
     q = r + gamma * (P @ v)  # a BLAS matrix-vector product ([S, A, S] @ [S]); einsum here is 2-3x slower
     d = (1.0 - gamma) * xp.linalg.solve(M.T, rho)
-    adv = q - v[:, None] - tau * log_pi
+    adv = q - v[:, None] - tau * log_pi - kl_adv
     return PGOracle(v, q, adv, d)
 
 
@@ -79,8 +98,10 @@ class MDPOracle(NamedTuple):
 
     Fields: ``P [S, A, S]`` (dense), ``r [S, A]``, ``gamma`` (a Python float: rules branch on it, so
     it is not vmapped), ``rho [S]`` the start distribution, ``tau`` the entropy temperature of
-    :meth:`evaluate` (0: unregularized values). NumPy or ``jax.numpy`` arrays; build it inside a
-    ``jax.vmap``-ed function to batch over instances.
+    :meth:`evaluate` (0: unregularized values), ``log_mu [S, A]`` the log-reference of the RLHF
+    objective and ``beta`` its KL coefficient (a Python float, like ``gamma``; ``log_mu=None``: no
+    KL term). NumPy or ``jax.numpy`` arrays; build it inside a ``jax.vmap``-ed function to batch
+    over instances.
     """
 
     P: Any
@@ -88,10 +109,19 @@ class MDPOracle(NamedTuple):
     gamma: float
     rho: Any
     tau: float = 0.0
+    log_mu: Any = None
+    beta: float = 0.0
+
+    @property
+    def regularized(self) -> bool:
+        """Whether :meth:`evaluate` carries the KL term ``- beta KL(pi || mu)`` (a Python bool)."""
+        return self.log_mu is not None and float(self.beta) > 0.0
 
     def evaluate(self, pi, tau=None) -> PGOracle:
-        """:func:`evaluate` of ``pi [S, A]`` at temperature ``tau`` (default: the oracle's)."""
-        return evaluate(self.P, self.r, self.gamma, pi, self.rho, self.tau if tau is None else tau)
+        """:func:`evaluate` of ``pi [S, A]`` at temperature ``tau`` (default: the oracle's), with the
+        oracle's KL term."""
+        return evaluate(self.P, self.r, self.gamma, pi, self.rho, self.tau if tau is None else tau,
+                        self.log_mu if self.regularized else None, self.beta)
 
     def cost(self) -> int:
         """Evaluations one call of :meth:`evaluate` makes (the exact oracle: one)."""

@@ -165,13 +165,16 @@ def mdp_to_quantecon(mdp: TabularMDP):
     A sparse MDP becomes the state-action-pair form (``Q`` the CSR kernel ``(S*A, S)``).
 
     Raises:
-        ValueError: a finite-horizon or average-reward MDP (DiscreteDP is discounted, ``beta < 1``).
+        ValueError: a finite-horizon or average-reward MDP (DiscreteDP is discounted, ``beta < 1``), or an
+            MDP with a KL term (``mdp.beta > 0``).
         ImportError: quantecon is not installed.
     """
     if not isinstance(mdp, TabularMDP):
         raise TypeError(f"mdp must be a TabularMDP, got {type(mdp).__name__}")
     if mdp.criterion != "discounted" or mdp.is_time_inhomogeneous:
         raise ValueError(f"to_quantecon needs a stationary discounted MDP (gamma < 1), got {mdp!r}")
+    if getattr(mdp, "beta", 0.0) > 0:  # DiscreteDP has no KL term: exporting would silently drop the objective's
+        raise ValueError(f"to_quantecon needs an unregularized MDP (DiscreteDP has no KL term), got {mdp!r}")
     qe = _require("quantecon.markov", "to_quantecon")
     if mdp.has_infeasible:  # the pair form lists the feasible pairs only
         s_idx, a_idx = np.nonzero(mdp.mask)

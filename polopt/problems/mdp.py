@@ -56,7 +56,7 @@ from .._validation import (
     check_stochastic,
     split_neg_inf,
 )
-from ._base import Problem
+from ._base import Problem, contexts_and_reference
 
 DISCOUNTED = "discounted"
 FINITE_HORIZON = "finite_horizon"
@@ -176,6 +176,7 @@ class TabularMDP(Problem):
             1.0 with a horizon.
         rho: start-state distribution ``[S]``; uniform if None.
         horizon: number of decision steps ``H >= 1`` for the finite-horizon criterion.
+<<<<<<< HEAD
         mask: bool ``[S, A]``, ``False`` = infeasible (combined with the ``-inf`` entries of ``r``).
             Infeasible pairs get ``r = -inf`` and a self-loop row in ``P`` (never used); every state
             needs a feasible action.
@@ -189,6 +190,14 @@ class TabularMDP(Problem):
         mask: read-only bool ``[S, A]`` of feasible pairs (all True without infeasible actions).
         terminal: read-only int array of terminal states (empty without).
         reward_reduction: None, or :data:`PER_TRANSITION` when ``r`` was reduced from ``R[s, a, s']``.
+=======
+        reference: reference policy ``mu`` of the RLHF objective, ``[S, A]`` or ``[A]`` (shared by every
+            state), rows on the simplex; uniform if None. Stored as ``mu [S, A]`` (read-only).
+        beta: KL coefficient ``>= 0``. With ``beta > 0`` (discounted criterion only) the objective is the
+            KL-regularized value ``V_beta^pi = E^pi[sum_t gamma^t (r(s_t, a_t) - beta KL(pi(.|s_t) ||
+            mu(.|s_t)))]``, solved by default with soft value iteration; ``beta = 0`` is the plain MDP
+            (the reference is then unused).
+>>>>>>> rlhf-pg
 
     Raises:
         ValueError: non-stochastic rows ("P[3, 1, :] sums to 0.98, expected 1 ..."), NaN,
@@ -207,6 +216,7 @@ class TabularMDP(Problem):
         "num_states",
         "num_actions",
         "criterion",
+<<<<<<< HEAD
         "mask",
         "terminal",
         "reward_reduction",
@@ -214,6 +224,14 @@ class TabularMDP(Problem):
 
     def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None, *,
                  mask=None, axes: str = "sas", terminal=None):
+=======
+        "mu",
+        "beta",
+    )
+
+    def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None, reference=None,
+                 beta: float = 0.0):
+>>>>>>> rlhf-pg
         H = None if horizon is None else as_positive_int("horizon", horizon)
         if gamma is None:
             gamma = 1.0 if H is not None else 0.9
@@ -311,8 +329,13 @@ class TabularMDP(Problem):
         feasible.setflags(write=False)
         rho_arr = np.full(S, 1.0 / S) if rho is None else as_distribution("rho", rho, (S,)).copy()
         rho_arr.setflags(write=False)
+<<<<<<< HEAD
         T_arr = np.zeros(0, dtype=np.int64) if T is None else T
         T_arr.setflags(write=False)
+=======
+        beta = as_scalar("beta", beta, low=0.0)
+        _, mu = contexts_and_reference(None, reference, S, A)
+>>>>>>> rlhf-pg
 
         self.P = P_dense
         self.P_sparse = P_sparse
@@ -333,6 +356,11 @@ class TabularMDP(Problem):
             self.criterion = AVERAGE
         else:
             self.criterion = DISCOUNTED
+        if beta > 0 and self.criterion != DISCOUNTED:
+            raise ValueError(f"beta > 0 (the KL-regularized objective) needs the discounted criterion "
+                             f"(0 <= gamma < 1, no horizon); got beta={beta:g} with the {self.criterion} criterion")
+        self.mu = mu
+        self.beta = beta
         self._freeze()
 
     @classmethod
@@ -396,6 +424,11 @@ class TabularMDP(Problem):
 
     # ------------------------------------------------------------------ views
     @property
+    def reference(self) -> np.ndarray:
+        """The reference policy ``mu [S, A]`` of the KL term (uniform unless given)."""
+        return self.mu
+
+    @property
     def is_sparse(self) -> bool:
         return self.P_sparse is not None
 
@@ -446,8 +479,12 @@ class TabularMDP(Problem):
     def with_gamma(self, gamma: float) -> TabularMDP:
         """Same (stationary) MDP under another discount, e.g. for ``(1-gamma) V_gamma -> gain``."""
         P = self.P_sparse if self.P_sparse is not None else self.P
+<<<<<<< HEAD
         terminal = self.terminal if self.terminal.size else None  # infeasible pairs travel as r = -inf
         return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, terminal=terminal)
+=======
+        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, reference=self.mu, beta=self.beta)
+>>>>>>> rlhf-pg
 
     # ------------------------------------------------------------------ other libraries (problems/interop.py)
     @classmethod
@@ -481,9 +518,13 @@ class TabularMDP(Problem):
 
     def __repr__(self) -> str:
         extra = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma:g}"
+<<<<<<< HEAD
         kind = ", sparse" if self.is_sparse else ""
         if self.criterion == TOTAL:
             extra = f"total reward, terminal={self.terminal.tolist()}"
         if not self.mask.all():
             kind += f", {int((~self.mask).sum())} infeasible pairs"
+=======
+        kind = (f", beta={self.beta:g}" if self.beta > 0 else "") + (", sparse" if self.is_sparse else "")
+>>>>>>> rlhf-pg
         return f"TabularMDP(S={self.num_states}, A={self.num_actions}, {extra}{kind})"

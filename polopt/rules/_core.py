@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from .._base import array_namespace
+from .._logspace import kl_log
 from .._validation import as_positive_int, as_scalar
 
 
@@ -142,18 +143,6 @@ def softmax(logits):
     """``exp(log_normalize(logits))`` — the policy of a logit vector, ``[..., K]``."""
     xp = array_namespace(logits)
     return xp.exp(log_normalize(logits))
-
-
-def kl_log(log_p, log_q):
-    """``KL(p || q) = sum_a p(a) (log p(a) - log q(a))`` from log-probabilities, ``[..., K] -> [...]``.
-
-    ``0 log 0 = 0`` is honoured (terms with ``p(a) = 0`` contribute nothing even where
-    ``log q(a) = -inf``); the result is clipped at 0 against round-off.
-    """
-    xp = array_namespace(log_p, log_q)
-    p = xp.exp(log_p)
-    diff = xp.where(p > 0, log_p - log_q, 0.0)
-    return xp.maximum(xp.sum(p * diff, axis=-1), 0.0)
 
 
 def entropy_log(log_p):

@@ -46,6 +46,14 @@ Bad hyper-parameters raise ValueError / TypeError naming the rule, the argument,
 and the value (the same errors :func:`polopt.solve` reports). The one check that needs the problem,
 ``eta <= (1-gamma)/tau`` of ``entropy_npg``, is made in ``update`` on the oracle's (concrete) gamma.
 
+The RLHF objective: an :class:`MDPOracle` built with ``log_mu`` and ``beta > 0`` evaluates
+``V_beta = E sum_t gamma^t (r - beta KL(pi(.|s_t) || mu(.|s_t)))`` (its ``adv`` is the regularized
+advantage ``Q_beta - V_beta - beta log(pi/mu)``). ``npg``, ``policy_mirror_descent`` (KL) and ``mdpo`` then
+take :func:`regularized_prox` (the KL-to-``mu`` prox, ``eta = inf``: soft policy iteration), ``softmax_pg``
+ascends ``V_beta`` and ``bounded_ratio.ppo`` maximizes the clipped surrogate of the regularized advantage;
+``entropy_npg``, ``projected_pg``, ``log_barrier_pg`` and ``trpo`` refuse such an oracle (ValueError).
+Zero-probability reference actions keep probability 0 (``kl_prox``'s magnet and the ``-inf`` advantage).
+
 PMD schedules (:func:`pmd_step_size`): ``"constant"`` ``eta_k = eta`` (Xiao 2022: sublinear);
 ``"geometric"`` ``eta_k = eta growth^k`` (default ``growth = 1/gamma``; Xiao 2022, linear rate gamma);
 ``"adaptive"`` ``eta_k = max(eta, max_s D(greedy_k(s), pi_k(s)) / (c0 gamma^{2k+2}))``
@@ -106,6 +114,7 @@ __all__ = [
     "policy_init",
     "policy_mirror_descent",
     "projected_pg",
+    "regularized_prox",
     "softmax_pg",
     "softmax_pg_gradient",
     "trpo",
@@ -221,6 +230,38 @@ def _next(state: PolicyState, log_pi) -> PolicyState:
     return PolicyState(log_pi, state.k + 1)
 
 
+def _regularized(oracle) -> bool:
+    """Whether the oracle evaluates the RLHF objective ``V - beta KL(pi || mu)`` (a Python bool)."""
+    return bool(getattr(oracle, "regularized", False))
+
+
+def _unregularized_only(rule: str, oracle) -> None:
+    require(rule, not _regularized(oracle),
+            "the rule is defined for the unregularized objective; the oracle carries beta > 0 and a reference "
+            "(the KL-regularized rules are npg, policy_mirror_descent (bregman='kl'), mdpo, softmax_pg, ppo)")
+
+
+def regularized_prox(log_pi, o: PGOracle, oracle, eta):
+    """The KL-regularized NPG / PMD step on the oracle's objective ``V_beta`` (per state):
+
+    ``pi+ = argmax_p eta <p, Q_beta> - eta beta KL(p || mu) - KL(p || pi)``, i.e.
+    ``pi+ ∝ pi^{1/(1+eta beta)} mu^{eta beta/(1+eta beta)} exp(eta Q_beta/(1+eta beta))``
+    (:func:`kl_prox` with the magnet ``mu``; Lan arXiv 2102.00135 eq. (3.1)-(3.2) with ``h = beta KL(.||mu)``;
+    Cen et al. arXiv 2007.06558 Lemma 5 is the uniform-``mu`` case). ``Q_beta`` enters as ``q - v``: the
+    normalization removes the per-state constant and ``eta (q - v)`` stays of the advantage's size.
+    ``eta = inf`` (a Python float) is its limit, soft policy iteration ``pi+ ∝ mu exp(Q_beta / beta)``
+    (the support of ``pi`` is then not kept). Actions with ``mu(a|s) = 0`` get probability 0.
+    Shapes ``[..., S, A]``; ``oracle`` supplies ``log_mu`` and ``beta``.
+    """
+    xp = array_namespace(log_pi, o.q)
+    g = o.q - o.v[..., None]
+    log_mu, beta = oracle.log_mu, oracle.beta
+    if _is_inf(eta):
+        on = xp.isfinite(log_mu)
+        return log_normalize(xp.where(on, xp.where(on, log_mu, 0.0) + g / beta, -xp.inf))
+    return kl_prox(log_pi, g, eta, log_mu, beta)
+
+
 def _rule(name: str, update, **hp) -> Rule:
     return Rule(name, _init, update, 1, False, hparams(name, **hp))
 
@@ -249,7 +290,10 @@ def softmax_pg(*, eta=None, tau=0.0) -> Rule:
 
     ``log pi`` is stored instead of ``theta``: the policy depends on ``theta`` only up to a per-state
     shift, so ``lognorm(theta + eta g) = lognorm(log pi + eta g)``. ``tau > 0`` ascends the entropy-
-    regularized value (the rule evaluates at its own ``tau``). ``eta=None``: ``(1-gamma)^3/8``.
+    regularized value (the rule evaluates at its own ``tau``). With an oracle carrying the RLHF objective
+    (``beta > 0``, reference ``mu``) it ascends ``V_beta(rho)``: ``adv`` is then the regularized advantage
+    ``Q_beta - V_beta - beta log(pi/mu)``, and the same formula is the exact gradient (the ``+1`` of
+    ``d(p log p)/dp`` cancels under the softmax Jacobian). ``eta=None``: ``(1-gamma)^3/8``.
     Guarantee: AKM Thm 5.1 (asymptotic, ``eta <= (1-gamma)^3/8``), Mei et al. Thm 4 (O(1/t)): theorems
     ``softmax_pg.mei`` and ``softmax_pg.mei_bandit``.
     """
@@ -257,6 +301,9 @@ def softmax_pg(*, eta=None, tau=0.0) -> Rule:
     tau = coefficient("softmax_pg", "tau", tau)
 
     def update(state, oracle):
+        require("softmax_pg", not (_regularized(oracle) and isinstance(tau, (int, float)) and tau > 0),
+                "tau > 0 together with the oracle's KL term (beta > 0) would regularize twice; the entropy is the "
+                "KL to the uniform reference: put it in the problem's reference instead")
         g = oracle.gamma
         e = _akm_step(g) if eta is None else eta
         o = _values(state, oracle, tau)
@@ -275,6 +322,7 @@ def log_barrier_pg(*, eta=None, lam=1e-3) -> Rule:
     lam = coefficient("log_barrier_pg", "lam", lam)
 
     def update(state, oracle):
+        _unregularized_only("log_barrier_pg", oracle)
         xp = array_namespace(state.log_pi)
         g = oracle.gamma
         e = _akm_step(g) if eta is None else eta
@@ -297,6 +345,7 @@ def projected_pg(*, eta=None) -> Rule:
     eta = _optional_step("projected_pg", eta)
 
     def update(state, oracle):
+        _unregularized_only("projected_pg", oracle)
         xp = array_namespace(state.log_pi)
         g, A = oracle.gamma, state.log_pi.shape[-1]
         e = ((1.0 - g) ** 3 / (2.0 * g * A) if g > 0 else 1.0) if eta is None else eta
@@ -315,12 +364,21 @@ def npg(*, eta=1.0) -> Rule:
     ``eta = inf`` gives the greedy policy of ``Q^pi`` (a policy-iteration step; ties keep pi's weights).
     Guarantee: ``V*(rho) - V_T(rho) <= log|A|/(eta T) + 1/((1-gamma)^2 T)`` from uniform (AKM Thm 5.3;
     theorem ``npg.akm``), ``npg.pi_limit`` at ``eta = inf``.
+
+    With an oracle carrying the RLHF objective (``beta > 0``, reference ``mu``) the step is
+    :func:`regularized_prox` with step ``eta / (1 - gamma)``:
+    ``pi+ ∝ pi^{1/(1+x)} mu^{x/(1+x)} exp(eta Q_beta / ((1-gamma)(1+x)))``, ``x = eta beta / (1-gamma)``;
+    ``eta = inf`` is soft policy iteration. Guarantee: theorem ``npg.regularized_linear`` (rate
+    ``1 - eta beta / (1 + x)``: Cen et al.'s ``1 - eta tau`` at their step ``eta beta/(1+x) <= 1 - gamma``).
     """
     eta = step_size("npg", "eta", eta, allow_inf=True)
     greedy = _is_inf(eta)
 
     def update(state, oracle):
         o = _values(state, oracle)
+        if _regularized(oracle):
+            step = eta if greedy else eta / (1.0 - oracle.gamma)
+            return _next(state, regularized_prox(state.log_pi, o, oracle, step))
         if greedy:
             return _next(state, greedy_log(state.log_pi, o.adv))
         return _next(state, kl_prox(state.log_pi, o.adv, eta / (1.0 - oracle.gamma)))
@@ -351,6 +409,7 @@ def entropy_npg(*, tau, eta=None) -> Rule:
     eta = _optional_step("entropy_npg", eta)
 
     def update(state, oracle):
+        _unregularized_only("entropy_npg", oracle)
         xp = array_namespace(state.log_pi)
         g = oracle.gamma
         limit = entropy_npg_limit(g, tau)
@@ -424,7 +483,10 @@ def policy_mirror_descent(*, eta=1.0, bregman="kl", schedule="constant", growth=
     (:func:`project_simplex`). ``eta_k`` from :func:`pmd_step_size` (``growth >= 1``, default ``1/gamma``;
     ``c0 > 0``). ``eta = inf`` (any schedule): the policy-iteration step. No ``1/(1-gamma)`` factor (so
     PMD-KL with ``eta`` = NPG with ``eta (1-gamma)``). Guarantees: theorems ``pmd.linear``,
-    ``pmd.geometric``, ``pmd.sublinear``.
+    ``pmd.geometric``, ``pmd.sublinear``. With an oracle carrying the RLHF objective (``beta > 0``,
+    reference ``mu``; KL Bregman only) the step is Lan's prox with ``h = beta KL(.||mu)``,
+    :func:`regularized_prox` with ``eta_k`` (theorem ``npg.regularized_linear``: rate
+    ``1 - (1-gamma) eta beta/(1 + eta beta)``, ``gamma`` at ``1 + eta beta = 1/gamma`` as in Lan Thm 1).
     """
     name = "policy_mirror_descent"
     eta = step_size(name, "eta", eta, allow_inf=True)
@@ -437,6 +499,12 @@ def policy_mirror_descent(*, eta=1.0, bregman="kl", schedule="constant", growth=
     def update(state, oracle):
         xp = array_namespace(state.log_pi)
         o = _values(state, oracle)
+        if _regularized(oracle):
+            require(name, bregman == "kl", "the KL-regularized objective (oracle beta > 0) needs bregman='kl' "
+                    "(the Euclidean prox of beta KL(.||mu) has no closed form)")
+            eta_k = eta if greedy else pmd_step_size(state, o, eta=eta, gamma=oracle.gamma, schedule=schedule,
+                                                     growth=growth, c0=c0, bregman=bregman)
+            return _next(state, regularized_prox(state.log_pi, o, oracle, eta_k))
         if greedy:
             if bregman == "kl":
                 return _next(state, greedy_log(state.log_pi, o.q))
@@ -455,7 +523,9 @@ def mdpo(*, eta=1.0, anneal=None) -> Rule:
 
     ``pi_{k+1} = argmax_pi E_{s~d_k}[E_pi adv_k - KL(pi||pi_k)/t_k]`` -> ``pi_k exp(t_k adv_k) / Z``
     per state (the state weights cancel), ``t_k = eta (1 - k/anneal)`` when ``anneal = K`` (an int
-    >= 1) is given (the paper's annealing), else ``t_k = eta``.
+    >= 1) is given (the paper's annealing), else ``t_k = eta``. With an oracle carrying the RLHF
+    objective (``beta > 0``) the KL to the reference is kept exact in the step (not linearized):
+    :func:`regularized_prox` with ``t_k``, i.e. KL policy mirror descent with step ``t_k``.
     """
     eta = step_size("mdpo", "eta", eta)
     if anneal is not None:
@@ -468,6 +538,8 @@ def mdpo(*, eta=1.0, anneal=None) -> Rule:
         xp = array_namespace(state.log_pi)
         o = _values(state, oracle)
         t_k = eta if anneal is None else eta * (1.0 - xp.asarray(state.k, dtype=state.log_pi.dtype) / anneal)
+        if _regularized(oracle):
+            return _next(state, regularized_prox(state.log_pi, o, oracle, t_k))
         return _next(state, kl_prox(state.log_pi, o.adv, t_k))
 
     return _rule("mdpo", update, eta=eta, anneal=anneal)
@@ -547,6 +619,7 @@ def trpo(*, delta=0.01) -> Rule:
     delta = step_size("trpo", "delta", delta)
 
     def update(state, oracle):
+        _unregularized_only("trpo", oracle)
         return _next(state, trpo_step(state.log_pi, _values(state, oracle), delta))
 
     return _rule("trpo", update, delta=delta)

@@ -20,12 +20,12 @@ Example::
 # (validation.MODULES): each module below registers its theorems on import; a new module is
 # added here (tests/test_theory.py checks that none is left out).
 from . import adversarial, classical, learning, llm_estimators, llm_losses, nlhf, pg  # noqa: E402, F401, I001
-from . import regularized, reward_free, saddle, total  # noqa: E402, F401, I001
+from . import regularized, reward_free, rlhf_pg, saddle, total  # noqa: E402, F401, I001
 from ._fit import RateFit, TheoremRate, fit_rate
 from .registry import CONFIDENCE, CONFIDENCE_MEANING, Theorem, Verdict, check, get, register, theorems
 
 MODULES = ("adversarial", "classical", "learning", "llm_estimators", "llm_losses", "nlhf", "pg", "regularized",
-           "reward_free", "saddle", "total")
+           "reward_free", "rlhf_pg", "saddle", "total")
 
 __all__ = ["MODULES", "CONFIDENCE", "CONFIDENCE_MEANING", "RateFit", "Theorem", "TheoremRate", "Verdict", "check",
            "fit_rate", "get", "register", "theorems"]

@@ -73,9 +73,15 @@ PPO = "Schulman et al., 'Proximal Policy Optimization Algorithms' (2017)"
 
 
 # ------------------------------------------------------------------ instance helpers
-def mdp_of(res) -> TabularMDP:
-    """The discounted TabularMDP a result was computed on (a bandit becomes its one-step MDP, gamma = 0)."""
+def mdp_of(res, *, regularized: bool = False) -> TabularMDP:
+    """The discounted TabularMDP a result was computed on (a bandit becomes its one-step MDP, gamma = 0).
+
+    The theorems of this module are about the plain objective: a result on the RLHF objective (a problem
+    with ``beta > 0``) is refused (ValueError) unless ``regularized`` (:mod:`polopt.theory.rlhf_pg`)."""
     problem = res.problem
+    if not regularized and float(getattr(problem, "beta", 0.0)) > 0:
+        raise ValueError(f"this theorem is about the unregularized objective; {problem!r} has beta > 0 (the RLHF "
+                         "objective): see npg.regularized_linear")
     if isinstance(problem, (Bandit, ContextualBandit)):
         r = np.asarray(problem.r, dtype=np.float64).reshape(-1, problem.num_actions)
         X, K = r.shape
