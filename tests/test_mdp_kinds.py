@@ -199,17 +199,19 @@ def test_npg_keeps_infeasible_actions_at_zero_and_reaches_the_masked_optimum():
     assert np.asarray(res.certificates["suboptimality"])[-1] <= EXACT_F64
 
 
-def test_finding_softmax_pg_goes_nonfinite_on_infeasible_actions():
-    """Finding, kept as a test: the softmax policy gradient ``d pi adv / (1-gamma)`` (polopt/rules/pg.py,
-    ``softmax_pg_gradient``) multiplies ``pi = 0`` by ``adv = -inf`` at an infeasible pair, which is nan;
-    ``where(pi > 0, adv, 0)`` there would fix it (so do bpo, log_barrier_pg, trpo and, on the MDP saddle
-    point, mirror_prox / nash_mp). npg and the other log-domain rules add ``-inf`` to ``-inf`` and stay exact.
-    When the rule is fixed, this test flips: replace it by the npg test's assertions."""
+@pytest.mark.parametrize("method", ["softmax_pg", "bpo", "trpo", "log_barrier_pg"])
+def test_gradient_rules_ignore_the_minus_inf_advantage_of_infeasible_actions(method):
+    """``pi * adv`` at an infeasible pair is ``0 * -inf``: the rules weigh actions without mass by 0
+    (softmax PG's gradient, TRPO's multiplier scale, BPO's weights), so they stay finite and never put
+    mass there (this was NaN before: status "nonfinite" after one update)."""
     P, r, mask = two_state_masked()
     mdp = po.TabularMDP(P, r, gamma=0.5, mask=mask)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):  # the nan is the finding
+    with warnings.catch_warnings(), np.errstate(invalid="raise"):
         warnings.simplefilter("ignore", po.NotConvergedWarning)
-        assert po.solve(mdp, method="softmax_pg", iters=5).status == "nonfinite"
+        res = po.solve(mdp, method=method, iters=50)
+    assert res.status != "nonfinite"
+    pis = np.asarray(res.iterates)
+    assert np.all(pis[:, ~mask] == 0.0) and np.all(np.isfinite(np.asarray(res.certificates["suboptimality"])))
 
 
 # --------------------------------------------------------------------------- QuantEcon

@@ -176,7 +176,6 @@ class TabularMDP(Problem):
             1.0 with a horizon.
         rho: start-state distribution ``[S]``; uniform if None.
         horizon: number of decision steps ``H >= 1`` for the finite-horizon criterion.
-<<<<<<< HEAD
         mask: bool ``[S, A]``, ``False`` = infeasible (combined with the ``-inf`` entries of ``r``).
             Infeasible pairs get ``r = -inf`` and a self-loop row in ``P`` (never used); every state
             needs a feasible action.
@@ -190,14 +189,12 @@ class TabularMDP(Problem):
         mask: read-only bool ``[S, A]`` of feasible pairs (all True without infeasible actions).
         terminal: read-only int array of terminal states (empty without).
         reward_reduction: None, or :data:`PER_TRANSITION` when ``r`` was reduced from ``R[s, a, s']``.
-=======
         reference: reference policy ``mu`` of the RLHF objective, ``[S, A]`` or ``[A]`` (shared by every
             state), rows on the simplex; uniform if None. Stored as ``mu [S, A]`` (read-only).
         beta: KL coefficient ``>= 0``. With ``beta > 0`` (discounted criterion only) the objective is the
             KL-regularized value ``V_beta^pi = E^pi[sum_t gamma^t (r(s_t, a_t) - beta KL(pi(.|s_t) ||
             mu(.|s_t)))]``, solved by default with soft value iteration; ``beta = 0`` is the plain MDP
             (the reference is then unused).
->>>>>>> rlhf-pg
 
     Raises:
         ValueError: non-stochastic rows ("P[3, 1, :] sums to 0.98, expected 1 ..."), NaN,
@@ -216,22 +213,15 @@ class TabularMDP(Problem):
         "num_states",
         "num_actions",
         "criterion",
-<<<<<<< HEAD
         "mask",
         "terminal",
         "reward_reduction",
-    )
-
-    def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None, *,
-                 mask=None, axes: str = "sas", terminal=None):
-=======
         "mu",
         "beta",
     )
 
     def __init__(self, P, r, gamma: float | None = None, rho=None, horizon: int | None = None, reference=None,
-                 beta: float = 0.0):
->>>>>>> rlhf-pg
+                 beta: float = 0.0, *, mask=None, axes: str = "sas", terminal=None):
         H = None if horizon is None else as_positive_int("horizon", horizon)
         if gamma is None:
             gamma = 1.0 if H is not None else 0.9
@@ -329,13 +319,10 @@ class TabularMDP(Problem):
         feasible.setflags(write=False)
         rho_arr = np.full(S, 1.0 / S) if rho is None else as_distribution("rho", rho, (S,)).copy()
         rho_arr.setflags(write=False)
-<<<<<<< HEAD
         T_arr = np.zeros(0, dtype=np.int64) if T is None else T
         T_arr.setflags(write=False)
-=======
         beta = as_scalar("beta", beta, low=0.0)
         _, mu = contexts_and_reference(None, reference, S, A)
->>>>>>> rlhf-pg
 
         self.P = P_dense
         self.P_sparse = P_sparse
@@ -479,12 +466,8 @@ class TabularMDP(Problem):
     def with_gamma(self, gamma: float) -> TabularMDP:
         """Same (stationary) MDP under another discount, e.g. for ``(1-gamma) V_gamma -> gain``."""
         P = self.P_sparse if self.P_sparse is not None else self.P
-<<<<<<< HEAD
         terminal = self.terminal if self.terminal.size else None  # infeasible pairs travel as r = -inf
-        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, terminal=terminal)
-=======
-        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, reference=self.mu, beta=self.beta)
->>>>>>> rlhf-pg
+        return TabularMDP(P, self.r, gamma=gamma, rho=self.rho, reference=self.mu, beta=self.beta, terminal=terminal)
 
     # ------------------------------------------------------------------ other libraries (problems/interop.py)
     @classmethod
@@ -518,13 +501,9 @@ class TabularMDP(Problem):
 
     def __repr__(self) -> str:
         extra = f"horizon={self.horizon}" if self.horizon is not None else f"gamma={self.gamma:g}"
-<<<<<<< HEAD
-        kind = ", sparse" if self.is_sparse else ""
+        kind = (f", beta={self.beta:g}" if self.beta > 0 else "") + (", sparse" if self.is_sparse else "")
         if self.criterion == TOTAL:
             extra = f"total reward, terminal={self.terminal.tolist()}"
         if not self.mask.all():
             kind += f", {int((~self.mask).sum())} infeasible pairs"
-=======
-        kind = (f", beta={self.beta:g}" if self.beta > 0 else "") + (", sparse" if self.is_sparse else "")
->>>>>>> rlhf-pg
         return f"TabularMDP(S={self.num_states}, A={self.num_actions}, {extra}{kind})"

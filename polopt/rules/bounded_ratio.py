@@ -294,7 +294,8 @@ def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", lam=0.0, eta=1.0, epo
     xp = array_namespace(log_pi, o.q)
     target = xp.exp(bounded_ratio_target(log_pi, o.q, lo=lo, hi=hi, tie=tie, lam=lam))
     w = xp.asarray(o.d)[..., None]
-    weight = xp.abs(o.adv)
+    # an infeasible action (adv = -inf) has no mass and no target mass: it weighs nothing
+    weight = xp.where(xp.isfinite(o.adv), xp.abs(o.adv), 0.0)
 
     def descend(lp):
         pi = xp.exp(lp)

@@ -278,7 +278,9 @@ def softmax_pg_gradient(log_pi, o: PGOracle, gamma):
     soft advantage) it is ``dV_tau(rho)/dtheta`` (Mei et al. 2020, Lemma 10 form). Shapes ``[..., S, A]``.
     """
     xp = array_namespace(log_pi, o.adv)
-    return _state_weights(o, log_pi) * xp.exp(log_pi) * o.adv / (1.0 - gamma)
+    pi = xp.exp(log_pi)
+    # an action with no mass adds nothing (its advantage may be -inf: an infeasible action)
+    return _state_weights(o, log_pi) * pi * xp.where(pi > 0, o.adv, 0.0) / (1.0 - gamma)
 
 
 def _akm_step(gamma: float) -> float:
@@ -594,7 +596,8 @@ def trpo_step(log_pi, o: PGOracle, delta):
     adv = o.adv
     w = xp.asarray(o.d)
     # the floor keeps lam = scale e^-60 a normal float when adv = 0 (a deterministic policy: p = pi)
-    scale = xp.max(xp.abs(adv)) + 1e-100
+    # infeasible actions (adv = -inf, never in pi's support) do not set the multiplier's scale
+    scale = xp.max(xp.where(xp.isfinite(adv), xp.abs(adv), 0.0)) + 1e-100
     lo0, hi0 = xp.log(scale) - 60.0, xp.log(scale) + 60.0
 
     steps = xp.arange(TRPO_GRID + 2, dtype=log_pi.dtype) / (TRPO_GRID + 1)
