@@ -83,6 +83,7 @@ def test_make_mesh_is_auto_with_the_three_axes():
 
 def test_partition_rules_by_name():
     assert ml.spec_for("embed") == P("tp", "fsdp")
+    assert ml.spec_for("pos_embed") == P(None, "fsdp")
     assert ml.spec_for("layers/wk") == P(None, "fsdp", "tp")
     assert ml.spec_for("layers/wo") == P(None, "tp", "fsdp")
     assert ml.spec_for("layers/w_down") == P(None, "tp", "fsdp")
@@ -96,6 +97,7 @@ def test_param_specs_of_the_transformer():
     specs = ml.param_specs(shapes, abstract((1, 4, 2)), strict=True)
     assert specs["layers"]["wq"] == P(None, "fsdp", "tp")
     assert specs["head"] == P("fsdp", "tp")
+    assert specs["pos_embed"] == P(None, "fsdp")
     assert specs["final_norm"] == P()
 
 

@@ -64,8 +64,8 @@ def _np_forward(params, tokens, cfg):
 
     out = []
     for seq in np.asarray(tokens):
-        h = p["embed"][seq]
         T = len(seq)
+        h = p["embed"][seq] + (p["pos_embed"][:T] if cfg.learned_positions else 0.0)
         for layer in range(cfg.n_layers):
             w = {k: v[layer] for k, v in p["layers"].items()}
             x = rms(h, w["attn_norm"])
@@ -90,6 +90,8 @@ def test_param_count_matches_the_pytree_for_every_preset():
         cfg = model.config(size)
         shapes = jax.eval_shape(lambda k, cfg=cfg: model.init(k, cfg), jax.random.key(0))
         assert sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes)) == model.param_count(cfg)
+    rope_only = model.config("tiny", learned_positions=False)
+    assert model.param_count(model.config("tiny")) - model.param_count(rope_only) == 64 * 16  # max_len x D
     assert 1_000 < model.param_count(model.config("tiny")) < 10_000  # "a few thousand"
     assert 0.9e9 < model.param_count(model.config("1b")) < 1.1e9
 
