@@ -77,14 +77,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(processes: int = 2) -> dict:
+def start(processes: int = 2) -> list[subprocess.Popen]:
+    """Start the ``processes`` workers (each with one CPU device, whatever this process's XLA_FLAGS);
+    :func:`collect` waits for them. Split so that a caller can do other work meanwhile
+    (``python -m gpu.sharding_check --distributed 2`` runs its meshes while the workers run)."""
     port = _free_port()
     env = {**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"}
     cmd = [sys.executable, "-m", "gpu.distributed_check", "--processes", str(processes), "--port", str(port)]
-    procs = [
+    return [
         subprocess.Popen([*cmd, "--worker", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(processes)
     ]
+
+
+def launch(processes: int = 2) -> dict:
+    return collect(start(processes))
+
+
+def collect(procs: list[subprocess.Popen]) -> dict:
+    """Wait for the workers of :func:`start`; one JSON-able dict with each worker's losses or error."""
+    processes = len(procs)
     workers = []
     for i, proc in enumerate(procs):
         try:

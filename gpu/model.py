@@ -267,7 +267,8 @@ def forward(params, tokens: jax.Array, cfg: Config, *, cache: KVCache | None = N
     dt = jnp.dtype(cfg.compute_dtype)
     if isinstance(start, int) and start + tokens.shape[1] > cfg.max_len:
         # a traced gather would clamp the position silently; generate() checks its own (traced) starts
-        raise ValueError(f"tokens at positions {start}..{start + tokens.shape[1] - 1} exceed cfg.max_len = {cfg.max_len}")
+        last = start + tokens.shape[1] - 1
+        raise ValueError(f"tokens at positions {start}..{last} exceed cfg.max_len = {cfg.max_len}")
     positions = start + jnp.arange(tokens.shape[1])
     h = params["embed"].astype(dt)[tokens]
     if cfg.learned_positions:
