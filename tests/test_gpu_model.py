@@ -143,6 +143,12 @@ def test_config_rejects_bad_sizes():
         model.config("tiny", width=3)
     with pytest.raises(ValueError, match="compute_dtype"):
         model.config("tiny", compute_dtype="int8")
+    with pytest.raises(TypeError, match="learned_positions must be a bool, got 1"):
+        model.config("tiny", learned_positions=1)
+    cfg = model.config("tiny", max_len=4)
+    params = jax.eval_shape(lambda k: model.init(k, cfg), jax.random.key(0))
+    with pytest.raises(ValueError, match=r"positions 0..4 exceed cfg.max_len = 4"):  # no silent clamping of W_pos
+        jax.eval_shape(lambda p: model.apply(p, jnp.zeros((1, 5), jnp.int32), cfg), params)
 
 
 def test_flops_per_token_is_6n_plus_causal_attention():
@@ -181,7 +187,7 @@ def test_chunked_gradient_equals_unchunked(tiny):
 
 def test_chunked_pass_never_holds_the_full_logits():
     """Compiled temp memory of value-and-grad: the chunked pass saves more than one fp32 [B, T-1, V] buffer."""
-    cfg = model.config("tiny", vocab=4096, compute_dtype="float32")
+    cfg = model.config("tiny", vocab=4096, max_len=129, compute_dtype="float32")  # 129 positions below
     policy = model.transformer(cfg)
     params = jax.eval_shape(lambda k: model.init(k, cfg), jax.random.key(0))  # compiled, never run
     tokens = jnp.zeros((4, 129), jnp.int32)
