@@ -116,7 +116,7 @@ def test_causal_position_t_ignores_later_tokens(tiny):
 def test_zero_head_gives_the_uniform_policy(tiny):
     cfg, params = tiny
     zero_cfg = cfg._replace(zero_head=True)
-    head = _init(jax.random.key(3), zero_cfg)["head"]  # one compiled program: eager init compiles ~20 small ones
+    head = model.init(jax.random.key(3), zero_cfg)["head"]  # eager: a handful of small ops, no compile of init
     assert head.shape == (cfg.d_model, cfg.vocab) and np.all(np.asarray(head) == 0.0)
     params = {**params, "head": head}  # zero_head changes init only, so the compiled apply is reused
     assert np.all(np.asarray(_apply(params, TOKENS, cfg)) == 0.0)
