@@ -20,6 +20,7 @@ import sys
 
 from .sharding_check import RTOL
 
+_DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 #: Seconds a worker may take (start-up, initialisation, two compiles on a busy 2-core machine).
 WORKER_TIMEOUT_S = 240
 
@@ -77,14 +78,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(processes: int = 2) -> dict:
+def start(processes: int = 2) -> list[subprocess.Popen]:
+    """Start the ``processes`` workers (each with one CPU device: a simulated device count in this process's
+    XLA_FLAGS is dropped, other XLA flags are passed on); :func:`collect` waits for them. Split so that a
+    caller can do other work meanwhile (``python -m gpu.sharding_check --distributed 2`` runs its meshes
+    while the workers run)."""
     port = _free_port()
-    env = {**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"}
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(_DEVICE_COUNT_FLAG)]
+    env = {**os.environ, "XLA_FLAGS": " ".join(flags), "JAX_PLATFORMS": "cpu"}
     cmd = [sys.executable, "-m", "gpu.distributed_check", "--processes", str(processes), "--port", str(port)]
-    procs = [
+    return [
         subprocess.Popen([*cmd, "--worker", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(processes)
     ]
+
+
+def launch(processes: int = 2) -> dict:
+    return collect(start(processes))
+
+
+def collect(procs: list[subprocess.Popen]) -> dict:
+    """Wait for the workers of :func:`start`; one JSON-able dict with each worker's losses or error."""
+    processes = len(procs)
     workers = []
     for i, proc in enumerate(procs):
         try:

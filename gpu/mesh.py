@@ -10,7 +10,8 @@ propagates shardings from the annotations on inputs and outputs)::
 The batch axis of every input is sharded over ``("data", "fsdp")``; parameters follow
 :data:`PARTITION_RULES` (regex on the parameter's path -> ``PartitionSpec``), the layout of
 tunix's Llama and MaxText (``../shared/papers/llm_scale.md`` section 7): embedding
-``P("tp", "fsdp")``, q/k/v and the MLP input ``P("fsdp", "tp")``, the attention output and
+``P("tp", "fsdp")`` (absolute positions ``P(None, "fsdp")``: max_len need not divide tp), q/k/v
+and the MLP input ``P("fsdp", "tp")``, the attention output and
 the MLP output ``P("tp", "fsdp")``, norms replicated; stacked layers carry a leading
 unsharded layer axis.
 
@@ -42,6 +43,7 @@ BATCH_AXES = ("data", "fsdp")
 #: matches none is replicated. ``layers/...`` arrays are stacked [L, ...] (the layer axis stays whole).
 PARTITION_RULES: tuple[tuple[str, P], ...] = (
     (r"^embed$", P("tp", "fsdp")),
+    (r"^pos_embed$", P(None, "fsdp")),
     (r"^head$", P("fsdp", "tp")),
     (r"^layers/w[qkv]$", P(None, "fsdp", "tp")),
     (r"^layers/wo$", P(None, "tp", "fsdp")),

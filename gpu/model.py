@@ -17,7 +17,7 @@ projection chunk by chunk, so the ``[B, T, V]`` logits are never all in memory.
 
 The transformer (Llama layout, pre-norm)::
 
-    h_0 = E[tokens]                                                      E [V, D]
+    h_0 = E[tokens] + W_pos[positions]                                   E [V, D], W_pos [max_len, D]
     a   = Attn(RMSNorm(h_l)) ;  h' = h_l + a                             causal, RoPE on q and k
     h_{l+1} = h' + W_down (silu(W_gate x) * W_up x),  x = RMSNorm(h')    SwiGLU
     logits = RMSNorm(h_L) W_head                                         W_head [D, V], untied
@@ -25,7 +25,18 @@ The transformer (Llama layout, pre-norm)::
 RMSNorm(x) = g * x / sqrt(mean(x^2) + eps); RoPE rotates feature pairs (i, i + Dh/2) of each
 head by the angle ``pos * base^(-2i/Dh)`` (Su et al., RoFormer, arXiv 2104.09864, eq. 34);
 SwiGLU: Shazeer, arXiv 2002.05202, eq. 6. Attention is ``jax.nn.dot_product_attention``
-(``is_causal=True``; with a KV cache, an explicit position mask). Layers are stacked
+(``is_causal=True``; with a KV cache, an explicit position mask).
+
+Absolute positions (``W_pos``, learned, GPT-2 style; on by default, ``learned_positions=False``
+drops it): RoPE alone makes attention scores depend on relative positions only, so on a prefix
+made of one repeated token every position has the same hidden state (causal attention averages
+identical values) and ``pi(a | x) = pi(a | x, x) = pi(a | x, x, x)`` for every parameter. The
+enumerable tasks (``gpu.tasks``) and the closed-form task of ``gpu.train`` start a row with the
+prompt id, a vocabulary token, and no BOS, so without ``W_pos`` the decoder cannot represent their
+optima (``tests/test_gpu_exactness_transformer.py`` keeps the counterexample and shows that with
+``W_pos`` it reaches the tabular fixed point on the task as built). ``W_pos`` rather than a BOS
+token: it needs no extra vocabulary entry, so the zero-head reference stays uniform over exactly
+the ``V`` response tokens (the closed form of the KL-regularised optimum). Layers are stacked
 (``params["layers"][name]`` has a leading [L] axis) and run under ``lax.scan``: one layer is
 compiled, whatever L.
 
@@ -71,6 +82,7 @@ class Config(NamedTuple):
     norm_eps: float = 1e-6
     zero_head: bool = False
     compute_dtype: str = "float32"
+    learned_positions: bool = True  # W_pos: without it a repeated-token prefix has one hidden state (module doc)
     remat: bool = False  # recompute each layer in the backward pass (memory for FLOPs; not counted in MFU)
 
     @property
@@ -78,8 +90,8 @@ class Config(NamedTuple):
         return self.d_model // self.n_heads
 
 
-#: Named sizes. ``param_count``: tiny 5,712; small 133,440; 100m 134,105,856 (85.0M outside the
-#: embedding and head); 1b 953,223,168.
+#: Named sizes. ``param_count`` (with the default ``learned_positions``): tiny 6,736; small 149,824;
+#: 100m 134,892,288 (85.0M outside the embeddings and head); 1b 957,417,472.
 PRESETS: dict[str, dict] = {
     "tiny": dict(vocab=16, d_model=16, n_layers=2, n_heads=2, d_ff=32, max_len=64),
     "small": dict(vocab=256, d_model=64, n_layers=2, n_heads=4, d_ff=176, max_len=256),
@@ -121,6 +133,9 @@ def validate_config(cfg: Config) -> Config:
         raise ValueError(f"d_model ({cfg.d_model}) must be divisible by n_heads ({cfg.n_heads})")
     if cfg.head_dim % 2:
         raise ValueError(f"head_dim = d_model / n_heads must be even for RoPE, got {cfg.head_dim}")
+    for name in ("zero_head", "learned_positions", "remat"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise TypeError(f"{name} must be a bool, got {getattr(cfg, name)!r}")
     if cfg.compute_dtype not in _DTYPES:
         raise ValueError(f"compute_dtype must be one of {_DTYPES}, got {cfg.compute_dtype!r}")
     if not (cfg.rope_base > 1 and cfg.norm_eps > 0):
@@ -129,9 +144,10 @@ def validate_config(cfg: Config) -> Config:
 
 
 def param_count(cfg: Config) -> int:
-    """Number of scalars in ``init(key, cfg)``: 2 V D + D + L (2 D + 4 D^2 + 3 D F)."""
+    """Number of scalars in ``init(key, cfg)``: 2 V D [+ max_len D] + D + L (2 D + 4 D^2 + 3 D F)."""
     d, f = cfg.d_model, cfg.d_ff
-    return 2 * cfg.vocab * d + d + cfg.n_layers * (2 * d + 4 * d * d + 3 * d * f)
+    pos = cfg.max_len * d if cfg.learned_positions else 0
+    return 2 * cfg.vocab * d + pos + d + cfg.n_layers * (2 * d + 4 * d * d + 3 * d * f)
 
 
 def matmul_param_count(cfg: Config) -> int:
@@ -150,9 +166,10 @@ def train_flops_per_token(cfg: Config, seq_len: int) -> float:
 
 
 def init(key: jax.Array, cfg: Config) -> dict:
-    """Random float32 parameters: N(0, 1/fan_in) matrices, unit norm gains, N(0, 1) embedding."""
+    """Random float32 parameters: N(0, 1/fan_in) matrices, unit norm gains, N(0, 1) embeddings
+    (token and, with ``learned_positions``, position ``pos_embed [max_len, D]``)."""
     d, f, L, v = cfg.d_model, cfg.d_ff, cfg.n_layers, cfg.vocab
-    keys = jax.random.split(key, 9)
+    keys = jax.random.split(key, 10)
 
     def normal(k, shape, fan_in):
         return jax.random.normal(k, shape, jnp.float32) / math.sqrt(fan_in)
@@ -170,12 +187,16 @@ def init(key: jax.Array, cfg: Config) -> dict:
         "w_down": normal(keys[7], (L, f, d), f * 2 * L),
     }
     head = jnp.zeros((d, v), jnp.float32) if cfg.zero_head else normal(keys[8], (d, v), d)
-    return {
+    params = {
         "embed": jax.random.normal(keys[0], (v, d), jnp.float32),
         "layers": layers,
         "final_norm": jnp.ones((d,), jnp.float32),
         "head": head,
     }
+    if cfg.learned_positions:
+        # a separate key: the other parameters are those of the RoPE-only decoder with the same key
+        params["pos_embed"] = jax.random.normal(keys[9], (cfg.max_len, d), jnp.float32)
+    return params
 
 
 def rms_norm(x: jax.Array, gain: jax.Array, eps: float) -> jax.Array:
@@ -244,8 +265,14 @@ def forward(params, tokens: jax.Array, cfg: Config, *, cache: KVCache | None = N
     and values are written there and each query attends to every cached position <= its own.
     """
     dt = jnp.dtype(cfg.compute_dtype)
+    if isinstance(start, int) and start + tokens.shape[1] > cfg.max_len:
+        # a traced gather would clamp the position silently; generate() checks its own (traced) starts
+        last = start + tokens.shape[1] - 1
+        raise ValueError(f"tokens at positions {start}..{last} exceed cfg.max_len = {cfg.max_len}")
     positions = start + jnp.arange(tokens.shape[1])
     h = params["embed"].astype(dt)[tokens]
+    if cfg.learned_positions:
+        h = h + params["pos_embed"].astype(dt)[positions][None]
 
     def body(h, xs):
         lp, kv = xs

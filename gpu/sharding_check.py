@@ -10,7 +10,8 @@ a fixed objective (a REINFORCE-weighted sequence log-likelihood through the chun
 pass) are compared with the same computation on one device; on the last mesh also the
 parameters after one donated AdamW train step (against the same update applied op by op on one
 device) and the shardings of its output state; one step compile per run keeps the check fast on
-a small CPU. Prints one JSON object; exit status 1 if any relative difference exceeds ``--rtol``.
+a small CPU. ``--distributed N`` adds the N-process check of :mod:`gpu.distributed_check` (its
+workers run meanwhile). Prints one JSON object; exit status 1 if any relative difference exceeds ``--rtol``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,13 @@ def rel_err(a, b) -> float:
     return worst
 
 
-def run(meshes: list[str], batch: int = 8, length: int = 9, cli_mesh: str | None = None) -> dict:
+def run(meshes: list[str], batch: int = 8, length: int = 9, cli_mesh: str | None = None, distributed: int = 0) -> dict:
+    """The mesh checks (module docstring); ``distributed > 0`` also runs ``gpu.distributed_check`` with that
+    many worker processes, started first so that they run while the meshes are checked (one launcher
+    process fewer for the test suite)."""
+    from . import distributed_check
+
+    workers = distributed_check.start(distributed) if distributed else None
     cfg = model.config("tiny", compute_dtype="float32")
     policy = model.transformer(cfg)
     params = policy.init(jax.random.key(0))
@@ -112,6 +119,9 @@ def run(meshes: list[str], batch: int = 8, length: int = 9, cli_mesh: str | None
         args = _parser().parse_args(["--loss", "grpo", "--mesh", cli_mesh, "--steps", "1", "--batch", "16"])
         out["cli"] = train(args, emit=lambda line: None)[0]
         ok &= bool(np.isfinite(out["cli"]["loss"]))
+    if workers is not None:
+        out["distributed"] = distributed_check.collect(workers)
+        ok &= out["distributed"]["ok"]
     out["ok"] = ok
     return out
 
@@ -120,8 +130,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpu.sharding_check", description=__doc__.split("\n")[0])
     parser.add_argument("--meshes", default="1x8,2x4,2x2x2", help="comma-separated mesh shapes")
     parser.add_argument("--cli-mesh", default=None, help="also run one step of python -m gpu.train on this mesh")
+    parser.add_argument("--distributed", type=int, default=0, metavar="N",
+                        help="also run gpu.distributed_check with N processes (0: not)")
     args = parser.parse_args(argv)
-    result = run([s for s in args.meshes.split(",") if s], cli_mesh=args.cli_mesh)
+    if args.distributed < 0:
+        parser.error(f"--distributed must be >= 0, got {args.distributed}")
+    result = run([s for s in args.meshes.split(",") if s], cli_mesh=args.cli_mesh, distributed=args.distributed)
     print(json.dumps(result))
     return 0 if result["ok"] else 1
 

@@ -7,11 +7,13 @@ prompt ``x`` is the base-``V`` expansion of ``k`` (most significant digit first)
     sequences[k, t] = (k // V^(T-1-t)) % V                                   [K, T]
     tokens[x * K + k] = [x, sequences[k, 0], ..., sequences[k, T-1]]         [X K, 1 + T]
 
-Token 0 of a row is the prompt (its id is a vocabulary token, so ``X <= V``); positions
-``1..T`` are the response. With the policy interface of ``gpu/model.py`` (position ``t``'s
-logits are the next-token distribution given ``tokens[:, :t+1]``), the per-token log-probs of the
-response are ``log_softmax(logits[:, :T])`` gathered at ``tokens[:, 1:]`` (:func:`token_logprobs`),
-shape ``[B, T]``, and the response mask is all ones (:func:`response_mask`).
+Token 0 of a row is the prompt (its id is a vocabulary token, so ``X <= V``; there is no BOS, which is
+why the decoder of ``gpu/model.py`` carries absolute positions: with RoPE alone a response repeating the
+prompt token could not follow the optimum); positions ``1..T`` are the response. With the policy
+interface of ``gpu/model.py`` (position ``t``'s logits are the next-token distribution given
+``tokens[:, :t+1]``), the per-token log-probs of the response are ``log_softmax(logits[:, :T])``
+gathered at ``tokens[:, 1:]`` (:func:`token_logprobs`), shape ``[B, T]``, and the response mask is all
+ones (:func:`response_mask`).
 
 Every sequence-level quantity is a finite sum over the ``K`` responses: rewards ``r [X, K]``,
 the additive variant ``r_add[x, k] = sum_t w[x, t, y_t]`` (``w [X, T, V]``), preference matrices

@@ -21,7 +21,11 @@ phases per step (:func:`_two_phase`)::
 
     python -m gpu.train --loss NAME --mesh 2x4 --size tiny --steps 20
 
-Every step prints a progress line to stderr and a JSON line of metrics to stdout (or ``--out``).
+Every step prints a progress line to stderr and a JSON line of metrics to stdout (or ``--out``):
+``objective`` is the batch's Monte Carlo estimate (of the sampling policy), ``exact_objective`` the
+exact KL-regularised objective of the updated policy by enumeration when ``X V^T <= EXACT_MAX_ROWS``
+(else null), ``optimum`` the closed-form ``J*``, ``identical_groups`` the fraction of groups whose
+responses are all equal (their group-baselined advantages vanish: a collapsed policy gets no gradient).
 A bad mesh, a vocabulary / length mismatch, an unknown loss name or hyper-parameters the
 loss's rule rejects raise before anything is compiled.
 """
@@ -29,10 +33,12 @@ loss's rule rejects raise before anything is compiled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from polopt.rules._core import coefficient, step_size
@@ -132,9 +138,12 @@ def make_train_step(
 
 
 __all__ = [
+    "EXACT_MAX_ROWS",
     "OPTIMIZERS",
     "TrainState",
+    "all_responses",
     "batch_shardings",
+    "exact_objective",
     "init_state",
     "make_optimizer",
     "make_train_step",
@@ -174,11 +183,37 @@ def optimum_value(task: Task, beta: float) -> jax.Array:
     return beta * jnp.sum(jax.nn.logsumexp(task.w / beta, -1) - jnp.log(v), -1)
 
 
+#: Largest number of rows X V^T for which the CLI reports the exact objective of its policy every step.
+EXACT_MAX_ROWS = 4096
+
+
+def all_responses(task: Task) -> jax.Array:
+    """int32 [X V^T, 1 + T]: every (prompt, response) row, prompt-major, responses in base-V order."""
+    x, t, v = task.w.shape
+    k = v**t
+    digits = v ** np.arange(t - 1, -1, -1)
+    seqs = (np.arange(k)[:, None] // digits[None, :]) % v
+    return jnp.asarray(np.concatenate([np.repeat(np.arange(x), k)[:, None], np.tile(seqs, (x, 1))], 1), jnp.int32)
+
+
+def exact_objective(task: Task, seq_logp, beta: float) -> jax.Array:
+    """[X]: ``J(x) = sum_y pi(y|x) (r(x, y) - beta (log pi(y|x) + T log V))``, the exact KL-regularised
+    objective against the uniform reference, from ``seq_logp [X V^T]`` = ``log pi`` of :func:`all_responses`'
+    rows. ``J*(x) - J(x) = beta KL(pi(.|x) || pi*(.|x))`` (complete the square of the Gibbs variational
+    formula; checked against :func:`optimum_value` in tests/test_gpu_train.py)."""
+    x, t, v = task.w.shape
+    rows = all_responses(task)
+    reward = synthetic_batch(task, rows, jnp.zeros(rows[:, 1:].shape), 1)["reward"].reshape(x, -1)
+    lp = seq_logp.reshape(x, -1)
+    return jnp.sum(jnp.exp(lp) * (reward - beta * (lp + t * jnp.log(v))), -1)
+
+
 def _bt(r_a, r_b):
     """Bradley-Terry preference P(a > b) = sigmoid(r_a - r_b)."""
     return jax.nn.sigmoid(r_a - r_b)
 
 
+@partial(jax.jit, static_argnames=("group",))
 def synthetic_batch(task: Task, tokens, old_logp, group: int, baseline=None) -> dict:
     """The loss inputs for on-policy rows ``tokens [B, 1 + T]`` (prompt, response) sampled in consecutive
     groups of ``group`` rows per prompt:
@@ -312,12 +347,20 @@ def train(args, emit=print, progress=None) -> list[dict]:
     policy = model.transformer(cfg)
     key = jax.random.key(args.seed)
     key, k_init = jax.random.split(key)
-    state0 = init_state(jax.jit(policy.init)(k_init), optimizer)
+    # everything outside the step, the sampler and the metrics is jitted whole: op-by-op dispatch would
+    # compile ~100 small programs on the first step, the bulk of a short run's time on a CPU
+    state0 = jax.jit(lambda k: init_state(policy.init(k), optimizer))(k_init)
     shardings = state_shardings(state0, optimizer, mesh)
     state = place(state0, shardings)
     beta = float(getattr(bound.rule.hparams, "beta", 0.0) or 0.0)
-    j_star = float(jnp.mean(optimum_value(task, beta)))
+    j_star = float(jax.jit(lambda w: jnp.mean(optimum_value(Task(w), beta)))(task.w))
     fields = [f for f in TASK_FIELDS if f != "baseline" or "baseline" in bound.lifted.needs]
+
+    rows = all_responses(task) if args.prompts * cfg.vocab**args.response_len <= EXACT_MAX_ROWS else None
+
+    @jax.jit
+    def exact(params):
+        return jnp.mean(exact_objective(task, jnp.sum(token_logprobs(policy, params, rows), -1), beta))
 
     def loss_fn(params, batch):
         logp = token_logprobs(policy, params, batch["tokens"], chunk=args.chunk)
@@ -325,7 +368,7 @@ def train(args, emit=print, progress=None) -> list[dict]:
         return value, {}
 
     step = None
-    prompts = (jnp.arange(args.batch // args.group) % args.prompts).repeat(args.group)[:, None].astype(jnp.int32)
+    prompts = jnp.asarray((np.arange(args.batch // args.group) % args.prompts).repeat(args.group)[:, None], jnp.int32)
     records = []
     for i in range(args.steps):
         t0 = time.perf_counter()
@@ -346,18 +389,20 @@ def train(args, emit=print, progress=None) -> list[dict]:
         else:
             for _ in range(args.inner_steps):
                 state, metrics = step(state, batch)
-        kl = jnp.mean(jnp.sum(data["old_logp"] - data["ref_logp"], -1))
-        reward = float(jnp.mean(data["reward"]))
+        seen = jax.device_get(_sample_metrics(sample.tokens, data["reward"], data["old_logp"], data["ref_logp"],
+                                              args.group))
         jax.block_until_ready(state)
         dt = time.perf_counter() - t0
         rec = {
             "step": i + 1,
             "loss": float(metrics["loss"]),
             "grad_norm": float(metrics["grad_norm"]),
-            "reward": reward,
-            "kl_to_ref": float(kl),
-            "objective": reward - beta * float(kl),
+            "reward": float(seen["reward"]),
+            "kl_to_ref": float(seen["kl_to_ref"]),
+            "objective": float(seen["reward"]) - beta * float(seen["kl_to_ref"]),
             "optimum": j_star,
+            "identical_groups": float(seen["identical_groups"]),
+            "exact_objective": None if rows is None else float(exact(state.params)),
             "seconds": dt,
             "tokens_per_s": args.batch * (1 + args.response_len) * args.inner_steps / dt,
         }
@@ -366,9 +411,22 @@ def train(args, emit=print, progress=None) -> list[dict]:
         if progress is not None:
             progress(
                 f"step {i + 1}/{args.steps}  loss {rec['loss']:.4g}  objective {rec['objective']:.4g} "
-                f"(optimum {j_star:.4g})  {dt * 1e3:.0f} ms"
+                + ("" if rows is None else f"exact {rec['exact_objective']:.4g} ")
+                + f"(optimum {j_star:.4g})  {dt * 1e3:.0f} ms"
             )
     return records
+
+
+@partial(jax.jit, static_argnames=("group",))
+def _sample_metrics(tokens, reward, old_logp, ref_logp, group: int) -> dict:
+    """Mean reward and k1 KL estimate of the sampled rows, and the fraction of groups whose responses are all
+    equal (their group-baselined advantages vanish, so a collapsed policy gets no gradient from them)."""
+    groups = tokens.reshape(-1, group, tokens.shape[1])
+    return {
+        "reward": jnp.mean(reward),
+        "kl_to_ref": jnp.mean(jnp.sum(old_logp - ref_logp, -1)),
+        "identical_groups": jnp.mean(jnp.all(groups == groups[:, :1], axis=(1, 2))),
+    }
 
 
 def versus_samples(task: Task, tokens, opponents, group: int) -> jax.Array:

@@ -25,6 +25,10 @@ from gpu.sharding_check import RTOL
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds for a subprocess: JAX start-up plus a handful of compiles on a busy 2-core machine.
 SUBPROCESS_TIMEOUT_S = 600
+#: XLA CPU flags that cut the subprocess's compile time by ~40 % (measured 21 s -> 13 s for the meshes): they
+#: lower LLVM's code-generation effort only; sharding propagation and the SPMD partitioner (what the checks
+#: test) are XLA passes that run unchanged, and each mesh is compared with one device in the same process.
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
 def abstract(shape):
@@ -83,6 +87,7 @@ def test_make_mesh_is_auto_with_the_three_axes():
 
 def test_partition_rules_by_name():
     assert ml.spec_for("embed") == P("tp", "fsdp")
+    assert ml.spec_for("pos_embed") == P(None, "fsdp")
     assert ml.spec_for("layers/wk") == P(None, "fsdp", "tp")
     assert ml.spec_for("layers/wo") == P(None, "tp", "fsdp")
     assert ml.spec_for("layers/w_down") == P(None, "tp", "fsdp")
@@ -96,6 +101,7 @@ def test_param_specs_of_the_transformer():
     specs = ml.param_specs(shapes, abstract((1, 4, 2)), strict=True)
     assert specs["layers"]["wq"] == P(None, "fsdp", "tp")
     assert specs["head"] == P("fsdp", "tp")
+    assert specs["pos_embed"] == P(None, "fsdp")
     assert specs["final_norm"] == P()
 
 
@@ -139,10 +145,12 @@ def _run(args, env_extra):
     return proc.returncode, json.loads(lines[-1])
 
 
-def test_loss_and_gradients_equal_on_every_mesh_with_8_simulated_devices():
+def test_loss_and_gradients_equal_on_every_mesh_and_across_two_processes():
+    """One subprocess (JAX start-up and compiles dominate on a small CPU): 8 simulated devices for the meshes
+    and the CLI, and meanwhile the two localhost processes of gpu.distributed_check (one device each)."""
     rc, out = _run(
-        ["gpu.sharding_check", "--meshes", "1x8,2x4,2x2x2", "--cli-mesh", "2x2x2"],
-        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+        ["gpu.sharding_check", "--meshes", "1x8,2x4,2x2x2", "--cli-mesh", "2x2x2", "--distributed", "2"],
+        {"XLA_FLAGS": f"--xla_force_host_platform_device_count=8 {FAST_COMPILE}"},
     )
     assert out["devices"] == 8
     for spec, (data, fsdp, tp) in {"1x8": (1, 8, 1), "2x4": (2, 4, 1), "2x2x2": (2, 2, 2)}.items():
@@ -153,12 +161,9 @@ def test_loss_and_gradients_equal_on_every_mesh_with_8_simulated_devices():
         assert row["tokens_shard_shape"] == [8 // (data * fsdp), 9]
     assert out["meshes"]["2x2x2"]["step_params_rel_err"] <= RTOL  # one donated AdamW step, sharded
     assert out["cli"]["step"] == 1 and out["cli"]["grad_norm"] > 0  # python -m gpu.train on 8 devices
-    assert rc == 0 and out["ok"]
-
-
-def test_two_processes_through_jax_distributed_give_the_single_process_loss():
-    rc, out = _run(["gpu.distributed_check", "--processes", "2"], {"XLA_FLAGS": ""})
-    for w in out["workers"]:
+    dist = out["distributed"]
+    assert dist["processes"] == 2 and len(dist["workers"]) == 2
+    for w in dist["workers"]:
         assert "error" not in w, w  # the exact error of a jax build without CPU collectives lands here
         assert w["devices"] == 2
         assert w["rel_err"] <= RTOL

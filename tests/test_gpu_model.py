@@ -64,8 +64,8 @@ def _np_forward(params, tokens, cfg):
 
     out = []
     for seq in np.asarray(tokens):
-        h = p["embed"][seq]
         T = len(seq)
+        h = p["embed"][seq] + (p["pos_embed"][:T] if cfg.learned_positions else 0.0)
         for layer in range(cfg.n_layers):
             w = {k: v[layer] for k, v in p["layers"].items()}
             x = rms(h, w["attn_norm"])
@@ -90,6 +90,8 @@ def test_param_count_matches_the_pytree_for_every_preset():
         cfg = model.config(size)
         shapes = jax.eval_shape(lambda k, cfg=cfg: model.init(k, cfg), jax.random.key(0))
         assert sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes)) == model.param_count(cfg)
+    rope_only = model.config("tiny", learned_positions=False)
+    assert model.param_count(model.config("tiny")) - model.param_count(rope_only) == 64 * 16  # max_len x D
     assert 1_000 < model.param_count(model.config("tiny")) < 10_000  # "a few thousand"
     assert 0.9e9 < model.param_count(model.config("1b")) < 1.1e9
 
@@ -141,6 +143,12 @@ def test_config_rejects_bad_sizes():
         model.config("tiny", width=3)
     with pytest.raises(ValueError, match="compute_dtype"):
         model.config("tiny", compute_dtype="int8")
+    with pytest.raises(TypeError, match="learned_positions must be a bool, got 1"):
+        model.config("tiny", learned_positions=1)
+    cfg = model.config("tiny", max_len=4)
+    params = jax.eval_shape(lambda k: model.init(k, cfg), jax.random.key(0))
+    with pytest.raises(ValueError, match=r"positions 0..4 exceed cfg.max_len = 4"):  # no silent clamping of W_pos
+        jax.eval_shape(lambda p: model.apply(p, jnp.zeros((1, 5), jnp.int32), cfg), params)
 
 
 def test_flops_per_token_is_6n_plus_causal_attention():
@@ -179,7 +187,7 @@ def test_chunked_gradient_equals_unchunked(tiny):
 
 def test_chunked_pass_never_holds_the_full_logits():
     """Compiled temp memory of value-and-grad: the chunked pass saves more than one fp32 [B, T-1, V] buffer."""
-    cfg = model.config("tiny", vocab=4096, compute_dtype="float32")
+    cfg = model.config("tiny", vocab=4096, max_len=129, compute_dtype="float32")  # 129 positions below
     policy = model.transformer(cfg)
     params = jax.eval_shape(lambda k: model.init(k, cfg), jax.random.key(0))  # compiled, never run
     tokens = jnp.zeros((4, 129), jnp.int32)
