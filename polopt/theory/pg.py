@@ -306,16 +306,21 @@ def cen_errors(res):
     return q_err, log_err, c1
 
 
+def cen_verdict(q_err, log_err, c1: float, gamma: float, coef: float, factor: float) -> Verdict:
+    """Cen et al.'s pair of linear bounds on iterates ``t + 1``: ``||Q* - Q^{t+1}|| <= C1 gamma factor^t``
+    and ``||log pi* - log pi^{t+1}|| <= 2 C1 / coef factor^t`` (``coef``: the regularization weight)."""
+    rate = factor ** np.arange(q_err.shape[0] - 1)
+    vq = bound_verdict(q_err[1:], c1 * gamma * rate)
+    vl = bound_verdict(log_err[1:], 2.0 * c1 / coef * rate)
+    firsts = [v.first_violation + 1 for v in (vq, vl) if v.first_violation is not None]
+    return Verdict(vq.holds and vl.holds, max(vq.worst_ratio, vl.worst_ratio), min(firsts) if firsts else None)
+
+
 def _cen_linear(res) -> Verdict:
     mdp = mdp_of(res)
     eta, tau = float(res.hparams["eta"]), float(res.hparams["tau"])
     q_err, log_err, c1 = cen_errors(res)
-    t = np.arange(q_err.shape[0] - 1)
-    rate = (1.0 - eta * tau) ** t
-    vq = bound_verdict(q_err[1:], c1 * mdp.gamma * rate)
-    vl = bound_verdict(log_err[1:], 2.0 * c1 / tau * rate)
-    firsts = [v.first_violation + 1 for v in (vq, vl) if v.first_violation is not None]
-    return Verdict(vq.holds and vl.holds, max(vq.worst_ratio, vl.worst_ratio), min(firsts) if firsts else None)
+    return cen_verdict(q_err, log_err, c1, mdp.gamma, tau, 1.0 - eta * tau)
 
 
 register(

@@ -35,8 +35,8 @@ import numpy as np
 
 from ..exact._ops import q_from_v
 from ..problems import Bandit, ContextualBandit
-from .pg import CEN, iterates_sa, mdp_of
-from .registry import Theorem, Verdict, bound_verdict, register
+from .pg import CEN, cen_verdict, iterates_sa, mdp_of
+from .registry import Theorem, Verdict, register
 
 __all__ = ["prox_alpha", "regularized_errors"]
 
@@ -98,12 +98,7 @@ def _regularized_linear(res) -> Verdict:
     _, beta = _reference(res)
     gamma = mdp_of(res, regularized=True).gamma
     q_err, log_err, c1 = regularized_errors(res)
-    t = np.arange(q_err.shape[0] - 1)
-    rate = (1.0 - (1.0 - gamma) * prox_alpha(res)) ** t
-    vq = bound_verdict(q_err[1:], c1 * gamma * rate)
-    vl = bound_verdict(log_err[1:], 2.0 * c1 / beta * rate)
-    firsts = [v.first_violation + 1 for v in (vq, vl) if v.first_violation is not None]
-    return Verdict(vq.holds and vl.holds, max(vq.worst_ratio, vl.worst_ratio), min(firsts) if firsts else None)
+    return cen_verdict(q_err, log_err, c1, gamma, beta, 1.0 - (1.0 - gamma) * prox_alpha(res))
 
 
 register(
