@@ -27,7 +27,6 @@ compared with ``delta`` in ``validation/learning_regret.py`` and ``tests/test_th
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom
 
 from .registry import Theorem, Verdict, bound_verdict, register
 
@@ -179,5 +178,7 @@ def frequency_verdict(failures: int, runs: int, delta: float, level: float = FRE
 
     A finding when ``P(Binomial(runs, delta) >= failures) < level``; ``worst_ratio`` = observed frequency / delta.
     """
+    from scipy.stats import binom  # imported when used: scipy.stats costs ~0.5 s at `import polopt`
+
     tail = float(binom.sf(failures - 1, runs, delta)) if failures > 0 else 1.0
     return Verdict(tail >= level, failures / runs / delta, None if tail >= level else failures)
