@@ -1,6 +1,7 @@
 """The numba kernels behind solve_mdp: pruned backups are exact, span evaluation agrees with a solve."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,3 +81,17 @@ def test_serial_and_parallel_backups_agree(monkeypatch):
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_NNZ", 1)
     _kernels.backup_csr(*args, np.full(r.shape, np.inf), 0.0)
     assert called == ["serial", "parallel"]
+
+
+@pytest.mark.parametrize("A", [1, 2, 3, 8, 32, 33, 100])
+def test_row_max_and_greedy_equal_numpy_reductions_with_ties_and_infinities(A):
+    from polopt.exact._ops import greedy, row_max
+
+    rng = np.random.default_rng(A)
+    q = rng.integers(-2, 3, size=(257, A)).astype(np.float64)  # small integers: many exact ties
+    q[::7, 0] = -np.inf
+    q[::11, -1] = np.inf
+    np.testing.assert_array_equal(row_max(q), q.max(axis=-1))
+    np.testing.assert_array_equal(greedy(q), np.argmax(q, axis=-1))  # lowest index on ties
+    q[3, 0] = np.nan
+    assert np.isnan(row_max(q)[3]) and greedy(q)[3] == np.argmax(q, axis=-1)[3]

@@ -68,9 +68,39 @@ def q_from_v(P_sa, r: np.ndarray, gamma: float, v: np.ndarray) -> np.ndarray:
     return r + gamma * np.asarray(P_sa @ v).reshape(r.shape)
 
 
+#: NumPy's reductions over a short last axis are slow (one inner loop per row): up to these many actions
+#: a pass over the columns is faster. Measured on [S, A] float64 (2-core machine), q.max(axis=-1) against
+#: np.maximum over the columns: S=10000, A=2: 337 vs 11 us; A=8: 442 vs 66 us; S=3000, A=50: 154 vs
+#: 116 us; S=500, A=100: 30 vs 76 us. For argmax the column pass wins only at A = 2 (94 vs 40 us) and
+#: loses from A = 8 on (247 vs 346 us).
+COLUMN_MAX_ACTIONS = 32
+COLUMN_ARGMAX_ACTIONS = 2
+
+
+def row_max(q: np.ndarray) -> np.ndarray:
+    """``max_a q[..., a]`` (NaN propagates, as ``q.max(axis=-1)``)."""
+    A = q.shape[-1]
+    if A == 0 or A > COLUMN_MAX_ACTIONS:
+        return q.max(axis=-1)
+    out = q[..., 0].copy()
+    for a in range(1, A):
+        np.maximum(out, q[..., a], out=out)
+    return out
+
+
 def greedy(q: np.ndarray) -> np.ndarray:
     """Deterministic greedy policy ``argmax_a q[s, a]`` (lowest index on ties), int [S]."""
-    return np.argmax(q, axis=-1)
+    A = q.shape[-1]
+    if A == 0 or A > COLUMN_ARGMAX_ACTIONS or np.isnan(q).any():
+        return np.argmax(q, axis=-1)
+    best = np.zeros(q.shape[:-1], dtype=np.intp)
+    top = q[..., 0].copy()
+    for a in range(1, A):
+        col = q[..., a]
+        better = col > top  # strict: ties keep the lower index
+        best[better] = a
+        np.maximum(top, col, out=top)
+    return best
 
 
 greedy_action = greedy  # public name (polopt.exact.greedy is the MDP-level greedy(mdp, v))

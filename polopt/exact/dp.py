@@ -30,7 +30,7 @@ import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
-from ._ops import abs_max, feasible_min, power_of_two_scale, q_from_v, warn_nonfinite
+from ._ops import abs_max, feasible_min, power_of_two_scale, q_from_v, row_max, warn_nonfinite
 from ._ops import greedy as _argmax
 from ._ops import unscale as _unscale
 from .evaluation import _as_tabular, _check_policy, solve_discounted
@@ -247,7 +247,7 @@ def bellman_backup(mdp, v) -> Backup:
     mdp = _discounted_mdp(mdp, "bellman_backup")
     v = _check_v("v", v, mdp.num_states)
     q = q_from_v(mdp.P_sa, mdp.r, mdp.gamma, v)
-    return Backup(q.max(axis=1), _argmax(q))
+    return Backup(row_max(q), _argmax(q))
 
 
 # ------------------------------------------------------------------ overflow
@@ -323,7 +323,7 @@ def _span_iteration(
     it = 0
     while True:
         q = q_from_v(P_sa, r, gamma, v)
-        Tv = q.max(axis=1)
+        Tv = row_max(q)
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
         if record:
@@ -484,7 +484,7 @@ def backward_induction(mdp) -> BIResult:
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by name
         for h in range(H - 1, -1, -1):
             Q[h] = q_from_v(mdp.P_at(h), mdp.r_at(h), gamma, V[h + 1])
-            V[h] = Q[h].max(axis=1)
+            V[h] = row_max(Q[h])
     res = BIResult(V, Q, _argmax(Q))
     if _nonfinite("backward_induction", mdp, res.V):
         res = res._replace(status=NONFINITE)
