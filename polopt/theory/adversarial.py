@@ -40,12 +40,17 @@ def full_info_bound(horizon: int, num_actions: int, eta: float, t) -> np.ndarray
     return H * regret_bound_constant(num_actions, t) / eta + smoothing + 0.5 * eta * t * squares
 
 
-def _full_info(res, t):
-    if res.hparams["feedback"] != "full":
-        raise ValueError("ftrl_log_barrier.full_info_regret covers feedback='full' only; "
-                         f"the result has feedback={res.hparams['feedback']!r}")
-    p = res.problem
-    return full_info_bound(p.horizon, p.num_actions, float(res.hparams["eta"]), t)
+def _full_info_bound_for(feedback: str, theorem: str):
+    """The full-information bound at the result's ``eta``, for results with ``feedback`` only."""
+
+    def bound(res, t):
+        if res.hparams["feedback"] != feedback:
+            raise ValueError(f"{theorem} covers feedback={feedback!r} only; "
+                             f"the result has feedback={res.hparams['feedback']!r}")
+        p = res.problem
+        return full_info_bound(p.horizon, p.num_actions, float(res.hparams["eta"]), t)
+
+    return bound
 
 
 register(
@@ -55,7 +60,7 @@ register(
                   "sum_h (H-h)^2, C_A(t) = (A-1) log t - log A - log(1 - (1-1/A)/t), for every t",
         methods=("ftrl_log_barrier",),
         certificate="regret",
-        bound=_full_info,
+        bound=_full_info_bound_for("full", "ftrl_log_barrier.full_info_regret"),
         source=SOURCE,
         arxiv=ARXIV,
         equation="log-barrier FTRL step of Alg. 1; bound derived (performance difference + FTRL stability)",
@@ -67,14 +72,6 @@ register(
 )
 
 
-def _bandit_envelope(res, t):
-    if res.hparams["feedback"] != "bandit":
-        raise ValueError("ftrl_log_barrier.linear_q_sqrt_k covers feedback='bandit' only; "
-                         f"the result has feedback={res.hparams['feedback']!r}")
-    p = res.problem
-    return full_info_bound(p.horizon, p.num_actions, float(res.hparams["eta"]), t)
-
-
 register(
     Theorem(
         name="ftrl_log_barrier.linear_q_sqrt_k",
@@ -82,7 +79,7 @@ register(
                   "within the full-information bound's envelope at the same eta (constant not the paper's)",
         methods=("ftrl_log_barrier",),
         certificate="regret",
-        bound=_bandit_envelope,
+        bound=_full_info_bound_for("bandit", "ftrl_log_barrier.linear_q_sqrt_k"),
         source=SOURCE,
         arxiv=ARXIV,
         equation="main theorem for the log-barrier FTRL algorithm (number not recorded)",
