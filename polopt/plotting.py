@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import theory as _theory
-from .frames import recorded_iterates
+from .result import recorded_iterates
 
 #: The Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design"), ordered
 #: for line plots on white: blue, vermillion, bluish green, reddish purple, orange, sky blue,

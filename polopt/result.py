@@ -23,6 +23,19 @@ __all__ = [
 ]
 
 
+def recorded_iterates(res, n: int) -> np.ndarray:
+    """Iterate indices of the ``n`` entries of a certificate of ``res``.
+
+    ``info["recorded"]`` (the kept iterates of a run with ``record=k``) when it has ``n`` entries,
+    else ``0, 1, ..., n - 1`` (every iterate kept).
+    """
+    info = res.info if isinstance(res.info, Mapping) else {}
+    rec = info.get("recorded")
+    if rec is not None and np.ndim(rec) == 1 and len(rec) == n:
+        return np.asarray(rec, dtype=np.int64)
+    return np.arange(n, dtype=np.int64)
+
+
 class LazyCertificates(Mapping):
     """``name -> array`` whose entries are computed when first read, then kept.
 

@@ -140,6 +140,85 @@ def test_vi_record_and_residuals():
     assert np.all(res.residuals[1:] <= 0.9 * res.residuals[:-1] * (1 + IDENTITY_F64) + IDENTITY_F64)
 
 
+@pytest.mark.parametrize("solver", [value_iteration, modified_policy_iteration])
+@pytest.mark.parametrize("record, limit", [(3, None), (True, 7), (2, 5)])
+def test_record_stride_and_limit_keep_exact_rows_of_the_full_trajectory(solver, record, limit):
+    """record=k keeps iterates 0, k, 2k, ... and the last; record_limit thins evenly (the stride doubles)
+    and keeps the rows of the full record bit for bit."""
+    mdp = catalogue.river_swim(12, 0.95 if solver is value_iteration else 0.995)
+    full = solver(mdp, record=True)
+    part = solver(mdp, record=record, record_limit=limit)
+    T = full.num_iter
+    assert part.num_iter == T and T >= 20
+    steps = part.steps
+    assert steps[0] == 0 and steps[-1] == T and np.all(np.diff(steps) > 0)
+    stride = steps[1] - steps[0]
+    assert np.all(steps[:-1] % stride == 0) and np.all(np.diff(steps[:-1]) == stride)
+    if limit is None:
+        assert stride == record
+    else:
+        assert len(steps) <= limit + 1  # the last iterate may be one row beyond the evenly thinned ones
+        assert stride & (stride - 1) == 0 and (stride // (1 if record is True else record)) >= 2
+    np.testing.assert_array_equal(part.values, full.values[steps])
+    np.testing.assert_array_equal(part.policies, full.policies[steps])
+    np.testing.assert_array_equal(full.steps, np.arange(T + 1))
+
+
+def test_record_arguments_are_checked():
+    mdp = catalogue.river_swim(6, 0.9)
+    with pytest.raises(ValueError, match="record"):
+        value_iteration(mdp, record=0)
+    with pytest.raises(ValueError, match="record_limit"):
+        value_iteration(mdp, record=True, record_limit=1)
+
+
+def test_solve_vi_record_k_certificates_align_with_recorded_iterates():
+    """po.solve(..., record=k): iterates, certificates and info["recorded"] describe the same iterations,
+    and vi.contraction is checked at those iterations (a wrong abscissa would fail the gamma^k bound)."""
+    mdp = catalogue.river_swim(12, 0.95)
+    full = po.solve(mdp, method="value_iteration", iters=10_000)
+    res = po.solve(mdp, method="value_iteration", iters=10_000, record=4)
+    steps = res.info["recorded"]
+    assert len(res.iterates) == len(steps) and steps[-1] == res.num_iter == full.num_iter
+    for name in ("value_error", "bellman_residual", "suboptimality"):
+        np.testing.assert_array_equal(res.certificates[name], np.asarray(full.certificates[name])[steps])
+    np.testing.assert_array_equal(res.info["residuals"], full.info["residuals"])
+    assert po.theory.check(res, "vi.contraction").holds
+    # the theorem's bound gamma^k is taken at the recorded k, not at the positions 0..N-1 of the record
+    from polopt.result import recorded_iterates
+
+    np.testing.assert_array_equal(recorded_iterates(res, len(steps)), steps)
+
+
+def test_solve_vi_default_record_is_bounded():
+    """The default record keeps every iterate while it fits RECORD_BUDGET_BYTES, then thins evenly."""
+    from polopt._methods import mdp as _mdp_methods
+
+    mdp = catalogue.river_swim(40, 0.99)
+    small = po.solve(mdp, method="value_iteration", iters=10_000)
+    assert len(small.iterates) == small.num_iter + 1  # 40 states: the whole trajectory fits
+    old = _mdp_methods.RECORD_BUDGET_BYTES
+    try:
+        _mdp_methods.RECORD_BUDGET_BYTES = 8 * 40 * 16  # room for 16 iterates
+        res = po.solve(mdp, method="value_iteration", iters=10_000)
+    finally:
+        _mdp_methods.RECORD_BUDGET_BYTES = old
+    assert len(res.iterates) <= 17 and res.info["recorded"][-1] == res.num_iter == small.num_iter
+    np.testing.assert_array_equal(res.info["values"], small.info["values"][res.info["recorded"]])
+
+
+def test_sparse_mpi_sweeps_equal_the_dense_ones():
+    """MPI's numba partial evaluation on a CSR kernel is the dense ``r_sigma + gamma P_sigma v`` sweep."""
+    dense = catalogue.river_swim(30, 0.97)
+    sparse = catalogue.river_swim(30, 0.97, sparse=True)
+    a = modified_policy_iteration(dense, k=7, record=True)
+    b = modified_policy_iteration(sparse, k=7, record=True)
+    assert a.num_iter == b.num_iter
+    np.testing.assert_array_equal(a.policies, b.policies)
+    # the same sweeps summed in another order: a few ulps of |v| ~ 1e2 per sweep
+    np.testing.assert_allclose(a.values, b.values, rtol=0, atol=EXACT_F64)
+
+
 def test_gamma_zero_is_one_backup():
     rng = np.random.default_rng(0)
     mdp = TabularMDP(rng.dirichlet(np.ones(3), size=(3, 2)), rng.normal(size=(3, 2)), gamma=0.0)

@@ -18,15 +18,76 @@ the whole chain in one sweep in the direction of the sweep.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
+
+
+def _q_row(K, row, v):
+    """``P[row] @ v`` of a kernel ``K``: a dense ``(S*A, S)`` array or a CSR triple ``(indptr, indices, data)``."""
+    raise NotImplementedError("only callable from numba")
+
+
+@overload(_q_row, jit_options={"fastmath": True}, inline="always")
+def _q_row_impl(K, row, v):
+    # one pruned backup for both storages: numba specializes it on the type of K
+    if isinstance(K, types.Array):
+        def dense(K, row, v):
+            acc = 0.0
+            for j in range(K.shape[1]):
+                acc += K[row, j] * v[j]
+            return acc
+        return dense
+
+    def csr(K, row, v):
+        indptr, indices, data = K
+        # int64 loop bounds and a while loop: numba's range over int32 bounds compiles to a slower loop
+        k = np.int64(indptr[row])
+        end = np.int64(indptr[row + 1])
+        acc = 0.0
+        while k < end:
+            acc += data[k] * v[np.int64(indices[k])]
+            k += 1
+        return acc
+    return csr
 
 
 @njit(cache=True, fastmath=True)
-def _dot(x, y):
-    acc = 0.0
-    for j in range(x.shape[0]):
-        acc += x[j] * y[j]
-    return acc
+def _row_dot(indptr, indices, data, row, v):
+    return _q_row((indptr, indices, data), row, v)
+
+
+@njit(cache=True)
+def _backup_state(s, K, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads):
+    """The pruned backup of state ``s`` (writes ``Tv[s]``, ``sigma[s]``, ``reads[s]``, ``U[s]``).
+
+    ``hint[s]`` is read first (ties keep it); an action whose bound ``min(r + gamma ub, U + gamma
+    shift)`` is below the best so far is skipped and its ``U`` lowered to that bound.
+    """
+    A = r.shape[1]
+    a0 = hint[s]
+    base = s * A
+    best = r[s, a0] + gamma * _q_row(K, base + a0, v)
+    U[s, a0] = best
+    arg = a0
+    n = 1
+    g_ub = gamma * ub
+    g_shift = gamma * shift
+    for a in range(A):
+        if a == a0:
+            continue
+        bound = min(r[s, a] + g_ub, U[s, a] + g_shift)
+        if bound < best:
+            U[s, a] = bound
+            continue
+        q = r[s, a] + gamma * _q_row(K, base + a, v)
+        U[s, a] = q
+        n += 1
+        if q > best:
+            best = q
+            arg = a
+    Tv[s] = best
+    sigma[s] = arg
+    reads[s] = n
 
 
 @njit(cache=True)
@@ -40,42 +101,14 @@ def backup_dense(P2, r, gamma, v, hint, slack, U, shift):
     rows once ``v`` moves little between rounds. ``U`` is overwritten with bounds on ``q_v``
     (exact values for the rows read).
     """
-    S, A = r.shape
+    S = r.shape[0]
     ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
     reads = np.zeros(S, dtype=np.int64)
     for s in range(S):
-        a0 = hint[s]
-        best = r[s, a0] + gamma * _dot(P2[s * A + a0], v)
-        U[s, a0] = best
-        arg = a0
-        n = 1
-        for a in range(A):
-            if a == a0:
-                continue
-            bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
-            if bound < best:
-                U[s, a] = bound
-                continue
-            q = r[s, a] + gamma * _dot(P2[s * A + a], v)
-            U[s, a] = q
-            n += 1
-            if q > best:
-                best = q
-                arg = a
-        Tv[s] = best
-        sigma[s] = arg
-        reads[s] = n
+        _backup_state(s, P2, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
     return Tv, sigma, reads.sum()
-
-
-@njit(cache=True, fastmath=True)
-def _row_dot(indptr, indices, data, row, v):
-    acc = 0.0
-    for k in range(indptr[row], indptr[row + 1]):
-        acc += data[k] * v[indices[k]]
-    return acc
 
 
 #: Backups on CSR kernels with at least this many stored entries split the states over numba's
@@ -101,33 +134,6 @@ PARALLEL_MIN_NNZ = 2**23
 
 
 @njit(cache=True)
-def _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads):
-    """The pruned backup of state ``s`` (writes ``Tv[s]``, ``sigma[s]``, ``reads[s]``, ``U[s]``)."""
-    A = r.shape[1]
-    a0 = hint[s]
-    best = r[s, a0] + gamma * _row_dot(indptr, indices, data, s * A + a0, v)
-    U[s, a0] = best
-    arg = a0
-    n = 1
-    for a in range(A):
-        if a == a0:
-            continue
-        bound = min(r[s, a] + gamma * ub, U[s, a] + gamma * shift)
-        if bound < best:
-            U[s, a] = bound
-            continue
-        q = r[s, a] + gamma * _row_dot(indptr, indices, data, s * A + a, v)
-        U[s, a] = q
-        n += 1
-        if q > best:
-            best = q
-            arg = a
-    Tv[s] = best
-    sigma[s] = arg
-    reads[s] = n
-
-
-@njit(cache=True)
 def backup_csr_serial(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
     """:func:`backup_csr` on one thread."""
     S = r.shape[0]
@@ -136,7 +142,7 @@ def backup_csr_serial(indptr, indices, data, r, gamma, v, hint, slack, U, shift)
     sigma = np.empty(S, dtype=np.int64)
     reads = np.zeros(S, dtype=np.int64)
     for s in range(S):
-        _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
+        _backup_state(s, (indptr, indices, data), r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
     return Tv, sigma, reads.sum()
 
 
@@ -150,7 +156,7 @@ def backup_csr_parallel(indptr, indices, data, r, gamma, v, hint, slack, U, shif
     sigma = np.empty(S, dtype=np.int64)
     reads = np.zeros(S, dtype=np.int64)
     for s in prange(S):
-        _backup_state(s, indptr, indices, data, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
+        _backup_state(s, (indptr, indices, data), r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
     return Tv, sigma, reads.sum()
 
 
@@ -191,15 +197,10 @@ def gauss_seidel_csr(indptr, indices, data, r, gamma, v, forward, sweeps):
 
 
 @njit(cache=True)
-def span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, thr, max_sweeps):
-    """Evaluate the deterministic policy ``sigma`` on a CSR ``(S*A, S)`` kernel.
-
-    The rows ``s*A + sigma[s]`` are first gathered into a compact CSR ``P_sigma`` (they lie
-    scattered over the whole kernel; sweeping them in place costs a cache miss per row per
-    sweep). Sweeps ``w <- r_sigma + gamma P_sigma w`` stop when ``sp(w - v) < thr`` and return
-    the midrange-corrected ``w + gamma/(1-gamma) (lo + hi)/2`` with ``True``, or
-    ``(v, False)`` after ``max_sweeps``.
-    """
+def gather_sigma_csr(indptr, indices, data, r, sigma):
+    """The rows ``s*A + sigma[s]`` of a CSR ``(S*A, S)`` kernel as a compact CSR ``P_sigma``
+    ``(ptr, idx, val)`` and ``r_sigma [S]``: they lie scattered over the whole kernel, and sweeping
+    them in place would cost a cache miss per row per sweep."""
     S, A = r.shape
     ptr = np.empty(S + 1, dtype=np.int64)
     ptr[0] = 0
@@ -216,6 +217,19 @@ def span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, thr, max_sweeps
             idx[ptr[s] + k] = indices[k0 + k]
             val[ptr[s] + k] = data[k0 + k]
         rs[s] = r[s, sigma[s]]
+    return ptr, idx, val, rs
+
+
+@njit(cache=True)
+def span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, thr, max_sweeps):
+    """Evaluate the deterministic policy ``sigma`` on a CSR ``(S*A, S)`` kernel.
+
+    Sweeps ``w <- r_sigma + gamma P_sigma w`` on the gathered :func:`gather_sigma_csr` rows stop
+    when ``sp(w - v) < thr`` and return the midrange-corrected ``w + gamma/(1-gamma) (lo + hi)/2``
+    with ``True``, or ``(v, False)`` after ``max_sweeps``.
+    """
+    S = r.shape[0]
+    ptr, idx, val, rs = gather_sigma_csr(indptr, indices, data, r, sigma)
     c = gamma / (1.0 - gamma)
     w = np.empty(S)
     for _ in range(max_sweeps):
@@ -231,3 +245,18 @@ def span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, thr, max_sweeps
             return w + c * 0.5 * (lo + hi), True
         v, w = w, v
     return v, False
+
+
+@njit(cache=True)
+def partial_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, sweeps):
+    """``sweeps`` partial evaluations ``v <- r_sigma + gamma P_sigma v`` of ``sigma`` (MPI's inner
+    loop, Puterman 1994 §6.5) on the gathered rows; returns a new array, ``v`` is not modified."""
+    S = r.shape[0]
+    ptr, idx, val, rs = gather_sigma_csr(indptr, indices, data, r, sigma)
+    x = v.copy()
+    w = np.empty(S)
+    for _ in range(sweeps):
+        for s in range(S):
+            w[s] = rs[s] + gamma * _row_dot(ptr, idx, val, s, x)
+        x, w = w, x
+    return x

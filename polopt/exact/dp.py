@@ -73,7 +73,9 @@ class VIResult(NamedTuple):
     ``record=True``, else None); ``residuals`` [T+1]: ``||T v_k - v_k||_inf``;
     ``policies`` int [T+1, S]: greedy action indices of ``v_0..v_T`` (only with
     ``record=True``); ``status``: ``"converged"``, ``"max_iter"`` or ``"nonfinite"`` (the
-    values overflowed float64; a NotConvergedWarning was issued).
+    values overflowed float64; a NotConvergedWarning was issued); ``steps`` int [N]: the
+    iterations ``values`` / ``policies`` hold (``0..T`` with ``record=True``; every ``k``-th and
+    the last with ``record=k``, or evenly thinned under ``record_limit``).
     """
 
     v: np.ndarray
@@ -86,6 +88,7 @@ class VIResult(NamedTuple):
     residuals: np.ndarray
     policies: np.ndarray | None = None
     status: str = CONVERGED
+    steps: np.ndarray | None = None
 
 
 class PIResult(NamedTuple):
@@ -265,7 +268,8 @@ def _nonfinite(who: str, mdp, *arrays) -> bool:
 
 
 # ------------------------------------------------------------------ value iteration
-def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, record: bool = False) -> VIResult:
+def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, record: bool | int = False,
+                    record_limit: int | None = None) -> VIResult:
     """Value iteration ``v_{k+1} = T v_k`` with the span stopping rule and midrange correction.
 
     Stops at the first ``k`` with ``sp(T v_k - v_k) < tol (1-gamma)/gamma`` (Puterman
@@ -274,7 +278,9 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     ``||v_k - v*|| <= gamma^k ||v_0 - v*||`` (theorem ``vi.contraction``) and
     ``v_lower <= v* <= v_upper`` (``vi.certified_bounds``), both checked in
     ``tests/test_exact_mdp.py``. ``record=True`` keeps the trajectory: ``values`` [T+1, S]
-    and the greedy ``policies`` int [T+1, S] of ``v_0..v_T``. Huge rewards are solved scaled
+    and the greedy ``policies`` int [T+1, S] of ``v_0..v_T``; ``record=k`` every ``k``-th iterate
+    and the last; ``record_limit=N`` at most ``N`` rows, evenly thinned (the stride doubles), so
+    memory does not grow with the iterations; ``steps`` says which were kept. Huge rewards are solved scaled
     (:data:`OVERFLOW_GUARD`); values beyond float64 give ``status = "nonfinite"`` and a
     NotConvergedWarning. A total-reward MDP (``terminal=``, gamma = 1) goes to
     :func:`polopt.exact.total.total_value_iteration`.
@@ -282,12 +288,13 @@ def value_iteration(mdp, v0=None, tol: float = 1e-10, max_iter: int = 100000, re
     if getattr(_as_tabular(mdp), "criterion", None) == "total":
         from .total import total_value_iteration
 
-        return total_value_iteration(mdp, v0=v0, tol=tol, max_iter=max_iter, record=record)
+        return total_value_iteration(mdp, v0=v0, tol=tol, max_iter=max_iter, record=bool(record))
     mdp = _discounted_mdp(mdp, "value_iteration")
     tol = _tol(tol)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     v = None if v0 is None else _check_v("v0", v0, mdp.num_states)
-    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0, who="value_iteration")
+    return _span_iteration(mdp, v, tol, max_iter, record, sweeps=0, who="value_iteration",
+                           record_limit=record_limit)
 
 
 def _index_dtype(A: int):
@@ -296,29 +303,80 @@ def _index_dtype(A: int):
     return np.min_scalar_type(-max(A, 1))
 
 
+class _Recorder:
+    """The recorded part of a trajectory: iterates ``k`` with ``k % stride == 0`` and the last one.
+
+    With ``limit`` rows at most, the stride doubles (every other kept row dropped) whenever the
+    record would exceed it, so memory stays ``O(limit S)`` whatever the number of iterations, and
+    the kept steps stay evenly spaced.
+    """
+
+    def __init__(self, stride: int, limit: int | None):
+        self.stride, self.limit = stride, limit
+        self.steps: list[int] = []
+        self.values: list[np.ndarray] = []
+        self.policies: list[np.ndarray] = []
+
+    def wants(self, k: int) -> bool:
+        return k % self.stride == 0
+
+    def add(self, k: int, v: np.ndarray, sigma: np.ndarray) -> None:
+        self.steps.append(k)
+        self.values.append(v)
+        self.policies.append(sigma)
+        if self.limit is not None and len(self.steps) > self.limit:
+            self.stride *= 2
+            keep = [i for i, s in enumerate(self.steps) if s % self.stride == 0]
+            self.steps = [self.steps[i] for i in keep]
+            self.values = [self.values[i] for i in keep]
+            self.policies = [self.policies[i] for i in keep]
+
+    def finish(self, k: int, v: np.ndarray, sigma: np.ndarray) -> None:
+        if not self.steps or self.steps[-1] != k:
+            self.steps.append(k)
+            self.values.append(v)
+            self.policies.append(sigma)
+
+
+def _recorder(record, limit) -> _Recorder | None:
+    """``record``: False (nothing), True (every iterate) or a stride ``k >= 1``; ``limit``: rows kept at most."""
+    if record is None or isinstance(record, (bool, np.bool_)):
+        if not record:
+            return None
+        stride = 1
+    else:
+        stride = as_positive_int("record", record)
+    limit = None if limit is None else as_positive_int("record_limit", limit, minimum=2)
+    return _Recorder(stride, limit)
+
+
 def _span_iteration(
-    mdp, v0, tol: float, max_iter: int, record: bool, sweeps: int, who: str, start_low: bool = False
+    mdp, v0, tol: float, max_iter: int, record, sweeps: int, who: str, start_low: bool = False,
+    record_limit: int | None = None,
 ) -> VIResult:
     """The loop shared by VI (``sweeps = 0``) and MPI(``sweeps``).
 
     Each round: one backup ``T v`` and the span test on ``T v - v``; then ``v <- T v``
     followed by ``sweeps`` partial evaluations ``v <- r_sigma + gamma P_sigma v`` of the
-    greedy ``sigma``. On exit, the midrange-corrected value and the MacQueen bracket.
+    greedy ``sigma`` (numba on a CSR kernel: the rows of ``sigma`` gathered once, no scipy call per
+    sweep). On exit, the midrange-corrected value and the MacQueen bracket.
     ``v0 = None`` starts at 0, or at ``min r / (1-gamma)`` with ``start_low`` (MPI). Runs on ``r / c`` (``c``
     from :func:`_reward_scale`, with ``v0`` and ``tol`` divided alike) and multiplies the
-    values back.
+    values back. ``record`` / ``record_limit`` as in :func:`_recorder`.
     """
+    from . import _kernels
+
     gamma, P_sa = mdp.gamma, mdp.P_sa
     c = _reward_scale(mdp.r, gamma)
-    r = mdp.r if c == 1.0 else mdp.r / c
+    r = np.ascontiguousarray(mdp.r if c == 1.0 else mdp.r / c, dtype=np.float64)
     if v0 is not None:
         v = v0 / c
     else:  # computed on the scaled rewards: min r / (1-gamma) may overflow unscaled
         v = np.full(mdp.num_states, feasible_min(r) / (1.0 - gamma) if start_low else 0.0)
     tol = tol / c
     thr = _threshold(tol, gamma)
-    values = [v] if record else None
-    policies = [] if record else None
+    rec = _recorder(record, record_limit)
+    pdtype = _index_dtype(mdp.num_actions)
     residuals = []
     it = 0
     while True:
@@ -326,24 +384,30 @@ def _span_iteration(
         Tv = row_max(q)
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
-        if record:
-            policies.append(_argmax(q).astype(_index_dtype(q.shape[1]), copy=False))
         converged = float(d.max() - d.min()) < thr
         if converged or it >= max_iter or not np.all(np.isfinite(d)):
             break
+        sigma = _argmax(q) if sweeps > 0 or (rec is not None and rec.wants(it)) else None
+        if rec is not None and rec.wants(it):
+            rec.add(it, v, sigma.astype(pdtype, copy=False))
         v = Tv
-        if sweeps > 0:
-            Psig, rsig = _sigma_kernel(mdp, _argmax(q), r)
+        if sweeps > 0 and mdp.is_sparse:
+            P = mdp.P_sparse
+            v = _kernels.partial_evaluate_csr(P.indptr, P.indices, P.data, r, gamma, sigma, v, sweeps)
+        elif sweeps > 0:
+            Psig, rsig = _sigma_kernel(mdp, sigma, r)
             for _ in range(sweeps):
                 v = rsig + gamma * (Psig @ v)
         it += 1
-        if record:
-            values.append(v)
+    policy = _argmax(q)
+    if rec is not None:
+        rec.finish(it, v, policy.astype(pdtype, copy=False))
     v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
     res = VIResult(
-        v_mid, _argmax(q), v_lower, v_upper, it, converged,
-        _unscale(np.stack(values), c) if record else None, _unscale(np.array(residuals), c),
-        np.stack(policies) if record else None, CONVERGED if converged else MAX_ITER,
+        v_mid, policy, v_lower, v_upper, it, converged,
+        _unscale(np.stack(rec.values), c) if rec is not None else None, _unscale(np.array(residuals), c),
+        np.stack(rec.policies) if rec is not None else None, CONVERGED if converged else MAX_ITER,
+        np.array(rec.steps, dtype=np.int64) if rec is not None else None,
     )
     if _nonfinite(who, mdp, res.v, res.v_lower, res.v_upper):
         res = res._replace(converged=False, status=NONFINITE)
@@ -442,7 +506,8 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) 
 
 # ------------------------------------------------------------------ modified PI
 def modified_policy_iteration(
-    mdp, k: int = 20, tol: float = 1e-10, v0=None, max_iter: int = 100000, record: bool = False
+    mdp, k: int = 20, tol: float = 1e-10, v0=None, max_iter: int = 100000, record: bool | int = False,
+    record_limit: int | None = None,
 ) -> VIResult:
     """Modified policy iteration MPI(k) (Puterman §6.5) with the span rule and midrange correction.
 
@@ -451,8 +516,8 @@ def modified_policy_iteration(
     ``v0`` defaults to ``min r / (1-gamma)`` so that ``T v0 >= v0`` and the iterates increase
     monotonically to ``v*`` (Puterman Thm 6.5.5). Returns a :class:`VIResult` with the same
     certified bracket as :func:`value_iteration` (the bound holds for any ``v``); ``record=True``
-    keeps ``values`` [T+1, S] and the greedy ``policies`` int [T+1, S]. Overflow handling as in
-    :func:`value_iteration`.
+    keeps ``values`` [T+1, S] and the greedy ``policies`` int [T+1, S] (``record=k`` /
+    ``record_limit`` as in :func:`value_iteration`). Overflow handling as in :func:`value_iteration`.
     """
     mdp = _discounted_mdp(mdp, "modified_policy_iteration")
     k = as_positive_int("k", k, minimum=0)
@@ -460,7 +525,7 @@ def modified_policy_iteration(
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     v = None if v0 is None else _check_v("v0", v0, mdp.num_states)
     return _span_iteration(mdp, v, tol, max_iter, record, sweeps=k, who="modified_policy_iteration",
-                           start_low=True)
+                           start_low=True, record_limit=record_limit)
 
 
 # ------------------------------------------------------------------ finite horizon

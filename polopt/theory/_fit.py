@@ -185,8 +185,7 @@ def fit_rate(res, certificate: str = "kl_to_optimum", model: str | None = None, 
     """
     from scipy import stats
 
-    from ..frames import recorded_iterates
-    from ..result import SolveResult
+    from ..result import SolveResult, recorded_iterates
 
     if model is not None and model not in MODELS:
         raise ValueError(f"model must be one of {MODELS} or None, got {model!r}")

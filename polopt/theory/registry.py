@@ -9,7 +9,7 @@ import numpy as np
 
 from .._base import ABS_SLACK, RATE_SLACK
 from ..problems.matrix_game import MatrixGame
-from ..result import SolveResult
+from ..result import SolveResult, recorded_iterates
 
 #: Confidence levels of a registered theorem, what each one means:
 #:
@@ -172,5 +172,5 @@ def check(res: SolveResult, name: str) -> Verdict:
             f"result has no certificate {thm.certificate!r}; it has {sorted(res.certificates)}"
         )
     cert = np.asarray(res.certificates[thm.certificate])
-    t = np.arange(cert.shape[0])
+    t = recorded_iterates(res, cert.shape[0])  # a run that kept every k-th iterate is checked at those k
     return bound_verdict(cert, thm.bound(res, t))
