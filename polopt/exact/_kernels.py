@@ -27,7 +27,7 @@ def _q_row(K, row, v):
     raise NotImplementedError("only callable from numba")
 
 
-@overload(_q_row, jit_options={"fastmath": True}, inline="always")
+@overload(_q_row, jit_options={"fastmath": True})
 def _q_row_impl(K, row, v):
     # one pruned backup for both storages: numba specializes it on the type of K
     if isinstance(K, types.Array):
