@@ -30,8 +30,8 @@ constant / per-context step or Armijo backtracking) and per method :func:`dpo_de
 :func:`ipo_descent`, :func:`chi_po_descent`, :func:`copg_descent`, :func:`online_dpo_descent`,
 :func:`p3o_ascent`, :func:`apo_steps`, :func:`xpo_rounds`. Every update runs on the namespace of
 its state (``jax.numpy`` state and oracle arrays give a JAX step, NumPy = JAX checked by
-``polopt.testing.rule_suite``); the Armijo search (chi-PO) branches on loss values in Python, so
-that rule runs on JAX eagerly, not under ``jit``.
+``polopt.testing.rule_suite``). The steps are eager, not ``jit``-traced: :func:`loss_descent` reads
+its stall flag, and the Armijo search (chi-PO) its loss values, in Python.
 
 References: Rafailov et al., "Direct Preference Optimization", arXiv 2305.18290 (Eq. 7);
 Azar et al., "A General Theoretical Paradigm to Understand Learning from Human Preferences",
