@@ -218,3 +218,24 @@ def test_bad_input():
         ex.estimator_moments(pi, np.zeros(3), "rloo", 2)
     with pytest.raises(ValueError, match="estimator must be one of"):
         ex.estimator_moments(pi, r, "ppo", 2)
+
+
+def test_moments_stay_finite_when_a_rare_outcome_has_a_huge_estimate():
+    # GRPO's in-loss k3 coefficient -beta (1 - mu/pi) is ~1e294 at pi(a) = 1e-300, mu(a) ~ 1, beta = 1e-6: an
+    # outcome of probability ~1e-300 then has p_o ||dev_o||^2 ~ 1e288 (representable) but ||dev_o||^2 overflows
+    from scipy.special import logsumexp
+
+    pi = np.array([1.0, 1e-300, 1e-300])
+    mu = np.array([1e-300, 1.0, 1e-300])
+    r = np.array([0.2, 0.5, 0.9])
+    coef = -1e-6 * rx.kl_loss_coefficient(np.log(pi), np.log(mu), "k3")
+    with np.errstate(over="raise", invalid="raise"):
+        mean, tc = ex.group_moments(pi, r, "grpo", 2, loss_coef=coef)
+    assert np.all(np.isfinite(mean)) and 1e280 < tc < np.inf
+    # the same sum sum_{o, k} p_o dev_ok^2 in log space (the outcomes and estimates as the oracle builds them)
+    acts, prob = ex._outcomes(pi, 2, "multiset")
+    dev = ex._estimates(pi, r, coef, acts, "grpo", 0.0, rx.STD_EPS, 1) - mean
+    keep = (dev != 0) & (prob[:, None] > 0)
+    log_tc = logsumexp(np.log(np.broadcast_to(prob[:, None], dev.shape)[keep]) + 2.0 * np.log(np.abs(dev[keep])))
+    # two float64 evaluations of one short sum; exp of a log ~660 known to ~1e-13 adds ~1e-13 relative
+    np.testing.assert_allclose(tc, np.exp(log_tc), rtol=IDENTITY_F64)

@@ -331,8 +331,8 @@ def estimator_moments(pi, r, estimator: str, group_size: int, *, baseline: float
     acts, prob = _outcomes(pi, G, method)
     g = _estimates(pi, R, coef, acts, estimator, baseline, std_eps, ddof)
     mean = prob @ g
-    dev = g - mean
-    cov = dev.T @ (prob[:, None] * dev)
+    dev = _weighted_deviations(g, mean, prob)
+    cov = dev.T @ dev
     return EstimatorMoments(mean, cov, grad, mean - grad, float(np.trace(cov)), method, int(n))
 
 
@@ -357,8 +357,17 @@ def group_moments(pi, R, estimator: str, group_size: int, *, baseline: float = 0
     acts, prob = _outcomes(pi, G, "multiset")
     g = _estimates(pi, R, coef, acts, estimator, baseline, std_eps, ddof)
     mean = prob @ g
-    dev = g - mean
-    return mean, float(np.sum(prob * np.sum(dev * dev, axis=1)))
+    dev = _weighted_deviations(g, mean, prob)
+    return mean, float(np.sum(dev * dev))
+
+
+def _weighted_deviations(g, mean, prob):
+    """``sqrt(p_o) (g_o - E g)`` [N, K]: ``Cov = sum_o p_o dev_o dev_o^T`` as their Gram matrix.
+
+    Weighting before squaring keeps the covariance finite whenever it is representable: an outcome of
+    probability ~1e-300 with an estimate ~1e294 (GRPO's in-loss k3 coefficient ``beta (mu/pi - 1)`` at
+    ``pi = 1e-300``) has ``p_o dev_o^2 ~ 1e288``, but ``dev_o^2`` alone overflows."""
+    return np.sqrt(prob)[:, None] * (g - mean)
 
 
 def check_work(K: int, group_size: int, estimator: str, *, closed: bool) -> None:

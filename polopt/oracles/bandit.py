@@ -490,36 +490,45 @@ class BanditOracle(NamedTuple):
     def estimate(self, pi, R, estimator: str, *, baseline, loss_coef, std_eps: float = STD_EPS,
                  ddof: int = 1) -> GradientEstimate:
         """The mean of ``num_samples`` group estimates at policy ``pi`` [X, K] with rewards ``R`` [X, K]
-        (``baseline`` [X], ``loss_coef`` [X, K]): exact moments or samples (:class:`GradientEstimate`)."""
+        (``baseline`` [X], ``loss_coef`` [X, K]): exact moments or samples (:class:`GradientEstimate`).
+
+        The moments and the sampler are NumPy; ``mean`` comes back in the array namespace of ``pi``
+        (``jax.numpy`` for a rule run eagerly on JAX arrays), the scalars as floats."""
+        xp = array_namespace(pi)
+        pi, R, baseline, loss_coef = (np.asarray(a, dtype=np.float64) for a in (pi, R, baseline, loss_coef))
+        rho = np.asarray(self.rho, dtype=np.float64)
         G, M = int(self.group_size), int(self.num_samples)
         if not self.sampled:
             means, second = [], 0.0
             for x in range(pi.shape[0]):
                 m, tc = self.moments(pi[x], R[x], estimator, G, baseline=float(baseline[x]), loss_coef=loss_coef[x],
                                      std_eps=std_eps, ddof=ddof)
-                means.append(self.rho[x] * m)
-                second += self.rho[x] * (tc + float(m @ m))
+                means.append(rho[x] * m)
+                second += rho[x] * (tc + float(m @ m))
             mean = np.stack(means)
             gsq = float(np.sum(mean * mean))
-            return GradientEstimate(mean, gsq, max((second - gsq) / M, 0.0))
+            return GradientEstimate(xp.asarray(mean), gsq, max((second - gsq) / M, 0.0))
         contextual = pi.shape[0] > 1
         out = sample_gradients(self.rng, pi if contextual else pi[0], R if contextual else R[0], estimator, G, M,
-                               contexts=self.rho if contextual else None,
+                               contexts=rho if contextual else None,
                                baseline=baseline if contextual else baseline[0],
                                loss_coef=loss_coef if contextual else loss_coef[0], std_eps=std_eps, ddof=ddof,
                                reduce="mean")
         g = out.grads if contextual else out.grads[None, :]
         if M < 2:
-            return GradientEstimate(g, None, None)
+            return GradientEstimate(xp.asarray(g), None, None)
         tc = trace_cov_from_sums(g, out.sq_norms, M) / M
-        return GradientEstimate(g, max(float(np.sum(g * g)) - tc, 0.0), tc)
+        return GradientEstimate(xp.asarray(g), max(float(np.sum(g * g)) - tc, 0.0), tc)
 
     def draw_groups(self, pi) -> tuple[np.ndarray, np.ndarray]:
-        """``num_samples`` groups: contexts ``x ~ rho`` [M] (0 for one context) and arms ``a ~ pi[x]`` [M, G]."""
+        """``num_samples`` groups: contexts ``x ~ rho`` [M] (0 for one context) and arms ``a ~ pi[x]`` [M, G]
+        (NumPy draws, returned in the array namespace of ``pi``)."""
+        xp = array_namespace(pi)
+        pi = np.asarray(pi, dtype=np.float64)
         X = pi.shape[0]
         M = int(self.num_samples)
-        ctx = sample_categorical(self.rng, self.rho, M) if X > 1 else np.zeros(M, dtype=np.int64)
-        return ctx, sample_categorical(self.rng, pi[ctx], int(self.group_size))
+        ctx = sample_categorical(self.rng, np.asarray(self.rho), M) if X > 1 else np.zeros(M, dtype=np.int64)
+        return xp.asarray(ctx), xp.asarray(sample_categorical(self.rng, pi[ctx], int(self.group_size)))
 
 
 class PairOracle(NamedTuple):
@@ -547,13 +556,15 @@ class PairOracle(NamedTuple):
 
     def on_policy_pairs(self, pi) -> np.ndarray:
         """``rho_x pi x pi`` [X, K, K] exactly, or the ``rho``-weighted frequencies of ``num_pairs``
-        pairs ``a, b ~ pi[x]`` per context."""
+        pairs ``a, b ~ pi[x]`` per context (NumPy draws, returned in the array namespace of ``pi``)."""
         if self.num_pairs is None:
             return pi[..., :, None] * pi[..., None, :] * self.rho[:, None, None]
+        xp = array_namespace(pi)
+        pi = np.asarray(pi, dtype=np.float64)
         X, K = pi.shape
         n = int(self.num_pairs)
         a = sample_categorical(self.rng, pi, n)
         b = sample_categorical(self.rng, pi, n)
         nu = np.zeros((X, K, K))
         np.add.at(nu, (np.repeat(np.arange(X), n), a.ravel(), b.ravel()), 1.0 / n)
-        return nu * self.rho[:, None, None]
+        return xp.asarray(nu) * self.rho[:, None, None]

@@ -43,7 +43,10 @@ Rule factories (bottom of the module): :func:`estimator_ascent` (softmax PG asce
 estimator; GRPO's clipped multi-epoch step with ``epochs > 1``; OBLR-PO's SNR step with
 ``smoothness``) and one factory per method of the table (:func:`reinforce`, :func:`remax`,
 :func:`rloo`, :func:`grpo`, :func:`dr_grpo`, :func:`oblr_po`), each ``update(state, oracle)``
-with a :class:`polopt.oracles.bandit.BanditOracle` (exact moments or samples).
+with a :class:`polopt.oracles.bandit.BanditOracle` (exact moments or samples). The update runs on the
+array namespace of its state: the oracle computes in NumPy (enumeration, numba) and returns its
+arrays in the namespace of the policy it is asked about, so a ``jax.numpy`` state gives an eager JAX
+step (NumPy = JAX checked by ``polopt.testing.rule_suite``).
 
 References: Williams (1992) REINFORCE; Kool, van Hoof, Welling, "Buy 4 REINFORCE samples, get a
 baseline for free!" (2019) and Ahmadian et al., arXiv 2402.14740 (RLOO); Li et al., arXiv
@@ -329,11 +332,24 @@ MEI_SMOOTHNESS = 2.5
 
 def _kl_rewards(r, log_pi, log_mu, beta, kl):
     """Rewards ``R`` fed to the estimator and the per-action in-loss coefficient ``c`` ([X, K] each)."""
+    xp = array_namespace(r, log_pi)
     if beta == 0:
-        return r, np.zeros_like(r)
+        return r, xp.zeros_like(r)
     if kl == "reward":
-        return shaped_reward(r, log_pi, log_mu, beta), np.zeros_like(r)
+        return shaped_reward(r, log_pi, log_mu, beta), xp.zeros_like(r)
     return r, -beta * kl_loss_coefficient(log_pi, log_mu, kl)
+
+
+def _add_rows(target, rows, values):
+    """``target`` plus ``values[n]`` added to row ``rows[n]`` for every ``n`` (repeated rows accumulate).
+
+    NumPy accumulates in place on a copy (``np.add.at``), JAX by its functional scatter ``.at[].add``."""
+    xp = array_namespace(target, values)
+    if xp is np:
+        out = np.array(target)
+        np.add.at(out, rows, values)
+        return out
+    return target.at[rows].add(values)
 
 
 def estimator_ascent(*, estimator: str = "rloo", eta=None, beta=0.0, baseline=0.0, kl: str = "reward",
@@ -387,38 +403,39 @@ def estimator_ascent(*, estimator: str = "rloo", eta=None, beta=0.0, baseline=0.
         if oracle is not None and L is not None and oracle.sampled and oracle.num_samples < 2:
             raise ValueError(f"{rule}: the SNR step estimates a variance from the group estimates of an "
                              f"iteration: num_samples must be >= 2 with a sampled oracle, got {oracle.num_samples}")
-        lp = log_normalize(np.asarray(log_pi0, dtype=np.float64))
-        return EstimatorState(lp, 0, 0.0, np.zeros_like(lp), 0.0)
+        xp = array_namespace(log_pi0)
+        lp = log_normalize(np.asarray(log_pi0, dtype=np.float64) if xp is np else log_pi0)
+        return EstimatorState(lp, 0, 0.0, xp.zeros_like(lp), 0.0)
 
     def _base(pi, R):
-        return optimal_baseline(pi, R) if isinstance(baseline, str) else np.full(pi.shape[0], baseline)
+        xp = array_namespace(pi)
+        return optimal_baseline(pi, R) if isinstance(baseline, str) else xp.full(pi.shape[0], baseline, pi.dtype)
 
     def _clipped(lp2, pi, R, oracle):
+        xp = array_namespace(lp2)
         ctx, acts = oracle.draw_groups(pi)
-        Rs = np.take_along_axis(R[ctx], acts, axis=-1)
-        w = np.take_along_axis(gradient_weights(pi[ctx]), acts, axis=-1)
+        Rs = xp.take_along_axis(R[ctx], acts, axis=-1)
+        w = xp.take_along_axis(gradient_weights(pi[ctx]), acts, axis=-1)
         adv = advantages(Rs, estimator, baseline=_base(pi, R)[ctx], weights=w, std_eps=std_eps, ddof=ddof)
         log_mu = None if in_loss is None else oracle.log_mu[ctx]
-        total = np.zeros_like(lp2)
+        total = xp.zeros_like(lp2)
         for _ in range(epochs):
             lp = log_normalize(lp2 + eta * total)
             g = clipped_surrogate_gradient(lp[ctx], lp2[ctx], acts, adv, eps, beta=beta, log_mu=log_mu, kl=in_loss)
-            step = np.zeros_like(lp2)
-            np.add.at(step, ctx, g / acts.shape[0])
-            total = total + step
+            total = total + _add_rows(xp.zeros_like(lp2), ctx, g / acts.shape[0])
         return total
 
     def update(state, oracle):
         lp = state.log_pi
         lp2 = lp.reshape(-1, lp.shape[-1])
-        pi = np.exp(lp2)
+        pi = array_namespace(lp).exp(lp2)
         R, coef = _kl_rewards(oracle.r, lp2, oracle.log_mu, beta, kl)
         if epochs > 1:
             d, tc, step = _clipped(lp2, pi, R, oracle), 0.0, eta
         else:
             est = oracle.estimate(pi, R, estimator, baseline=_base(pi, R), loss_coef=coef, std_eps=std_eps, ddof=ddof)
             d, tc = est.mean, (0.0 if est.trace_cov is None else est.trace_cov)
-            step = eta if L is None else float(snr_step_size(est.grad_sq, est.trace_cov, L))
+            step = eta if L is None else snr_step_size(est.grad_sq, est.trace_cov, L)
         new = log_normalize(lp2 + step * d)
         return EstimatorState(new.reshape(lp.shape), state.t + 1, step, d.reshape(lp.shape), tc)
 

@@ -28,8 +28,10 @@ Rule factories (bottom of the module), ``update(state, oracle)`` with a
 :class:`polopt.oracles.bandit.PairOracle`: :func:`loss_descent` (gradient descent on a loss, a
 constant / per-context step or Armijo backtracking) and per method :func:`dpo_descent`,
 :func:`ipo_descent`, :func:`chi_po_descent`, :func:`copg_descent`, :func:`online_dpo_descent`,
-:func:`p3o_ascent`, :func:`apo_steps`, :func:`xpo_rounds`. The line search and the XPO rounds
-branch on loss values: those rules are NumPy only.
+:func:`p3o_ascent`, :func:`apo_steps`, :func:`xpo_rounds`. Every update runs on the namespace of
+its state (``jax.numpy`` state and oracle arrays give a JAX step, NumPy = JAX checked by
+``polopt.testing.rule_suite``). The steps are eager, not ``jit``-traced: :func:`loss_descent` reads
+its stall flag, and the Armijo search (chi-PO) its loss values, in Python.
 
 References: Rafailov et al., "Direct Preference Optimization", arXiv 2305.18290 (Eq. 7);
 Azar et al., "A General Theoretical Paradigm to Understand Learning from Human Preferences",
@@ -367,7 +369,13 @@ class LossState(NamedTuple):
 
 
 def _residual(grad, mass):
-    return float(np.max(np.abs(grad / mass)))
+    xp = array_namespace(grad, mass)
+    return xp.max(xp.abs(grad / mass))
+
+
+def _as_logits(theta0):
+    """NumPy input (or a list) as float64; a JAX array as it is (the rule then runs on ``jax.numpy``)."""
+    return np.asarray(theta0, dtype=np.float64) if array_namespace(theta0) is np else theta0
 
 
 def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Callable | None = None,
@@ -388,15 +396,16 @@ def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Ca
         raise TypeError(f"{name}: eta is required (a step size > 0) without a curvature bound or armijo")
 
     def init(theta0, oracle=None):
-        theta0 = np.asarray(theta0, dtype=np.float64)
+        theta0 = _as_logits(theta0)
         lg = objective(theta0, oracle)
         if eta is not None:
             step = eta
         elif armijo:
             step = 1.0
         else:
-            step = 1.0 / np.maximum(curvature(oracle), np.finfo(np.float64).tiny)
-        return LossState(log_normalize(theta0), theta0, 0, float(lg.loss), lg.grad, step,
+            c = curvature(oracle)
+            step = 1.0 / array_namespace(c).maximum(c, np.finfo(np.float64).tiny)
+        return LossState(log_normalize(theta0), theta0, 0, lg.loss, lg.grad, step,
                          _residual(lg.grad, mass(oracle)), 0.0)
 
     def update(state, oracle):
@@ -405,15 +414,16 @@ def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Ca
         theta, m = state.theta, mass(oracle)
         step = state.step
         if armijo and eta is None:
+            # the search is Python control flow on concrete floats (NumPy, or JAX run eagerly)
             d = state.grad / m
-            slope = float(np.sum(state.grad * d))
+            slope, loss = float(array_namespace(d).sum(state.grad * d)), float(state.loss)
             step = min(2.0 * step, ARMIJO_MAX_STEP)
             for _ in range(ARMIJO_HALVINGS):
                 new = theta - step * d
                 lg = objective(new, oracle)
                 new_loss = float(lg.loss)
                 # strict decrease: at the round-off floor equal losses must not count as progress
-                if new_loss < state.loss and new_loss <= state.loss - ARMIJO_C * step * slope:
+                if new_loss < loss and new_loss <= loss - ARMIJO_C * step * slope:
                     break
                 step *= 0.5
             else:  # no decrease representable in float64: the loss is at its round-off floor
@@ -421,8 +431,7 @@ def loss_descent(objective: Callable, mass: Callable, *, eta=None, curvature: Ca
         else:
             new = theta - step * state.grad
             lg = objective(new, oracle)
-        return LossState(log_normalize(new), new, state.t + 1, float(lg.loss), lg.grad, step,
-                         _residual(lg.grad, m), 0.0)
+        return LossState(log_normalize(new), new, state.t + 1, lg.loss, lg.grad, step, _residual(lg.grad, m), 0.0)
 
     return Rule(name, init, update, 1, False, hp if hp is not None else hparams(name, eta=eta, armijo=armijo))
 
@@ -488,11 +497,11 @@ def p3o_ascent(*, eta=None, beta=1.0) -> Rule:
     beta = _beta("p3o", beta)
 
     def direction(th, o):
-        nu = o.on_policy_pairs(np.exp(log_normalize(th)))
+        nu = o.on_policy_pairs(array_namespace(th).exp(log_normalize(th)))
         return p3o(th, o.r, o.log_ref, beta, nu=nu, rho=o.rho)
 
     def curvature(o):
-        return o.rho[:, None] * (np.ptp(o.r, axis=-1)[:, None] + 2.0 * beta)
+        return o.rho[:, None] * ((o.r.max(axis=-1) - o.r.min(axis=-1))[:, None] + 2.0 * beta)
 
     return loss_descent(direction, lambda o: o.rho[:, None], eta=eta, curvature=curvature, name="p3o",
                         hp=hparams("p3o", eta=eta, beta=beta))
@@ -510,11 +519,12 @@ def apo_steps(*, alpha=0.0, beta=1.0) -> Rule:
         raise type(exc)(f"apo: {exc}") from None
 
     def gap(log_pi, o):
-        return float(np.max(o.r.max(axis=-1) - np.sum(np.exp(log_pi) * o.r, axis=-1)))
+        xp = array_namespace(log_pi, o.r)
+        return xp.max(o.r.max(axis=-1) - xp.sum(xp.exp(log_pi) * o.r, axis=-1))
 
     def init(theta0, oracle=None):
-        lp = log_normalize(np.asarray(theta0, dtype=np.float64))
-        return LossState(lp, lp, 0, 0.0, np.zeros_like(lp), 1.0, gap(lp, oracle), 0.0, lp)
+        lp = log_normalize(_as_logits(theta0))
+        return LossState(lp, lp, 0, 0.0, array_namespace(lp).zeros_like(lp), 1.0, gap(lp, oracle), 0.0, lp)
 
     def update(state, o):
         new = log_normalize(state.extra + o.r / beta)
@@ -534,13 +544,15 @@ def xpo_rounds(*, alpha=0.0, beta=1.0, inner_iters=XPO_INNER_ITERS) -> Rule:
     inner_iters = as_positive_int("inner_iters", inner_iters)
 
     def init(theta0, oracle=None):
-        theta0 = np.asarray(theta0, dtype=np.float64)
-        return LossState(log_normalize(theta0), theta0, 0, 0.0, np.zeros_like(theta0), 1.0, np.inf, 0.0,
-                         np.zeros(oracle.P.shape))
+        theta0 = _as_logits(theta0)
+        xp = array_namespace(theta0)
+        return LossState(log_normalize(theta0), theta0, 0, 0.0, xp.zeros_like(theta0), 1.0, np.inf, 0.0,
+                         xp.zeros(oracle.P.shape, theta0.dtype))
 
     def update(state, o):
-        ref = np.exp(o.log_ref)
-        pi = np.exp(log_normalize(state.theta))
+        xp = array_namespace(state.theta)
+        ref = xp.exp(o.log_ref)
+        pi = xp.exp(log_normalize(state.theta))
         W_sum = state.extra + pair_weights(o.P, product_pairs(pi, ref) * o.rho[:, None, None])
         W = W_sum / (state.t + 1)
         eta = 1.0 / (0.25 * beta**2 * laplacian_max(W))
@@ -549,7 +561,7 @@ def xpo_rounds(*, alpha=0.0, beta=1.0, inner_iters=XPO_INNER_ITERS) -> Rule:
         theta = state.theta
         for _ in range(inner_iters):
             theta = theta - eta * xpo(theta, W, o.log_ref, beta, alpha, nu_explore).grad
-        res = float(np.max(np.abs(theta - state.theta) / (eta * mass)))
+        res = xp.max(xp.abs(theta - state.theta) / (eta * mass))
         return LossState(log_normalize(theta), theta, state.t + 1, 0.0, state.grad, eta, res, 0.0, W_sum)
 
     return Rule("xpo", init, update, 1, False, hparams("xpo", alpha=alpha, beta=beta, inner_iters=inner_iters))

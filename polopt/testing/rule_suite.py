@@ -7,8 +7,12 @@ without touching the tests. Checks, per rule:
 * :func:`check_fixed_point` — the exact optimum is a fixed point of one update (the regularized
   equilibrium for rules that take ``beta``, the unregularized full-support Nash equilibrium for
   those that do not), except for rules whose documented fixed point is biased (:data:`BIASED`);
-* :func:`check_backends` — NumPy float64 and ``jax.numpy`` (``jit`` of ``vmap`` over a batch of
-  games, the update traced once) agree to :data:`~polopt.testing.tolerances.BACKEND`;
+* :func:`check_backends` — NumPy float64 and ``jax.numpy`` (x64) agree to
+  :data:`~polopt.testing.tolerances.BACKEND`: for games and PG rules ``jit`` of ``vmap`` over a batch
+  of instances (the update traced once); for the LLM estimators and preference losses, whose oracles
+  are NumPy (exact moments by enumeration, numba and NumPy samplers), eagerly, the oracle's arrays
+  handed over as ``jnp`` arrays and its outputs converted at its boundary, with the same draws for
+  sampled oracles, and every array of the JAX state required to be a JAX array;
 * :func:`check_extremes` — finite log-policies summing to one at ``beta = 1e-6``, ``eta = 1e3``
   and probabilities ``1e-300`` in the initial policy and the reference;
 * :func:`check_rejects_bad_hparams` — ``eta`` in (0, -1, inf, nan) is refused by the factory
@@ -22,9 +26,8 @@ without touching the tests. Checks, per rule:
   (:func:`regularized_rows`): the regularized optimum is a fixed point, NumPy = JAX with the oracle's
   reference batched, and finite steps with 1e-300 probabilities in the start and the reference.
 
-A family the suite does not know yet fails :func:`families_covered` rather than being skipped.
-Families in :data:`NUMPY_ONLY` (the LLM estimators and preference losses, whose oracles or line
-searches are NumPy) pass every check but the backend one, for the reason recorded there.
+A family the suite does not know yet fails :func:`families_covered` rather than being skipped. Every
+family of :data:`FAMILIES` passes every check, the backend one included.
 """
 
 from __future__ import annotations
@@ -44,12 +47,15 @@ from .tolerances import BACKEND, IDENTITY_F64
 FAMILIES = ("games", "pg", "llm_estimators", "llm_losses")
 #: Further forms of a rule (its other hyper-parameter regimes) that the backend and extreme-value
 #: checks run too: approximate Nash-MP, EGPO's IPO-loss SGD form, the decaying Nash-MD step, SPPO's
-#: squared-loss regression.
+#: squared-loss regression, REINFORCE's variance-optimal baseline, GRPO's k3 KL in the loss and its
+#: clipped multi-epoch step (on a sampled oracle).
 FORMS = {
     "mirror_prox": ({"inner_steps": 3},),
     "extragradient": ({"form": "ipo_loss", "eta": 0.05},),
     "nash_md": ({"schedule": "decaying", "eta": None},),
     "sppo": ({"form": "squared_loss", "inner_steps": 2},),
+    "reinforce": ({"baseline": "optimal"},),
+    "grpo": ({"kl": "k3"}, {"epochs": 2}),
 }
 #: Rules whose fixed point is documented to differ from the equilibrium, with the reason.
 BIASED = {
@@ -315,13 +321,29 @@ class _Estimators:
         return cls._rule(row, form), oracle, np.log(star)[None, :], bandit
 
     @classmethod
-    def extreme(cls, row, form=None):
+    def _oracle(cls, bandit, form=None, sampled: bool = False):
+        """The exact oracle, or (``sampled``, and always for the clipped multi-epoch form, which needs
+        samples) two groups per call drawn from a fixed seed: every call of this builds the same draws."""
         from .._methods.llm import make_oracle
 
+        if sampled or (form or {}).get("epochs", 1) > 1:
+            return make_oracle(bandit, group_size=cls.GROUP, num_samples=2, mode="sampled", seed=11)
+        return make_oracle(bandit, group_size=cls.GROUP)
+
+    @classmethod
+    def extreme(cls, row, form=None):
         bandit, log_pi0 = _extreme_bandit()
         override = {"eta": EXTREME_ETA} if takes(row, "eta") else {}
         rule = cls._rule(row, form, beta=EXTREME_BETA, **override)
-        return rule, make_oracle(bandit, group_size=cls.GROUP), log_pi0
+        return rule, cls._oracle(bandit, form), log_pi0
+
+    @classmethod
+    def eager_cases(cls, row, form=None):
+        """(rule, oracle builder, log-policy [X, K]) on a bandit and a 2-context bandit, exact and sampled."""
+        rule = cls._rule(row, form)
+        exact = () if (form or {}).get("epochs", 1) > 1 else (False,)
+        return [(rule, lambda b=b, s=s: cls._oracle(b, form, s), lp) for b, lp in _eager_bandits()
+                for s in (*exact, True)]
 
 
 class _Losses:
@@ -355,15 +377,30 @@ class _Losses:
         override = {"eta": EXTREME_ETA} if takes(row, "eta") else {}
         return cls._rule(row, EXTREME_BETA, form, **override), make_oracle(row.name, bandit), log_pi0
 
+    @classmethod
+    def eager_cases(cls, row, form=None):
+        """(rule, oracle builder, logits [X, K]) on a bandit and a 2-context bandit; rules that sample
+        on-policy pairs (``num_pairs``) also with 16 sampled pairs per context from a fixed seed."""
+        from .._methods.llm_losses import make_oracle
+
+        rule = cls._rule(row, BETA, form)
+        pairs = ({}, {"num_pairs": 16}) if "num_pairs" in row.extra else ({},)
+        return [(rule, lambda b=b, hp=hp: make_oracle(row.name, b, hp, seed=11), lp) for b, lp in _eager_bandits()
+                for hp in pairs]
+
+
+def _eager_bandits():
+    """(problem, log start [X, K]) for the eager backend check: the suite's bandit and a 2-context bandit
+    (per-context steps and baselines), each from a full-support start away from its optimum."""
+    from ..problems import ContextualBandit
+
+    rng = np.random.default_rng(5)
+    two = ContextualBandit(rng.uniform(0.0, 1.0, (2, 3)), contexts=[0.3, 0.7],
+                           reference=rng.dirichlet(np.ones(3), size=2), beta=BETA)
+    return [(_bandit(), np.log(rng.dirichlet(np.ones(4), size=1))), (two, np.log(rng.dirichlet(np.ones(3), size=2)))]
+
 
 _FAMILY = {"games": _Games, "pg": _PG, "llm_estimators": _Estimators, "llm_losses": _Losses}
-#: Families whose rules run on NumPy float64 only, with the reason (the backend check does not apply).
-NUMPY_ONLY = {
-    "llm_estimators": "the oracle is NumPy/numba (exact moments by enumeration of K^G outcomes, the fused "
-                      "numba sampler); the rule's formulas are array-namespace, its oracle is not",
-    "llm_losses": "the descent keeps Python floats in its state (Armijo line search, the stall flag); the "
-                  "loss formulas themselves are array-namespace (gpu/ lifts them)",
-}
 #: Rules whose optimum is a vertex (logits -> +-inf): no finite fixed point to start from; they stop by
 #: their own rule (APO: the reward gap at round-off), checked without ``tol``.
 VERTEX_OPTIMUM = {"apo": "its optimum is uniform on argmax r, approached as the extrapolated reference sharpens"}
@@ -408,7 +445,54 @@ def check_fixed_point(row: Method) -> None:
 
 
 def check_backends(row: Method, form: dict | None = None, steps: int = 5) -> None:
-    _check_backends_on(row, _FAMILY[row.family], form, steps)
+    family = _FAMILY[row.family]
+    if hasattr(family, "eager_cases"):
+        _check_backends_eager(row, family, form, steps)
+    else:
+        _check_backends_on(row, family, form, steps)
+
+
+def _on_jax(oracle):
+    """``oracle`` (a NamedTuple) with every NumPy array field as a ``jax.numpy`` array (generators,
+    callables and sizes unchanged)."""
+    import jax.numpy as jnp
+
+    return oracle._replace(**{k: jnp.asarray(v) for k, v in oracle._asdict().items() if isinstance(v, np.ndarray)})
+
+
+def _check_backends_eager(row: Method, family, form: dict | None, steps: int) -> None:
+    """NumPy and eager ``jax.numpy`` agree for the families whose oracle is NumPy (exact moments by
+    enumeration, numba / NumPy samplers): the JAX run gets the oracle's arrays as ``jnp`` arrays, and the
+    oracle converts at its boundary; sampled oracles are rebuilt from the same seed, so both runs see the
+    same draws. Every array field of the JAX state must be a JAX array (the update ran on ``jax.numpy``)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    for rule, make_oracle, log_pi0 in family.eager_cases(row, form):
+        runs = []
+        for oracle, lp in ((make_oracle(), log_pi0), (_on_jax(make_oracle()), jnp.asarray(log_pi0))):
+            s = rule.init(lp, oracle)
+            for _ in range(steps):
+                s = rule.update(s, oracle)
+            runs.append(s)
+        want, got = runs
+        for field in want._fields:
+            w, g = getattr(want, field), getattr(got, field)
+            if w is None:
+                assert g is None, f"{row.name}.{field}: None in NumPy, {type(g).__name__} in JAX"
+                continue
+            if np.ndim(w) > 0:
+                assert isinstance(g, jax.Array), f"{row.name}.{field}: {type(g).__name__}, not a JAX array"
+            _assert_backend_close(row.name, field, w, g)
+
+
+def _assert_backend_close(name: str, field: str, want, got) -> None:
+    want, got = np.asarray(want), np.asarray(got)
+    if field.startswith("log"):  # compare probabilities: -inf logits agree as zeros
+        want, got = np.exp(want), np.exp(got)
+    # BACKEND both ways: absolute for probabilities, relative for unnormalized logits and steps of 1 / curvature
+    np.testing.assert_allclose(got, want, rtol=BACKEND, atol=BACKEND, err_msg=f"{name}.{field}")
 
 
 def _check_backends_on(row: Method, family, form: dict | None, steps: int) -> None:
@@ -436,11 +520,8 @@ def _check_backends_on(row: Method, family, form: dict | None, steps: int) -> No
     ref = [run_np(*(a[b] for a in arrays), log_pi0[b]) for b in range(B)]
     out = jax.jit(jax.vmap(run_jax))(*(jnp.asarray(a) for a in arrays), jnp.asarray(log_pi0))
     for field in ref[0]._fields:
-        want = np.stack([np.asarray(getattr(s, field)) for s in ref])
-        got = np.asarray(getattr(out, field))
-        if field.startswith("log"):  # compare probabilities: -inf logits agree as zeros
-            want, got = np.exp(want), np.exp(got)
-        np.testing.assert_allclose(got, want, atol=BACKEND, err_msg=f"{row.name}.{field}")
+        _assert_backend_close(row.name, field, np.stack([np.asarray(getattr(s, field)) for s in ref]),
+                              getattr(out, field))
 
 
 def check_extremes(row: Method, form: dict | None = None, steps: int = 20) -> None:
