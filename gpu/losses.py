@@ -70,6 +70,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from polopt._deprecation import rename, renamed_of
 from polopt.methods import lookup
 from polopt.methods import rule as make_rule
 from polopt.rules._core import kl_prox_logits
@@ -344,7 +345,7 @@ def _ipo(logp, batch, hp, *, length_normalize):
     """IPO (rule ``ipo``): :func:`polopt.rules.preference_losses.ipo` per pair; ``length_normalize``:
     TRL's ``s / |y|`` form (not the tabular rule for unequal lengths)."""
     theta, W, ref = _seq_pairs(logp, batch, length_normalize)
-    return ipo(theta, W, ref, hp.tau).loss
+    return ipo(theta, W, ref, hp.beta).loss
 
 
 def _chi_po(logp, batch, hp):
@@ -359,7 +360,7 @@ def _chi_po(logp, batch, hp):
 
 def _online_ipo(logp, batch, hp):
     """Online IPO (rule ``online_ipo``): pairs ``y, y' ~ sg(pi)``, ``(h - (o - 1/2)/beta)^2`` with
-    ``h = (s - s_ref) - (s' - s_ref')``; equal, up to a constant, to :func:`ipo` with ``tau = beta``
+    ``h = (s - s_ref) - (s' - s_ref')``; equal, up to a constant, to :func:`ipo` with the same ``beta``
     and soft labels ``o`` (expand both squares), which is how it is computed."""
     theta, W, ref = _seq_pairs(logp, batch)
     return ipo(theta, W, ref, hp.beta).loss
@@ -510,6 +511,7 @@ def get(name: str, **hp) -> BoundLoss:
     if lifted is None:
         raise ValueError(f"unknown loss {name!r}; losses: {', '.join(sorted(LOSSES))}")
     rule_names = tuple(inspect.signature(row.rule).parameters)
+    hp = rename(lifted.name, hp, renamed_of(row.rule))  # a renamed keyword (README "Notation") warns
     unknown = [k for k in hp if k not in rule_names and k not in lifted.options]
     if unknown:
         accepted = ", ".join(rule_names + tuple(lifted.options))
