@@ -7,7 +7,9 @@ point's ``eta_mu=`` is ``eta_d=``, the bounded-ratio ``lam=`` is ``kappa=``). Th
 * :func:`renamed` decorates a function (a rule factory, an exact solver, a runner) with its
   ``{old: new}`` map; the map is kept on the wrapper as ``__renamed__`` so that :func:`polopt.solve`
   and ``po.rule`` translate ``solve(..., old=value)`` before any check of accepted names;
-* :func:`rename` translates one keyword dictionary (the warning, the both-given error).
+* :func:`rename` translates one keyword dictionary (the warning, the both-given error);
+* :func:`renamed_function` and :func:`renamed_field` keep an old function name / NamedTuple field
+  readable (the saddle point's ``grad_mu``, ``SaddleState.log_mu``).
 
 Passing the old and the new name together is a TypeError (the two cannot both be meant).
 """
@@ -19,7 +21,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-__all__ = ["rename", "renamed", "renamed_of"]
+__all__ = ["rename", "renamed", "renamed_field", "renamed_function", "renamed_of"]
 
 
 def rename(where: str, kwargs: Mapping, old_to_new: Mapping[str, str], *, stacklevel: int = 3) -> dict:
@@ -40,11 +42,12 @@ def rename(where: str, kwargs: Mapping, old_to_new: Mapping[str, str], *, stackl
     return out
 
 
-def renamed(**old_to_new: str) -> Callable:
+def renamed(*, where: str | None = None, **old_to_new: str) -> Callable:
     """Decorator: ``fn`` also accepts each old keyword of ``old_to_new`` (deprecated) for its new one.
 
     The wrapper keeps ``fn``'s signature (``inspect.signature`` follows ``__wrapped__``: the method
-    table reads the new names only) and exposes the map as ``__renamed__``.
+    table reads the new names only) and exposes the map as ``__renamed__``. ``where`` names the
+    function in the warning (default ``fn.__name__``; a runner names its method).
     """
     for old, new in old_to_new.items():
         if not (isinstance(new, str) and new.isidentifier() and new != old):
@@ -52,11 +55,11 @@ def renamed(**old_to_new: str) -> Callable:
     table = MappingProxyType(dict(old_to_new))
 
     def deco(fn: Callable) -> Callable:
-        where = fn.__name__
+        name = where or fn.__name__
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            return fn(*args, **rename(where, kwargs, table))
+            return fn(*args, **rename(name, kwargs, table))
 
         wrapper.__renamed__ = MappingProxyType({**getattr(fn, "__renamed__", {}), **table})
         return wrapper
@@ -70,3 +73,26 @@ def renamed_of(*fns) -> dict[str, str]:
     for fn in fns:
         out.update(getattr(fn, "__renamed__", {}))
     return out
+
+
+def renamed_function(old: str, fn: Callable) -> Callable:
+    """``fn`` under its old name ``old``: every call warns (``DeprecationWarning`` naming ``fn``) and runs ``fn``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        warnings.warn(f"{old} is deprecated, use {fn.__name__} (README 'Notation')", DeprecationWarning, stacklevel=2)
+        return fn(*args, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = old
+    return wrapper
+
+
+def renamed_field(old: str, new: str) -> property:
+    """A read-only property ``old`` of a NamedTuple that warns and returns the field ``new``."""
+
+    def get(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated, use .{new} (README 'Notation')",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(get, doc=f"Deprecated name of ``{new}``.")
