@@ -320,6 +320,28 @@ def test_game_certificates_take_the_game_like_polopt_exact():
             cert(game, pi, mu=game.mu)
 
 
+def test_one_kl_name_one_signature():
+    """``kl_log(log_p, log_q)`` (rules, both logs) and ``kl_log_q(p, log_q)`` (certificates) are apart."""
+    import inspect
+
+    assert tuple(inspect.signature(po.rules.kl_log).parameters) == ("log_p", "log_q")
+    assert tuple(inspect.signature(certificates.kl_log_q).parameters)[:2] == ("p", "log_q")
+    assert not hasattr(certificates, "kl_log")
+    p, q = np.array([0.5, 0.5, 0.0]), np.array([0.25, 0.25, 0.5])
+    with np.errstate(divide="ignore"):
+        both = po.rules.kl_log(np.log(p), np.log(q))
+    assert both == certificates.kl_log_q(p, np.log(q)) == pytest.approx(np.log(2.0), abs=EXACT_F64)  # by hand
+
+
+def test_warnings_point_at_the_caller():
+    with pytest.warns(DeprecationWarning) as rec:
+        po.rule("bpo", lam=0.1)
+    assert rec[0].filename == __file__
+    with pytest.warns(DeprecationWarning) as rec:
+        po.solve(_CHAIN, "relative_value_iteration", tau=0.5)
+    assert rec[0].filename == __file__
+
+
 # --------------------------------------------------------------------------- the helper itself
 def test_rename_does_not_mutate_and_checks_its_map():
     given = {"tau": 0.5, "tol": 1e-3}
