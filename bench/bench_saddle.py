@@ -36,20 +36,20 @@ QUICK_ITERS = 200
 def _mirror_prox(mdp, iters: int):
     inst = runner.instance(mdp)
     S, A = inst.r.shape
-    mu0 = np.full((S, A), 1.0 / (S * A))
+    d0 = np.full((S, A), 1.0 / (S * A))
     v0 = np.full(S, 0.5 * (inst.lo + inst.hi))
-    eta_v, eta_mu = runner.steps(inst.L, *runner.diameters(inst, v0, mu0))
-    rule = saddle.mdp_mirror_prox(eta_v=eta_v, eta_mu=eta_mu, L=inst.L)
+    eta_v, eta_d = runner.steps(inst.L, *runner.diameters(inst, v0, d0))
+    rule = saddle.mdp_mirror_prox(eta_v=eta_v, eta_d=eta_d, L=inst.L)
     oracle = SaddleOracle(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi)
 
     def go():
-        traj = run_rule(rule, oracle, rule.init(np.log(mu0), oracle, v0), iters, record=iters,
+        traj = run_rule(rule, oracle, rule.init(np.log(d0), oracle, v0), iters, record=iters,
                         record_of=lambda s: s.v_avg)
         return traj.state
 
     def gap(state):
         return float(certificates.saddle_gap(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi, state.v_avg,
-                                             np.exp(state.log_mu_avg)))
+                                             np.exp(state.log_d_avg)))
 
     return go, gap
 

@@ -70,6 +70,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from polopt._deprecation import rename, renamed_of
 from polopt.methods import lookup
 from polopt.methods import rule as make_rule
 from polopt.rules._core import kl_prox_logits
@@ -207,18 +208,18 @@ def kl_penalty(logp, ref_logp, mask, kind: str = "k3", level: str = "sequence"):
 
 
 def _ratio_rows(logp, batch, adv, lo, hi, level):
-    """``-clipped_objective(rho, A)`` per row; ``rho = exp(s - s_old)`` (sequence) or per token summed."""
+    """``-clipped_objective(ratio, A)`` per row; ``ratio = exp(s - s_old)`` (sequence) or per token summed."""
     old = _old(logp, batch)
     if level == "sequence":
-        rho = jnp.exp(sequence_logp(logp, batch.mask) - sequence_logp(old, batch.mask))
-        return -clipped_objective(rho, adv, lo=lo, hi=hi)
-    rho = jnp.exp(logp - old)
-    return -jnp.sum(batch.mask * clipped_objective(rho, adv[:, None], lo=lo, hi=hi), axis=-1)
+        ratio = jnp.exp(sequence_logp(logp, batch.mask) - sequence_logp(old, batch.mask))
+        return -clipped_objective(ratio, adv, lo=lo, hi=hi)
+    ratio = jnp.exp(logp - old)
+    return -jnp.sum(batch.mask * clipped_objective(ratio, adv[:, None], lo=lo, hi=hi), axis=-1)
 
 
 # --------------------------------------------------------------------------- policy-gradient family
 def _softmax_pg(logp, batch, hp, *, agg, norm):
-    """Softmax PG (rule ``softmax_pg``): ``l_i = -rho_i sg(A_i)``, ``rho = exp(s - s_old)``; on-policy
+    """Softmax PG (rule ``softmax_pg``): ``l_i = -ratio_i sg(A_i)``, ``ratio = exp(s - s_old)``; on-policy
     its gradient is ``-E[A grad log pi]`` = minus the AKM gradient ``d pi adv`` (weights ``rho_x pi``)."""
     unclipped = (0.0, jnp.inf)
     rows = _ratio_rows(logp, batch, _sg(batch.adv), *unclipped, "sequence")
@@ -277,14 +278,14 @@ def snr_step(group_grads, smoothness, weights=None, num_samples: int = 1):
 
 
 def _ppo(logp, batch, hp, *, agg, norm, ratio):
-    """PPO-clip (rule ``ppo``): ``l_i = -min(rho_i A_i, clip(rho_i, lo, hi) A_i)``; at the sequence level
+    """PPO-clip (rule ``ppo``): ``l_i = -min(ratio_i A_i, clip(ratio_i, lo, hi) A_i)``; at the sequence level
     ``-sum w l`` is the tabular surrogate ``sum_x rho_x ppo_surrogate`` exactly."""
     rows = _ratio_rows(logp, batch, _sg(batch.adv), hp.lo, hp.hi, ratio)
     return aggregate(rows, batch.mask, _weights(batch, logp), agg, norm)
 
 
 def _trpo(logp, batch, hp, *, lam, agg, norm):
-    """TRPO, penalty form (rule ``trpo``): ``l_i = -rho_i A_i + lam (s_old_i - s_i)`` (sequence k1 of
+    """TRPO, penalty form (rule ``trpo``): ``l_i = -ratio_i A_i + lam (s_old_i - s_i)`` (sequence k1 of
     ``KL(pi_old || pi)`` on rows from ``pi_old``). With ``lam`` the multiplier of the active trust region
     its minimizer is the tabular ``trpo_step`` (Lagrangian duality; the tabular step finds ``lam`` itself)."""
     s, s_old = sequence_logp(logp, batch.mask), sequence_logp(_old(logp, batch), batch.mask)
@@ -293,7 +294,7 @@ def _trpo(logp, batch, hp, *, lam, agg, norm):
 
 
 def _bounded_ratio(logp, batch, hp, *, group_size):
-    """BRRL / BPO (rules ``bounded_ratio``, ``bpo``): the BPO loss ``sum_i w_i |rho_i - ratio*_i| |A_i|``.
+    """BRRL / BPO (rules ``bounded_ratio``, ``bpo``): the BPO loss ``sum_i w_i |ratio_i - ratio*_i| |A_i|``.
 
     ``ratio*`` is ``bounded_ratio_target`` applied to each group of ``group_size`` rows (one prompt)
     with the rows' normalized weights as ``pi0`` and ``A`` as ``Q`` (the empirical quantile of the
@@ -307,7 +308,7 @@ def _bounded_ratio(logp, batch, hp, *, group_size):
     d = jnp.sum(w, axis=-1)
     log_w = jnp.log(w / d[:, None])
     adv = _sg(batch.adv).reshape(-1, G)
-    log_target = jax.lax.stop_gradient(bounded_ratio_target(log_w, adv, lo=hp.lo, hi=hp.hi, tie=hp.tie, lam=hp.lam))
+    log_target = jax.lax.stop_gradient(bounded_ratio_target(log_w, adv, lo=hp.lo, hi=hp.hi, tie=hp.tie, kappa=hp.kappa))
     log_ratio = (sequence_logp(logp, mask) - sequence_logp(_old(logp, batch), mask)).reshape(-1, G)
     return bpo_loss(log_w + log_ratio, log_target, adv, d)
 
@@ -344,7 +345,7 @@ def _ipo(logp, batch, hp, *, length_normalize):
     """IPO (rule ``ipo``): :func:`polopt.rules.preference_losses.ipo` per pair; ``length_normalize``:
     TRL's ``s / |y|`` form (not the tabular rule for unequal lengths)."""
     theta, W, ref = _seq_pairs(logp, batch, length_normalize)
-    return ipo(theta, W, ref, hp.tau).loss
+    return ipo(theta, W, ref, hp.beta).loss
 
 
 def _chi_po(logp, batch, hp):
@@ -359,7 +360,7 @@ def _chi_po(logp, batch, hp):
 
 def _online_ipo(logp, batch, hp):
     """Online IPO (rule ``online_ipo``): pairs ``y, y' ~ sg(pi)``, ``(h - (o - 1/2)/beta)^2`` with
-    ``h = (s - s_ref) - (s' - s_ref')``; equal, up to a constant, to :func:`ipo` with ``tau = beta``
+    ``h = (s - s_ref) - (s' - s_ref')``; equal, up to a constant, to :func:`ipo` with the same ``beta``
     and soft labels ``o`` (expand both squares), which is how it is computed."""
     theta, W, ref = _seq_pairs(logp, batch)
     return ipo(theta, W, ref, hp.beta).loss
@@ -510,6 +511,7 @@ def get(name: str, **hp) -> BoundLoss:
     if lifted is None:
         raise ValueError(f"unknown loss {name!r}; losses: {', '.join(sorted(LOSSES))}")
     rule_names = tuple(inspect.signature(row.rule).parameters)
+    hp = rename(lifted.name, hp, renamed_of(row.rule))  # a renamed keyword (README "Notation") warns
     unknown = [k for k in hp if k not in rule_names and k not in lifted.options]
     if unknown:
         accepted = ", ".join(rule_names + tuple(lifted.options))

@@ -16,11 +16,14 @@ Conventions (stated once, used everywhere):
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import rel_entr
 
+from ._deprecation import renamed
 from .oracles.preference import best_response_value
-from .oracles.saddle import grad_mu, grad_v
+from .oracles.saddle import grad_d, grad_v
 
 __all__ = [
     "bellman_residual",
@@ -102,33 +105,65 @@ def bellman_residual(P_sa, r, gamma: float, v) -> float:
     return float(np.max(np.abs(q.max(axis=1) - v)))
 
 
-def _game_terms(P, pi, mu, beta):
+_NO_MU = object()  # marks "mu not passed": None is a legal (uniform) reference of the deprecated form
+
+
+def _game_terms(name: str, game, pi, beta, legacy: tuple, mu):
+    """``(P, pi, mu, beta)`` of one call, in the one convention ``(game, pi, beta=None)``.
+
+    ``game``: a preference game (its ``P``, ``mu`` and ``beta``; ``beta`` overrides) or a bare matrix
+    ``P [K, K]`` (uniform reference, ``beta`` default 0) -- the convention of
+    :func:`polopt.exact.exploitability`. The former form ``(P, pi, mu, beta)`` (a reference after ``pi``,
+    positionally or as ``mu=``) still works with a DeprecationWarning; a game with a separate ``mu`` is a
+    TypeError (the game carries its reference).
+    """
+    old = bool(legacy) or mu is not _NO_MU or (beta is not None and np.ndim(beta) > 0)
+    if old:
+        if hasattr(game, "P"):
+            raise TypeError(f"{name}: a game carries its reference; call {name}(game, pi, beta=None) without mu")
+        if len(legacy) > 1 or (mu is not _NO_MU and beta is not None and np.ndim(beta) > 0):
+            raise TypeError(f"{name}: expected {name}(game, pi, beta=None) or the deprecated {name}(P, pi, mu, beta); "
+                            f"got {2 + (beta is not None) + len(legacy)} positional arguments"
+                            + (" and mu=" if mu is not _NO_MU else ""))
+        warnings.warn(f"{name}(P, pi, mu, beta) is deprecated: pass the game, {name}(PreferenceGame(P, reference=mu, "
+                      f"beta=beta), pi), as polopt.exact.{name} does", DeprecationWarning, stacklevel=3)
+        ref = mu if mu is not _NO_MU else (beta if beta is not None and np.ndim(beta) > 0 else None)
+        beta = legacy[0] if legacy else (beta if beta is not None and np.ndim(beta) == 0 else 0.0)
+        P = game
+    elif hasattr(game, "P"):
+        P, ref, beta = game.P, game.mu, (game.beta if beta is None else beta)
+    else:
+        P, ref, beta = game, None, (0.0 if beta is None else beta)
     P = np.asarray(P, dtype=np.float64)
     pi = np.asarray(pi, dtype=np.float64)
-    mu = np.full(P.shape[0], 1.0 / P.shape[0]) if mu is None else np.asarray(mu, dtype=np.float64)
-    return P, pi, mu
+    ref = np.full(P.shape[0], 1.0 / P.shape[0]) if ref is None else np.asarray(ref, dtype=np.float64)
+    return P, pi, ref, float(beta)
 
 
-def exploitability(P, pi, mu=None, beta: float = 0.0) -> float:
+def exploitability(game, pi, beta: float | None = None, *legacy, mu=_NO_MU) -> float:
     """``f_beta(pi) = max_pi' J_beta(pi', pi) - 1/2`` for the symmetric preference game.
 
     .. math:: f_\\beta(\\pi) = \\beta \\log \\sum_y \\mu(y) e^{(P\\pi)(y)/\\beta}
               + \\beta\\,\\mathrm{KL}(\\pi\\|\\mu) - 1/2
 
-    (``max_y (P pi)(y) - 1/2`` when ``beta = 0``). Zero exactly at the equilibrium.
+    (``max_y (P pi)(y) - 1/2`` when ``beta = 0``). Zero exactly at the equilibrium. ``game``: a
+    :class:`~polopt.problems.PreferenceGame` (its ``mu`` and, unless ``beta`` is given, its ``beta``) or a
+    bare matrix ``P [K, K]`` (uniform ``mu``, ``beta`` default 0): the convention of
+    :func:`polopt.exact.exploitability`. ``exploitability(P, pi, mu, beta)`` is deprecated.
     """
-    P, pi, mu = _game_terms(P, pi, mu, beta)
+    P, pi, mu, beta = _game_terms("exploitability", game, pi, beta, legacy, mu)
     reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
     return best_response_value(P @ pi, mu, beta) + reg - 0.5
 
 
-def duality_gap(P, pi, mu=None, beta: float = 0.0) -> float:
+def duality_gap(game, pi, beta: float | None = None, *legacy, mu=_NO_MU) -> float:
     """Two-sided gap ``max_pi' J_beta(pi', pi) - min_pi'' J_beta(pi, pi'')`` of the strategy pair (pi, pi).
 
     Computed from both best responses separately (not as ``2 f``), so that the identity
-    ``duality_gap = 2 exploitability`` is a checkable fact rather than a definition.
+    ``duality_gap = 2 exploitability`` is a checkable fact rather than a definition. Arguments as in
+    :func:`exploitability` (``duality_gap(P, pi, mu, beta)`` is deprecated).
     """
-    P, pi, mu = _game_terms(P, pi, mu, beta)
+    P, pi, mu, beta = _game_terms("duality_gap", game, pi, beta, legacy, mu)
     reg = beta * float(kl(pi, mu)) if beta > 0 else 0.0
     # max player's best response against pi (the min player) ...
     best_max = best_response_value(P @ pi, mu, beta) + reg
@@ -166,28 +201,29 @@ def game_gaps(P, pi, mu=None, beta: float = 0.0):
     return best_max - 0.5, best_max - best_min
 
 
-def saddle_gap(P, r, gamma: float, rho, lo: float, hi: float, v, mu) -> np.ndarray:
-    """Duality gap ``max_mu' f(v, mu') - min_{v' in [lo, hi]^S} f(v', mu)`` of the MDP saddle point, batched.
+@renamed(mu="d")
+def saddle_gap(P, r, gamma: float, rho, lo: float, hi: float, v, d) -> np.ndarray:
+    """Duality gap ``max_d' f(v, d') - min_{v' in [lo, hi]^S} f(v', d)`` of the MDP saddle point, batched.
 
-    ``f(v, mu) = (1 - gamma) rho^T v + mu^T (r + gamma P v - v)`` (:mod:`polopt.oracles.saddle`). Both
+    ``f(v, d) = (1 - gamma) rho^T v + d^T (r + gamma P v - v)`` (:mod:`polopt.oracles.saddle`). Both
     inner problems are linear over a simplex / a box, so they are solved in closed form::
 
-        max_mu' f(v, mu')  = (1 - gamma) rho^T v + max_{s,a} (r + gamma P v - v)(s, a)
-        min_v' f(v', mu)   = mu^T r + sum_s min(lo e_s, hi e_s),  e = (1 - gamma) rho + gamma P^T mu - mu 1
+        max_d' f(v, d') = (1 - gamma) rho^T v + max_{s,a} (r + gamma P v - v)(s, a)
+        min_v' f(v', d) = d^T r + sum_s min(lo e_s, hi e_s),  e = (1 - gamma) rho + gamma P^T d - d 1
 
-    Shapes: ``P [S, A, S]``, ``r [S, A]``, ``rho [S]``, ``v [..., S]``, ``mu [..., S, A]`` (on the
+    Shapes: ``P [S, A, S]``, ``r [S, A]``, ``rho [S]``, ``v [..., S]``, ``d [..., S, A]`` (the occupancy, on the
     simplex of ``S x A``) -> ``[...]``. ``gamma = 1`` is the average-reward saddle point (no ``rho``
     term). Tested against two HiGHS linear programs in ``tests/test_saddle.py``.
     """
     P = np.asarray(P, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
-    mu = np.asarray(mu, dtype=np.float64)
+    d = np.asarray(d, dtype=np.float64)
     rho = np.asarray(rho, dtype=np.float64)
-    residual = grad_mu(P, r, gamma, v)
+    residual = grad_d(P, r, gamma, v)
     upper = v @ ((1.0 - gamma) * rho) + np.max(residual.reshape(residual.shape[:-2] + (-1,)), axis=-1)
-    e = grad_v(P, gamma, rho, mu)
-    lower = np.sum(mu * r, axis=(-2, -1)) + np.sum(np.minimum(lo * e, hi * e), axis=-1)
+    e = grad_v(P, gamma, rho, d)
+    lower = np.sum(d * r, axis=(-2, -1)) + np.sum(np.minimum(lo * e, hi * e), axis=-1)
     return upper - lower
 
 

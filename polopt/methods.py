@@ -246,4 +246,7 @@ def rule(name: str, **hparams):
     if row is None or row.rule is None:
         names = sorted(m.name for m in rule_rows())
         raise ValueError(f"unknown rule {name!r}; rules: {', '.join(names)}")
-    return row.rule(**hparams)
+    from ._deprecation import rename, renamed_of
+
+    # a renamed keyword warns here, attributed to the caller of po.rule (README "Notation")
+    return row.rule(**rename(row.name, hparams, renamed_of(row.rule)))

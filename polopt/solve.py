@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._base import COMPLETED, CONVERGED, MAX_ITER, NONFINITE, STOPPED, NotConvergedWarning
+from ._deprecation import rename, renamed_of
 from ._progress import RUN_OPTIONS, RunOptions, progress_bar, run_options
 from ._validation import as_positive_int
 from .methods import lookup, register, table  # noqa: F401  (register: the adapters' decorator)
@@ -237,7 +238,9 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
             ``polopt._progress.PROGRESS_DELAY_S`` s in a terminal or notebook, never under pytest; True / False).
         callback: ``callback(t, state)`` at every recorded iterate of an update rule; a truthy
             return stops the run with status ``"stopped"`` (no warning). Exact solvers refuse it.
-        **hparams: hyper-parameters by their maths names (eta, tau, eps, ...).
+        **hparams: hyper-parameters by their maths names (eta, tau, eps, ...; README "Notation"). A renamed
+            one (``tau=`` of relative_value_iteration and ipo, ``eta_mu=``, ``lam=`` of the bounded-ratio rules)
+            is still accepted with a DeprecationWarning naming the new one; old and new together: TypeError.
 
     Raises:
         ValueError: unknown method or one that does not apply (the message lists the valid
@@ -267,6 +270,8 @@ def solve(problem, method: str | None = None, iters: int = 1000, init=None, seed
         raise TypeError(f"callback must be callable as callback(t, state), got {type(callback).__name__}")
     if callback is not None and row.rule is None:
         raise ValueError(f"callback applies to update rules; {method!r} is an exact solver without a rule loop")
+    # renamed hyper-parameters (README "Notation"): the old name warns and is translated before any check
+    hparams = rename(method, hparams, renamed_of(row.rule, row.run))
     with run_options(RunOptions(progress, callback, method)):
         res = row.run(problem, iters=iters, init=init, seed=seed, **hparams)
     if res.method != method:

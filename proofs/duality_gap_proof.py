@@ -116,8 +116,8 @@ def test_polopt_certificates_follow_the_identity():
         game = random_intransitive(5, seed=seed, reference="random")
         pi = rng.dirichlet(np.ones(5))
         for b in (0.0, 0.05, 1.0):
-            f = certificates.exploitability(game.P, pi, game.mu, b)
-            dg = certificates.duality_gap(game.P, pi, game.mu, b)
+            f = certificates.exploitability(game, pi, b)
+            dg = certificates.duality_gap(game, pi, b)
             np.testing.assert_allclose(dg, 2.0 * f, rtol=0.0, atol=NUMERIC_TOL)
             # hi from the max player's closed form, lo from the min player's, computed here
             reg = b * float(np.sum(pi * np.log(pi / game.mu))) if b > 0 else 0.0

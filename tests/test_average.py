@@ -134,11 +134,11 @@ def test_gain_bias_rejects_bad_policy():
 def test_rvi_periodic_chain_needs_the_aperiodicity_transform():
     """The pymdptoolbox counterexample (mdp_anchors.md §2 item 5): plain RVI oscillates."""
     mdp = catalogue.periodic_chain()
-    res = relative_value_iteration(mdp, tau=0.5, tol=SOLVER_TOL)
+    res = relative_value_iteration(mdp, omega=0.5, tol=SOLVER_TOL)
     assert res.converged
     np.testing.assert_allclose(res.gain, catalogue.PERIODIC_CHAIN_GAIN, rtol=0, atol=EXACT_F64)
     with pytest.warns(NotConvergedWarning, match="periodic"):
-        plain = relative_value_iteration(mdp, tau=1.0, tol=SOLVER_TOL, max_iter=500)
+        plain = relative_value_iteration(mdp, omega=1.0, tol=SOLVER_TOL, max_iter=500)
     assert not plain.converged
     assert plain.num_iter == 500
     assert plain.gain_upper - plain.gain_lower == pytest.approx(1.0, abs=EXACT_F64)
@@ -155,14 +155,14 @@ def test_forest_gain_matches_pymdptoolbox():
 
 
 @settings_
-@given(seed=st.integers(0, 2**31 - 1), S=st.integers(2, 6), A=st.integers(1, 3), tau=st.sampled_from([0.3, 0.5, 1.0]))
-def test_rvi_agrees_with_lp_on_communicating_mdps(seed, S, A, tau):
+@given(seed=st.integers(0, 2**31 - 1), S=st.integers(2, 6), A=st.integers(1, 3), omega=st.sampled_from([0.3, 0.5, 1.0]))
+def test_rvi_agrees_with_lp_on_communicating_mdps(seed, S, A, omega):
     """Property: on fully supported MDPs, RVI gain = LP gain, bounds contain g*, h solves the ACOE."""
     mdp = _random_mdp(seed, S, A, density=1.0)
     lp = average_reward_lp(mdp)
     with warnings.catch_warnings():
         warnings.simplefilter("error", NotConvergedWarning)
-        res = relative_value_iteration(mdp, tau=tau)
+        res = relative_value_iteration(mdp, omega=omega)
     g_star = lp.gain[0]
     assert res.gain_lower - ABS_SLACK <= g_star <= res.gain_upper + ABS_SLACK
     assert abs(res.gain - g_star) <= EXACT_F64
@@ -173,8 +173,8 @@ def test_rvi_agrees_with_lp_on_communicating_mdps(seed, S, A, tau):
 
 def test_rvi_argument_errors():
     mdp = catalogue.periodic_chain()
-    with pytest.raises(ValueError, match=r"tau must lie in \(0, 1\]"):
-        relative_value_iteration(mdp, tau=0.0)
+    with pytest.raises(ValueError, match=r"omega must lie in \(0, 1\]"):
+        relative_value_iteration(mdp, omega=0.0)
     with pytest.raises(ValueError, match="ref_state"):
         relative_value_iteration(mdp, ref_state=2)
     with pytest.raises(ValueError, match="infinite-horizon"):
@@ -297,7 +297,7 @@ def test_discounted_optimum_tends_to_gain(seed, S, A):
 def test_solve_relative_value_iteration_forest():
     mdp = catalogue.forest().with_gamma(1.0)
     assert "relative_value_iteration" in po.methods(mdp)
-    res = po.solve(mdp, method="relative_value_iteration", tau=0.5)
+    res = po.solve(mdp, method="relative_value_iteration", omega=0.5)
     T = res.num_iter
     assert res.status == "converged"
     assert res.iterates.shape == (T + 1, 3, 2)
@@ -313,12 +313,12 @@ def test_solve_relative_value_iteration_forest():
 
 def test_solve_relative_value_iteration_hparams():
     mdp = catalogue.periodic_chain()
-    with pytest.raises(ValueError, match="tau"):
-        po.solve(mdp, method="relative_value_iteration", tau=1.5)
+    with pytest.raises(ValueError, match="omega"):
+        po.solve(mdp, method="relative_value_iteration", omega=1.5)
     with pytest.raises(TypeError, match="unknown hyper-parameter.*eta"):
         po.solve(mdp, method="relative_value_iteration", eta=0.1)
     with pytest.warns(NotConvergedWarning):
-        res = po.solve(mdp, method="relative_value_iteration", tau=1.0, iters=20)
+        res = po.solve(mdp, method="relative_value_iteration", omega=1.0, iters=20)
     assert res.status == "max_iter"
     with pytest.raises(ValueError, match="valid methods"):
         po.solve(catalogue.forest(), method="relative_value_iteration")

@@ -220,7 +220,7 @@ def test_exploitability_matches_brute_force_best_response(args):
     """Property: exploitability(pi) = max_pi' J_beta(pi', pi) - 1/2 with the max found by brute force."""
     game, pi = args
     brute = best_response_value(game.P, game.mu, game.beta, pi, maximise=True) - 0.5
-    f = cert.exploitability(game.P, pi, game.mu, game.beta)
+    f = cert.exploitability(game, pi)
     np.testing.assert_allclose(f, brute, rtol=0.0, atol=OPTIMIZER_TOL)
 
 
@@ -229,7 +229,7 @@ def test_exploitability_matches_brute_force_best_response(args):
 def test_exploitability_dominates_every_deviation(args, seed):
     """Property: f(pi) >= J_beta(pi', pi) - 1/2 for random deviations pi' (it is a maximum) and f >= 0."""
     game, pi = args
-    f = cert.exploitability(game.P, pi, game.mu, game.beta)
+    f = cert.exploitability(game, pi)
     rng = np.random.default_rng(seed)
     for dev in rng.dirichlet(np.ones(game.num_actions), size=10):
         assert f >= J(game.P, game.mu, game.beta, dev, pi) - 0.5 - IDENTITY_F64
@@ -243,9 +243,9 @@ def test_duality_gap_matches_brute_force_and_is_twice_exploitability(args):
     game, pi = args
     hi = best_response_value(game.P, game.mu, game.beta, pi, maximise=True)
     lo = best_response_value(game.P, game.mu, game.beta, pi, maximise=False)
-    dg = cert.duality_gap(game.P, pi, game.mu, game.beta)
+    dg = cert.duality_gap(game, pi)
     np.testing.assert_allclose(dg, hi - lo, rtol=0.0, atol=2 * OPTIMIZER_TOL)
-    np.testing.assert_allclose(dg, 2.0 * cert.exploitability(game.P, pi, game.mu, game.beta), rtol=0.0,
+    np.testing.assert_allclose(dg, 2.0 * cert.exploitability(game, pi), rtol=0.0,
                                atol=IDENTITY_F64)
     assert dg >= -IDENTITY_F64
 
@@ -274,7 +274,7 @@ def test_exploitability_near_zero_at_rps_regularized_table(beta):
     pi = pi / pi.sum()  # the quoted entries sum to 1 only to the quoted digits
     lipschitz = np.abs(game.P).max() + beta * (np.abs(np.log(pi / game.mu)).max() + 1.0)
     tol = lipschitz * 2 * pi.size * cat.RPS_REGULARIZED_DIGITS
-    f = cert.exploitability(game.P, pi, game.mu, beta)
+    f = cert.exploitability(game, pi, beta)
     assert -ABS_SLACK <= f <= tol
 
 
@@ -285,7 +285,7 @@ def test_regularized_best_response_is_gibbs():
     gibbs = game.mu * np.exp(game.P @ pi / game.beta)
     gibbs /= gibbs.sum()
     value = J(game.P, game.mu, game.beta, gibbs, pi)
-    np.testing.assert_allclose(value - 0.5, cert.exploitability(game.P, pi, game.mu, game.beta), rtol=0.0,
+    np.testing.assert_allclose(value - 0.5, cert.exploitability(game, pi), rtol=0.0,
                                atol=IDENTITY_F64)
     brute = best_response_value(game.P, game.mu, game.beta, pi, maximise=True)
     np.testing.assert_allclose(value, brute, rtol=0.0, atol=OPTIMIZER_TOL)

@@ -394,11 +394,11 @@ def test_exact_certificates_match_the_certificates_module(game_pi, beta):
     from polopt.exact import _ipm
 
     game, pi = game_pi
-    P, mu = game.P, game.mu
+    P = game.P
     assert games.exploitability(game, pi, beta) == pytest.approx(
-        certificates.exploitability(P, pi, mu, beta), abs=EXPL_ROUNDOFF)
+        certificates.exploitability(game, pi, beta), abs=EXPL_ROUNDOFF)
     assert games.duality_gap(game, pi, beta) == pytest.approx(
-        certificates.duality_gap(P, pi, mu, beta), abs=EXPL_ROUNDOFF)
+        certificates.duality_gap(game, pi, beta), abs=EXPL_ROUNDOFF)
     assert _ipm.skew_gap(game.skew, pi) == pytest.approx(certificates.duality_gap(P, pi), abs=CERT_ROUNDOFF)
 
 

@@ -406,7 +406,7 @@ def test_online_ipo_sgd_step_is_the_tabular_update_and_fixed_at_the_equilibrium(
     assert np.max(np.abs(_grad(loss, rows, batch, star))) <= STATIONARY_TOL
 
 
-@pytest.mark.parametrize(("name", "hp"), [("dpo", {"beta": 0.5}), ("ipo", {"tau": 0.5}), ("chi_po", {"beta": 0.5}),
+@pytest.mark.parametrize(("name", "hp"), [("dpo", {"beta": 0.5}), ("ipo", {"beta": 0.5}), ("chi_po", {"beta": 0.5}),
                                           ("chi_po", {"beta": 0.5, "clip": 1.0})])
 def test_preference_loss_sgd_step_is_the_tabular_update(name, hp):
     log_pi, log_ref = _log_policy(24), _log_policy(25, 0.5)

@@ -267,6 +267,6 @@ def test_length_normalized_ipo_is_a_rescaled_ipo_at_fixed_length():
     batch = losses.Batch(mask=tasks.response_mask(rows.tokens), ref_logp=ref, label=jnp.asarray(lab),
                          weight=jnp.asarray(rows.weight))
     logp = tasks.token_logprobs(table, table.init(logits=log_pi), rows.tokens)
-    tau, T = 0.5, TASK.length
-    normalized = float(losses.get("ipo", tau=tau, length_normalize=True)(logp, batch))
-    assert abs(normalized - float(losses.get("ipo", tau=tau / T)(logp, batch)) / T**2) <= IDENTITY_TOL
+    beta, T = 0.5, TASK.length
+    normalized = float(losses.get("ipo", beta=beta, length_normalize=True)(logp, batch))
+    assert abs(normalized - float(losses.get("ipo", beta=beta / T)(logp, batch)) / T**2) <= IDENTITY_TOL

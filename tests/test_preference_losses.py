@@ -78,12 +78,12 @@ def test_dataset_loss_is_the_per_pair_average():
     data = PreferenceDataset.sample(pl.bradley_terry(rng.normal(size=K)), 40, seed=1)
     theta, ref = rng.normal(size=K), rng.dirichlet(np.ones(K))
     s = theta - np.log(ref)
-    beta, tau = 0.8, 0.25
+    beta, beta_ipo = 0.8, 0.25
     dpo_direct = _per_pair(lambda h: np.log1p(np.exp(-beta * h)), data, s)
-    ipo_direct = _per_pair(lambda h: (h - 0.5 / tau) ** 2, data, s)
+    ipo_direct = _per_pair(lambda h: (h - 0.5 / beta_ipo) ** 2, data, s)
     W = data.weights()
     np.testing.assert_allclose(pl.dpo(theta, W, np.log(ref), beta).loss, dpo_direct, rtol=IDENTITY_F64)
-    np.testing.assert_allclose(pl.ipo(theta, W, np.log(ref), tau).loss, ipo_direct, rtol=IDENTITY_F64)
+    np.testing.assert_allclose(pl.ipo(theta, W, np.log(ref), beta_ipo).loss, ipo_direct, rtol=IDENTITY_F64)
 
 
 def test_population_weights_match_sampling():
@@ -115,13 +115,13 @@ def test_dpo_closed_form_is_stationary_and_optimal(b, behaviour, beta):
 
 @SETTINGS
 @given(game=pst.preference_games(min_actions=2, max_actions=6, random_reference=True),
-       behaviour=pst.simplex(6), tau=st.floats(0.05, 2.0))
-def test_ipo_closed_form_is_stationary_for_any_preference_matrix(game, behaviour, tau):
+       behaviour=pst.simplex(6), beta=st.floats(0.05, 2.0))
+def test_ipo_closed_form_is_stationary_for_any_preference_matrix(game, behaviour, beta):
     Kg = game.num_actions
     b = behaviour[:Kg] / behaviour[:Kg].sum()
     W = pl.pair_weights(game.P, pl.product_pairs(b))
-    pi_star = pl.ipo_optimum(game.P, b, game.mu, tau)
-    np.testing.assert_allclose(pl.ipo(np.log(pi_star), W, np.log(game.mu), tau).grad, 0.0, atol=EXACT_F64 / tau)
+    pi_star = pl.ipo_optimum(game.P, b, game.mu, beta)
+    np.testing.assert_allclose(pl.ipo(np.log(pi_star), W, np.log(game.mu), beta).grad, 0.0, atol=EXACT_F64 / beta)
 
 
 def test_ipo_closed_form_needs_product_pairs():
@@ -174,11 +174,11 @@ def test_dpo_has_no_minimizer_on_deterministic_data():
 
 
 def test_ipo_minimizer_on_deterministic_data_is_finite_least_squares():
-    W, lr, tau = DETERMINISTIC.weights(), np.log(np.full(3, 1 / 3)), 0.25
-    # least squares: s_w - s_l = 1/(2 tau) on each comparison (gauge sum s = 0)
+    W, lr, beta = DETERMINISTIC.weights(), np.log(np.full(3, 1 / 3)), 0.25
+    # least squares: s_w - s_l = 1/(2 beta) on each comparison (gauge sum s = 0)
     A = np.array([[1.0, -1, 0], [0, 1, -1], [1, 0, -1], [1, 1, 1]])
     s = np.linalg.lstsq(A, np.array([2.0, 2.0, 2.0, 0.0]), rcond=None)[0]
-    np.testing.assert_allclose(pl.ipo(s + lr, W, lr, tau).grad, 0.0, atol=IDENTITY_F64)
+    np.testing.assert_allclose(pl.ipo(s + lr, W, lr, beta).grad, 0.0, atol=IDENTITY_F64)
     np.testing.assert_allclose(s, [4 / 3, 0.0, -4 / 3], atol=IDENTITY_F64)
 
 

@@ -21,7 +21,7 @@ jax.config.update("jax_enable_x64", True)
 SETTINGS = settings(derandomize=True, max_examples=20, deadline=None)
 #: HiGHS solves the per-state LPs to its default feasibility/optimality tolerance (1e-7).
 LP_TOL = 1e-7
-#: The smoothed target at lam = 1e-9 differs from the hard one only at actions within ~30 lam of the quantile.
+#: The smoothed target at kappa = 1e-9 differs from the hard one only at actions within ~30 kappa of the quantile.
 SMOOTH_LIMIT = 1e-6
 
 
@@ -84,15 +84,15 @@ def test_smoothed_target_tanh_form_and_limit():
     rng = np.random.default_rng(0)
     pi0 = rng.dirichlet(np.ones(6))
     q = rng.normal(size=6)
-    lam, eps = 0.3, 0.25
-    p = np.exp(br.bounded_ratio_target(np.log(pi0), q, lo=1 - eps, hi=1 + eps, lam=lam))
-    rho = p / pi0
-    # rho = 1 + eps tanh((Q - u)/(2 lam)) for one u, with E_pi0 rho = 1
-    u = q - 2 * lam * np.arctanh((rho - 1) / eps)
+    kappa, eps = 0.3, 0.25
+    p = np.exp(br.bounded_ratio_target(np.log(pi0), q, lo=1 - eps, hi=1 + eps, kappa=kappa))
+    ratio = p / pi0
+    # ratio = 1 + eps tanh((Q - u)/(2 kappa)) for one u, with E_pi0 ratio = 1
+    u = q - 2 * kappa * np.arctanh((ratio - 1) / eps)
     assert np.ptp(u) <= EXACT_F64
-    assert abs(pi0 @ rho - 1) <= IDENTITY_F64
+    assert abs(pi0 @ ratio - 1) <= IDENTITY_F64
     hard = np.exp(br.bounded_ratio_target(np.log(pi0), q, lo=1 - eps, hi=1 + eps))
-    soft = np.exp(br.bounded_ratio_target(np.log(pi0), q, lo=1 - eps, hi=1 + eps, lam=1e-9))
+    soft = np.exp(br.bounded_ratio_target(np.log(pi0), q, lo=1 - eps, hi=1 + eps, kappa=1e-9))
     np.testing.assert_allclose(soft, hard, atol=SMOOTH_LIMIT)
 
 
@@ -215,8 +215,8 @@ def test_numpy_and_jax_agree_jit_vmap():
     pi0 = np.array([[0.1, 0.2, 0.3, 0.4]] * 3)
 
     every = [br.bounded_ratio(eps=0.2), br.bounded_ratio(lo=0.3, hi=2.0, tie="fractional"),
-             br.brrl(eps=0.2, lam=0.05), br.ppo(eps=0.2), br.ppo(lo=0.5, hi=3.0), br.bpo(eps=0.2, epochs=3),
-             br.bpo(lo=0.0, hi=2.5, lam=0.1, eta=0.3, epochs=2)]
+             br.brrl(eps=0.2, kappa=0.05), br.ppo(eps=0.2), br.ppo(lo=0.5, hi=3.0), br.bpo(eps=0.2, epochs=3),
+             br.bpo(lo=0.0, hi=2.5, kappa=0.1, eta=0.3, epochs=2)]
 
     def rules(log_pi, P, r, rho):
         oracle = MDPOracle(P, r, 0.9, rho)
@@ -246,7 +246,7 @@ def test_optimum_is_reached_by_repeated_brrl_steps():
     (br.bounded_ratio, {"lo": 1.0, "hi": 2.0}, ValueError, r"bounded_ratio: lo must lie in \[0, 1\), got 1"),
     (br.bpo, {"lo": 0.5, "hi": 0.9}, ValueError, r"bpo: hi must lie in \(1, inf\], got 0.9"),
     (br.brrl, {"tie": "mean"}, ValueError, "brrl: tie must be one of 'median', 'fractional', got 'mean'"),
-    (br.brrl, {"lam": -1.0}, ValueError, r"brrl: lam must lie in \[0, inf\]"),
+    (br.brrl, {"kappa": -1.0}, ValueError, r"brrl: kappa must lie in \[0, inf\]"),
     (br.ppo, {"lo": 0.5}, TypeError, "ppo: bounds need eps in"),
     (br.ppo, {"eps": 0.2, "hi": 2.0}, ValueError, "ppo: give either eps or"),
     (br.bpo, {"eta": 0.0}, ValueError, r"bpo: eta must lie in \(0, inf\]"),
@@ -259,6 +259,6 @@ def test_factories_reject_bad_hyper_parameters(factory, kw, err, match):
 
 def test_factories_record_the_bounds():
     assert br.ppo().hparams._asdict() == pytest.approx({"lo": 0.8, "hi": 1.2})  # DEFAULT_EPS = 0.2
-    assert br.bounded_ratio(lo=0.0, hi=4.0).hparams._asdict() == {"lo": 0.0, "hi": 4.0, "tie": "median", "lam": 0.0}
+    assert br.bounded_ratio(lo=0.0, hi=4.0).hparams._asdict() == {"lo": 0.0, "hi": 4.0, "tie": "median", "kappa": 0.0}
     assert br.brrl().name == "brrl" and br.bounded_ratio().name == "bounded_ratio"
     assert br.bpo(epochs=3).hparams.epochs == 3

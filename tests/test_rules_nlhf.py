@@ -111,12 +111,12 @@ def test_inpo_hand_step_and_average(rps):
 
 
 def test_mmd_hand_step_with_magnet_update(rps):
-    lam = 0.25
+    magnet_eta = 0.25
     e = ETA * BETA
     new = _norm((PI * MU**e * np.exp(ETA * rps @ PI)) ** (1 / (1 + e)))
-    s = nlhf.mmd_update(nlhf.mmd_init(np.log(PI), np.log(MU)), rps, None, eta=ETA, beta=BETA, magnet_eta=lam)
+    s = nlhf.mmd_update(nlhf.mmd_init(np.log(PI), np.log(MU)), rps, None, eta=ETA, beta=BETA, magnet_eta=magnet_eta)
     np.testing.assert_allclose(np.exp(s.log_pi), new, atol=IDENTITY_F64)
-    np.testing.assert_allclose(np.exp(s.log_magnet), _norm(MU ** (1 - lam) * new**lam), atol=IDENTITY_F64)
+    np.testing.assert_allclose(np.exp(s.log_magnet), _norm(MU ** (1 - magnet_eta) * new**magnet_eta), atol=IDENTITY_F64)
 
 
 def test_online_ipo_hand_step(rps):

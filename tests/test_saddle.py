@@ -45,72 +45,72 @@ def oracle_of(mdp, lo, hi):
 
 # --------------------------------------------------------------------------- one step by hand
 def test_one_step_by_hand_on_two_states():
-    """gamma = 1/2, box [0, 2], v_0 = (1, 1), mu_0 = 1/4, eta_v = 1/2, eta_mu = 1.
+    """gamma = 1/2, box [0, 2], v_0 = (1, 1), d_0 = 1/4, eta_v = 1/2, eta_d = 1.
 
-    g_v(mu_0) = (1-gamma) rho + gamma (inflow) - nu = (1/4 + 1/4 - 1/2) 1 = 0, so v_hat = v_0;
-    g_mu(v_0) = r + gamma P v_0 - v_0 = r - 1/2, so mu_hat ∝ exp(r - 1/2) = (e^{1/2}, e^{-1/2}, e^{-1/2}, 1) / Z;
-    g_mu(v_hat) = g_mu(v_0): mu_1 = mu_hat; v_1 = clip(v_0 - g_v(mu_hat) / 2) with
-    g_v(mu_hat)(0) = 1/4 + (mu_00 + mu_11)/2 - (mu_00 + mu_01),
-    g_v(mu_hat)(1) = 1/4 + (mu_01 + mu_10)/2 - (mu_10 + mu_11).
-    L = ||gamma e_1 - e_0|| = sqrt(5)/2, so eta_v eta_mu = 1/2 <= 1/L^2 = 4/5.
+    g_v(d_0) = (1-gamma) rho + gamma (inflow) - nu = (1/4 + 1/4 - 1/2) 1 = 0, so v_hat = v_0;
+    g_d(v_0) = r + gamma P v_0 - v_0 = r - 1/2, so d_hat ∝ exp(r - 1/2) = (e^{1/2}, e^{-1/2}, e^{-1/2}, 1) / Z;
+    g_d(v_hat) = g_d(v_0): d_1 = d_hat; v_1 = clip(v_0 - g_v(d_hat) / 2) with
+    g_v(d_hat)(0) = 1/4 + (d_00 + d_11)/2 - (d_00 + d_01),
+    g_v(d_hat)(1) = 1/4 + (d_01 + d_10)/2 - (d_10 + d_11).
+    L = ||gamma e_1 - e_0|| = sqrt(5)/2, so eta_v eta_d = 1/2 <= 1/L^2 = 4/5.
     """
     mdp = swap_mdp()
     oracle = oracle_of(mdp, 0.0, 2.0)
     assert operator_norm(mdp.dense_P(), 0.5) == pytest.approx(np.sqrt(5) / 2, abs=IDENTITY_F64)
-    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_mu=1.0, L=np.sqrt(5) / 2)
+    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_d=1.0, L=np.sqrt(5) / 2)
     state = rule.update(rule.init(np.zeros((2, 2)), oracle), oracle)
     w = np.array([[np.exp(0.5), np.exp(-0.5)], [np.exp(-0.5), 1.0]])
-    mu_hat = w / w.sum()
-    g0 = 0.25 + (mu_hat[0, 0] + mu_hat[1, 1]) / 2 - mu_hat[0].sum()
-    g1 = 0.25 + (mu_hat[0, 1] + mu_hat[1, 0]) / 2 - mu_hat[1].sum()
-    np.testing.assert_allclose(np.exp(state.log_mu), mu_hat, atol=IDENTITY_F64)
+    d_hat = w / w.sum()
+    g0 = 0.25 + (d_hat[0, 0] + d_hat[1, 1]) / 2 - d_hat[0].sum()
+    g1 = 0.25 + (d_hat[0, 1] + d_hat[1, 0]) / 2 - d_hat[1].sum()
+    np.testing.assert_allclose(np.exp(state.log_d), d_hat, atol=IDENTITY_F64)
     np.testing.assert_allclose(state.v, [1.0 - g0 / 2, 1.0 - g1 / 2], atol=IDENTITY_F64)
     np.testing.assert_allclose(state.v_avg, [1.0, 1.0], atol=IDENTITY_F64)  # the mean of one v_hat
-    np.testing.assert_allclose(np.exp(state.log_mu_avg), mu_hat, atol=IDENTITY_F64)
-    np.testing.assert_allclose(np.exp(state.log_avg), mu_hat / mu_hat.sum(-1, keepdims=True), atol=IDENTITY_F64)
-    # the same step through po.solve (box and steps given): its average is mu_hat
-    res = quiet(mdp, method="mirror_prox", iters=1, eta_v=0.5, eta_mu=1.0, box=(0.0, 2.0))
-    np.testing.assert_allclose(res.info["occupancy_avg"][1], mu_hat, atol=IDENTITY_F64)
+    np.testing.assert_allclose(np.exp(state.log_d_avg), d_hat, atol=IDENTITY_F64)
+    np.testing.assert_allclose(np.exp(state.log_avg), d_hat / d_hat.sum(-1, keepdims=True), atol=IDENTITY_F64)
+    # the same step through po.solve (box and steps given): its average is d_hat
+    res = quiet(mdp, method="mirror_prox", iters=1, eta_v=0.5, eta_d=1.0, box=(0.0, 2.0))
+    np.testing.assert_allclose(res.info["occupancy_avg"][1], d_hat, atol=IDENTITY_F64)
     assert res.hparams["eta_v"] == 0.5 and res.info["box"] == (0.0, 2.0)
 
 
 # --------------------------------------------------------------------------- fixed points
 def test_exact_lp_solution_is_a_fixed_point_discounted():
-    """(V*, d^{pi*}) solves the saddle point: g_v(d^{pi*}) = 0 (flow constraint) and g_mu(V*) = 0 on the optimal
+    """(V*, d^{pi*}) solves the saddle point: g_v(d^{pi*}) = 0 (flow constraint) and g_d(V*) = 0 on the optimal
     actions, <= 0 off them (where d^{pi*} = 0, log = -inf): two updates leave both unchanged."""
     mdp = random_mdp(5, 3, gamma=0.9, seed=2)
     star = solve_mdp(mdp)
     pi = np.eye(3)[star.policy]
     ev = evaluate(mdp, pi)
     with np.errstate(divide="ignore"):
-        log_mu = np.log(ev.occupancy)
+        log_d = np.log(ev.occupancy)
     oracle = oracle_of(mdp, 0.0, 1.0 / (1 - mdp.gamma))
-    rule = saddle.mdp_mirror_prox(eta_v=0.3, eta_mu=0.3, L=operator_norm(mdp.dense_P(), mdp.gamma))
-    state = rule.init(log_mu, oracle, ev.V)
+    rule = saddle.mdp_mirror_prox(eta_v=0.3, eta_d=0.3, L=operator_norm(mdp.dense_P(), mdp.gamma))
+    state = rule.init(log_d, oracle, ev.V)
     for _ in range(2):
         state = rule.update(state, oracle)
     # EXACT_F64: V* and d^{pi*} come from float64 linear solves
     np.testing.assert_allclose(state.v, ev.V, atol=EXACT_F64)
-    np.testing.assert_allclose(np.exp(state.log_mu), ev.occupancy, atol=EXACT_F64)
+    np.testing.assert_allclose(np.exp(state.log_d), ev.occupancy, atol=EXACT_F64)
     assert certificates.saddle_gap(mdp.dense_P(), mdp.r, mdp.gamma, mdp.rho, 0.0, 10.0, ev.V, ev.occupancy) \
         <= EXACT_F64
 
 
 def test_exact_lp_solution_is_a_fixed_point_average():
     """Average reward: the LP's stationary occupancy and the optimal bias (shifted into the box) are fixed:
-    g_mu(h*) = g* on the optimal actions, a constant that the joint normalisation removes."""
+    g_d(h*) = g* on the optimal actions, a constant that the joint normalisation removes."""
     mdp = random_mdp(5, 2, gamma=1.0, seed=4)
     lp = average_reward_lp(mdp)
     h = lp.bias - 0.5 * (lp.bias.max() + lp.bias.min())
     M = float(np.max(np.abs(h))) + 1.0
     with np.errstate(divide="ignore"):
-        log_mu = np.log(lp.occupancy)
+        log_d = np.log(lp.occupancy)
     oracle = oracle_of(mdp, -M, M)
-    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_mu=0.5, L=operator_norm(mdp.dense_P(), 1.0))
-    state = rule.update(rule.update(rule.init(log_mu, oracle, h), oracle), oracle)
+    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_d=0.5, L=operator_norm(mdp.dense_P(), 1.0))
+    state = rule.update(rule.update(rule.init(log_d, oracle, h), oracle), oracle)
     # HIGHS: the occupancy is the LP's dual, feasible to HiGHS' tolerance
     np.testing.assert_allclose(state.v, h, atol=HIGHS)
-    np.testing.assert_allclose(np.exp(state.log_mu), lp.occupancy, atol=HIGHS)
+    np.testing.assert_allclose(np.exp(state.log_d), lp.occupancy, atol=HIGHS)
 
 
 # --------------------------------------------------------------------------- backends
@@ -124,8 +124,8 @@ def test_numpy_and_jax_agree():
     P = np.stack([m.dense_P() for m in mdps_])
     r = np.stack([m.r for m in mdps_])
     rho = np.stack([m.rho for m in mdps_])
-    log_mu0 = np.log(np.random.default_rng(0).dirichlet(np.ones(12), size=3).reshape(3, 4, 3))
-    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_mu=0.5, L=2.0)
+    log_d0 = np.log(np.random.default_rng(0).dirichlet(np.ones(12), size=3).reshape(3, 4, 3))
+    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_d=0.5, L=2.0)
 
     def run(P1, r1, rho1, lm, xp_loop):
         oracle = SaddleOracle(P1, r1, 0.9, rho1, 0.0, 10.0)
@@ -139,8 +139,8 @@ def test_numpy_and_jax_agree():
     def jax_loop(s, oracle):
         return jax.lax.fori_loop(0, 5, lambda i, x: rule.update(x, oracle), s)
 
-    ref = [run(P[b], r[b], rho[b], log_mu0[b], np_loop) for b in range(3)]
-    out = jax.jit(jax.vmap(lambda *a: run(*a, jax_loop)))(*(jnp.asarray(a) for a in (P, r, rho, log_mu0)))
+    ref = [run(P[b], r[b], rho[b], log_d0[b], np_loop) for b in range(3)]
+    out = jax.jit(jax.vmap(lambda *a: run(*a, jax_loop)))(*(jnp.asarray(a) for a in (P, r, rho, log_d0)))
     for field in saddle.SaddleState._fields:
         want = np.stack([np.asarray(getattr(s, field)) for s in ref])
         got = np.asarray(getattr(out, field))
@@ -150,18 +150,18 @@ def test_numpy_and_jax_agree():
 
 
 def test_extreme_steps_and_zero_mass_stay_finite():
-    """eta_mu = 1e3 (eta_v tiny to keep the condition) and an initial occupancy with 1e-300 entries."""
+    """eta_d = 1e3 (eta_v tiny to keep the condition) and an initial occupancy with 1e-300 entries."""
     mdp = random_mdp(4, 3, gamma=0.95, seed=5)
     oracle = oracle_of(mdp, 0.0, 20.0)
-    rule = saddle.mdp_mirror_prox(eta_v=1e-7, eta_mu=1e3, L=2.0)
-    mu0 = np.full((4, 3), 1e-300)
-    mu0[0, 0] = 1.0
-    state = rule.init(np.log(mu0), oracle)
+    rule = saddle.mdp_mirror_prox(eta_v=1e-7, eta_d=1e3, L=2.0)
+    d0 = np.full((4, 3), 1e-300)
+    d0[0, 0] = 1.0
+    state = rule.init(np.log(d0), oracle)
     with np.errstate(all="raise", under="ignore"):
         for _ in range(20):
             state = rule.update(state, oracle)
-            assert not np.any(np.isnan(state.log_mu)) and not np.any(np.isnan(state.log_mu_avg))
-            assert abs(np.exp(state.log_mu).sum() - 1.0) <= IDENTITY_F64
+            assert not np.any(np.isnan(state.log_d)) and not np.any(np.isnan(state.log_d_avg))
+            assert abs(np.exp(state.log_d).sum() - 1.0) <= IDENTITY_F64
             pi = np.exp(state.log_pi)
             assert np.all(np.abs(pi.sum(-1) - 1.0) <= IDENTITY_F64)
 
@@ -172,20 +172,20 @@ def test_oracle_calls_as_declared():
             self.inner, self.calls = inner, 0
             self.lo, self.hi = inner.lo, inner.hi
 
-        def operator(self, v, mu):
+        def operator(self, v, d):
             self.calls += 1
-            return self.inner.operator(v, mu)
+            return self.inner.operator(v, d)
 
     mdp = swap_mdp()
     counting = Counting(oracle_of(mdp, 0.0, 2.0))
-    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_mu=1.0, L=1.2)
+    rule = saddle.mdp_mirror_prox(eta_v=0.5, eta_d=1.0, L=1.2)
     rule.update(rule.init(np.zeros((2, 2)), counting), counting)
     assert counting.calls == rule.oracle_calls == 2 and rule.averages
 
 
 def test_policy_of_occupancy_is_uniform_on_unvisited_states():
-    log_mu = np.array([[np.log(0.25), np.log(0.75)], [-np.inf, -np.inf]])  # state 1 never visited
-    np.testing.assert_allclose(np.exp(saddle.policy_of_occupancy(log_mu)), [[0.25, 0.75], [0.5, 0.5]],
+    log_d = np.array([[np.log(0.25), np.log(0.75)], [-np.inf, -np.inf]])  # state 1 never visited
+    np.testing.assert_allclose(np.exp(saddle.policy_of_occupancy(log_d)), [[0.25, 0.75], [0.5, 0.5]],
                                atol=IDENTITY_F64)
 
 
@@ -198,15 +198,15 @@ def test_saddle_gap_against_two_highs_programs(gamma):
     P, r, rho = mdp.dense_P(), mdp.r, mdp.rho
     lo, hi = -2.0, 3.0
     v = rng.uniform(lo, hi, size=4)
-    mu = rng.dirichlet(np.ones(12)).reshape(4, 3)
+    d = rng.dirichlet(np.ones(12)).reshape(4, 3)
     c = (1.0 - gamma) * rho
-    coef_mu = (r + gamma * P @ v - v[:, None]).reshape(-1)  # f(v, .) is linear in mu
-    upper = -linprog(-coef_mu, A_eq=np.ones((1, 12)), b_eq=[1.0], bounds=(0, None), method="highs").fun + c @ v
-    coef_v = c + gamma * np.einsum("sa,sat->t", mu, P) - mu.sum(-1)  # f(., mu) is linear in v
-    lower = linprog(coef_v, bounds=[(lo, hi)] * 4, method="highs").fun + np.sum(mu * r)
-    got = certificates.saddle_gap(P, r, gamma, rho, lo, hi, v, mu)
+    coef_d = (r + gamma * P @ v - v[:, None]).reshape(-1)  # f(v, .) is linear in d
+    upper = -linprog(-coef_d, A_eq=np.ones((1, 12)), b_eq=[1.0], bounds=(0, None), method="highs").fun + c @ v
+    coef_v = c + gamma * np.einsum("sa,sat->t", d, P) - d.sum(-1)  # f(., d) is linear in v
+    lower = linprog(coef_v, bounds=[(lo, hi)] * 4, method="highs").fun + np.sum(d * r)
+    got = certificates.saddle_gap(P, r, gamma, rho, lo, hi, v, d)
     assert abs(got - (upper - lower)) <= HIGHS
-    batched = certificates.saddle_gap(P, r, gamma, rho, lo, hi, np.stack([v, v]), np.stack([mu, mu]))
+    batched = certificates.saddle_gap(P, r, gamma, rho, lo, hi, np.stack([v, v]), np.stack([d, d]))
     np.testing.assert_allclose(batched, [got, got], atol=IDENTITY_F64)
 
 
@@ -283,22 +283,22 @@ def test_property_gap_and_policy_bounds_average(mdp):
 # --------------------------------------------------------------------------- sampled oracle
 def test_sampled_oracle_is_unbiased():
     """One call with m = 40000 draws against the exact operator; tolerance 6 standard errors of the bounded
-    estimators (g_v entries in [-1, 1]; g_mu entries SA (r + gamma v' - v) with |.| <= SA (1 + 2 max|v|))."""
+    estimators (g_v entries in [-1, 1]; g_d entries SA (r + gamma v' - v) with |.| <= SA (1 + 2 max|v|))."""
     mdp = random_mdp(3, 2, gamma=0.8, seed=9)
     rng = np.random.default_rng(0)
     v = rng.uniform(0, 5, size=3)
-    mu = rng.dirichlet(np.ones(6)).reshape(3, 2)
+    d = rng.dirichlet(np.ones(6)).reshape(3, 2)
     m = 40000
-    exact = oracle_of(mdp, 0.0, 5.0).operator(v, mu)
-    est = SampledSaddleOracle(mdp.dense_P(), mdp.r, 0.8, mdp.rho, 0.0, 5.0, rng, m).operator(v, mu)
+    exact = oracle_of(mdp, 0.0, 5.0).operator(v, d)
+    est = SampledSaddleOracle(mdp.dense_P(), mdp.r, 0.8, mdp.rho, 0.0, 5.0, rng, m).operator(v, d)
     np.testing.assert_allclose(est.g_v, exact.g_v, atol=6 * 2 / np.sqrt(m))
-    np.testing.assert_allclose(est.g_mu, exact.g_mu, atol=6 * 6 * (1 + 2 * 5) / np.sqrt(m))
+    np.testing.assert_allclose(est.g_d, exact.g_d, atol=6 * 6 * (1 + 2 * 5) / np.sqrt(m))
 
 
 def test_sampled_run_is_seeded_and_learns():
     mdp = catalogue.river_swim(4, 0.8)
-    a = quiet(mdp, method="mirror_prox", iters=300, num_samples=64, seed=3, eta_v=0.2, eta_mu=0.01)
-    b = quiet(mdp, method="mirror_prox", iters=300, num_samples=64, seed=3, eta_v=0.2, eta_mu=0.01)
+    a = quiet(mdp, method="mirror_prox", iters=300, num_samples=64, seed=3, eta_v=0.2, eta_d=0.01)
+    b = quiet(mdp, method="mirror_prox", iters=300, num_samples=64, seed=3, eta_v=0.2, eta_d=0.01)
     np.testing.assert_array_equal(a.average, b.average)
     gap = np.asarray(a.certificates["duality_gap"])
     assert gap[-1] < 0.5 * gap[1]
@@ -309,13 +309,13 @@ def test_sampled_run_is_seeded_and_learns():
 
 # --------------------------------------------------------------------------- bad input
 def test_step_condition_is_enforced():
-    with pytest.raises(ValueError, match=r"step condition eta_v \* eta_mu <= 1 / L\^2 fails: eta_v = 1, eta_mu = 1"):
-        saddle.mdp_mirror_prox(eta_v=1.0, eta_mu=1.0, L=1.5)
+    with pytest.raises(ValueError, match=r"step condition eta_v \* eta_d <= 1 / L\^2 fails: eta_v = 1, eta_d = 1"):
+        saddle.mdp_mirror_prox(eta_v=1.0, eta_d=1.0, L=1.5)
     with pytest.raises(ValueError, match="step condition"):
-        po.solve(catalogue.river_swim(4, 0.9), method="mirror_prox", iters=3, eta_v=10.0, eta_mu=10.0)
+        po.solve(catalogue.river_swim(4, 0.9), method="mirror_prox", iters=3, eta_v=10.0, eta_d=10.0)
     for bad in (0.0, -1.0, np.inf, np.nan):
-        with pytest.raises(ValueError, match="mirror_prox: eta_mu"):
-            saddle.mdp_mirror_prox(eta_v=0.1, eta_mu=bad, L=1.0)
+        with pytest.raises(ValueError, match="mirror_prox: eta_d"):
+            saddle.mdp_mirror_prox(eta_v=0.1, eta_d=bad, L=1.0)
         with pytest.raises(ValueError, match="mirror_prox: eta_v"):
             po.solve(catalogue.river_swim(4, 0.9), method="mirror_prox", iters=3, eta_v=bad)
 
@@ -346,13 +346,13 @@ def test_gap_bound_refuses_steps_beyond_the_condition():
 
     np.testing.assert_allclose(gap_bound(2.0, 1.0, 0.5, 1.0, 1.0, np.array([1, 4])), [5.0, 1.25])
     assert gap_bound(2.0, 1.0, 0.5, 1.0, 1.0, np.array([0]))[0] == np.inf  # no average yet at t = 0
-    with pytest.raises(ValueError, match="mp_mdp.gap needs eta_v \\* eta_mu <= 1 / L\\^2"):
+    with pytest.raises(ValueError, match="mp_mdp.gap needs eta_v \\* eta_d <= 1 / L\\^2"):
         gap_bound(2.0, 1.0, 1.0, 1.0, 1.5, np.array([1]))
 
 
 def test_finding_the_bound_breaks_beyond_the_step_condition():
     """Kept as a finding (outside the theorem): with both balanced steps scaled by sqrt(c), the gap stays under
-    D_v/(eta_v t) + D_mu/(eta_mu t) at c = 1 but exceeds it at c = 16 on this random MDP; the factory refuses c > 1."""
+    D_v/(eta_v t) + D_d/(eta_d t) at c = 1 but exceeds it at c = 16 on this random MDP; the factory refuses c > 1."""
     from validation.mdp_mirror_prox import step_sweep
 
     inside, beyond = step_sweep(random_mdp(10, 4, gamma=0.95, seed=0), 400, 20, multiples=(1.0, 16.0))

@@ -60,7 +60,7 @@ def test_closed_forms_are_the_expected_ones():
                                atol=IDENTITY_F64)
     win = pl.bradley_terry(b.r) @ b.mu
     expected = b.mu * np.exp(win / 0.3)
-    np.testing.assert_allclose(_solve(b, "ipo", tau=0.3).optimum.policy, expected / expected.sum(), atol=IDENTITY_F64)
+    np.testing.assert_allclose(_solve(b, "ipo", beta=0.3).optimum.policy, expected / expected.sum(), atol=IDENTITY_F64)
     # chi-PO is less greedy than DPO at the same beta (chi^2 penalizes large ratios more)
     chi = _solve(b, "chi_po").policy
     assert chi.max() < _solve(b, "dpo").policy.max()
@@ -96,7 +96,7 @@ def test_dpo_diverges_ipo_stays_bounded_on_deterministic_data():
     assert np.all(np.diff(gap) > 0)  # strictly growing at every step
     assert gap[4000] - gap[1000] > 0.5 * (gap[1000] - gap[250])  # ~log t growth: no plateau
     assert d.certificates["kl_to_optimum"][-1] > d.certificates["kl_to_optimum"][0]  # moves AWAY from pi*
-    i = po.solve(b, "ipo", iters=4000, data=data, tau=0.25)
+    i = po.solve(b, "ipo", iters=4000, data=data, beta=0.25)
     assert i.status == "converged"
     np.testing.assert_allclose(i.info["logits"][-1] - i.info["logits"][-1].mean(), [4 / 3, 0, -4 / 3], atol=EXACT_F64)
     # Fejer monotone: gradient descent on the convex quadratic never moves farther from its minimizer
@@ -173,9 +173,9 @@ def test_coverage_offline_dpo_cannot_move_uncovered_action():
          r"num_actions = 2.*num_actions=3"),
         (po.Bandit([1.0, 0.0], reference=[1.0, 0.0], beta=0.5), "dpo", {}, ValueError, r"reference\[1\] is 0"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"behaviour": [0.5, 0.6]}, ValueError, "behaviour"),
-        (po.Bandit([1.0, 0.0], beta=0.5), "ipo", {"tau": 0.0}, ValueError, "tau"),
+        (po.Bandit([1.0, 0.0], beta=0.5), "ipo", {"beta": 0.0}, ValueError, "beta"),
         (po.Bandit([1.0, 0.0]), "ipo", {}, ValueError, "does not apply"),
-        (po.Bandit([1.0, 0.0]), "ipo", {"tau": 0.5}, ValueError, "does not apply"),
+        (po.Bandit([1.0, 0.0]), "ipo", {"beta": 0.5}, ValueError, "does not apply"),
         (po.Bandit([1.0, 0.0], beta=0.5), "apo", {"alpha": 1.0}, ValueError, "alpha"),
         (po.Bandit([1.0, 0.0], beta=0.5), "p3o", {"num_pairs": 0}, ValueError, "num_pairs"),
         (po.Bandit([1.0, 0.0], beta=0.5), "dpo", {"eta": -1.0}, ValueError, "eta"),

@@ -68,7 +68,7 @@ def test_result_contract(rps, name):
     assert res.certificates["kl_to_optimum"][k] == pytest.approx(
         certificates.kl_to_optimum(res.iterates[k], res.optimum.policy), rel=IDENTITY_F64)
     assert res.certificates["duality_gap"][k] == pytest.approx(
-        certificates.duality_gap(rps.P, res.iterates[k], rps.mu, 0.1), rel=IDENTITY_F64)
+        certificates.duality_gap(rps, res.iterates[k], 0.1), rel=IDENTITY_F64)
     if name in AVERAGE:
         assert res.average.shape == res.iterates.shape
         np.testing.assert_allclose(res.average[-1], res.iterates.mean(axis=0), atol=IDENTITY_F64)
@@ -164,9 +164,9 @@ def test_contextual_certificates_are_weighted_per_context_ones(cg):
         np.testing.assert_allclose(res.optimum.policy[x], regularized_nash(cg.game(x)).policy, atol=IDENTITY_F64)
     games = cg.games()
     want = {
-        "duality_gap": [[certificates.duality_gap(g.P, pi[x], g.mu, g.beta) for x, g in enumerate(games)]
+        "duality_gap": [[certificates.duality_gap(g, pi[x]) for x, g in enumerate(games)]
                         for pi in res.iterates],
-        "exploitability": [[certificates.exploitability(g.P, pi[x], g.mu, g.beta) for x, g in enumerate(games)]
+        "exploitability": [[certificates.exploitability(g, pi[x]) for x, g in enumerate(games)]
                            for pi in res.iterates],
         "kl_to_optimum": [[certificates.kl(res.optimum.policy[x], pi[x]) for x in range(len(games))]
                           for pi in res.iterates],

@@ -38,10 +38,10 @@ def run(quick: bool) -> Outcome:
     chain = catalogue.periodic_chain()
     gb = exact.gain_bias(chain, np.ones((2, 1)))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotConvergedWarning)  # tau = 1 is expected not to converge
-        plain = po.solve(chain, method="relative_value_iteration", tau=1.0, iters=40)
-    rvi = po.solve(chain, method="relative_value_iteration", tau=0.5, iters=1000)
-    for res, style, lab in ((plain, ":", "tau=1 (plain RVI)"), (rvi, "-", "tau=0.5 (transformed)")):
+        warnings.simplefilter("ignore", NotConvergedWarning)  # omega = 1 is expected not to converge
+        plain = po.solve(chain, method="relative_value_iteration", omega=1.0, iters=40)
+    rvi = po.solve(chain, method="relative_value_iteration", omega=0.5, iters=1000)
+    for res, style, lab in ((plain, ":", "omega=1 (plain RVI)"), (rvi, "-", "omega=0.5 (transformed)")):
         t = np.arange(len(res.info["gain_lower"]))
         ax1.plot(t, res.info["gain_lower"], style, label=f"{lab}: lower")
         ax1.plot(t, res.info["gain_upper"], style, label=f"{lab}: upper")

@@ -3,7 +3,7 @@
 Dataset: a strict order 0 > 1 > 2, each pair compared once (no ties, no reversals). The DPO loss
 has infimum 0 and no minimizer, so gradient descent drives the logit gap to infinity (about
 log t) and the policy away from pi_ref exp(r / beta) / Z; IPO's loss is a convex quadratic with a
-finite least-squares minimizer (s = (4/3, 0, -4/3), gap 8/3 at tau = 1/4) which gradient descent reaches.
+finite least-squares minimizer (s = (4/3, 0, -4/3), gap 8/3 at beta = 1/4) which gradient descent reaches.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from polopt.problems.dataset import PreferenceDataset
 from . import Experiment, Outcome
 from ._common import figure
 
-#: IPO's least-squares minimizer for this dataset at tau = 1/4: s = (4/3, 0, -4/3), gap 8/3.
+#: IPO's least-squares minimizer for this dataset at beta = 1/4: s = (4/3, 0, -4/3), gap 8/3.
 IPO_GAP = 8.0 / 3.0
 
 
@@ -29,11 +29,11 @@ def run(quick: bool) -> Outcome:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", po.NotConvergedWarning)
         d = po.solve(b, "dpo", iters=iters, data=data)
-        i = po.solve(b, "ipo", iters=iters, data=data, tau=0.25)
+        i = po.solve(b, "ipo", iters=iters, data=data, beta=0.25)
     fig, (ax0, ax1) = figure(2, title="Deterministic data: DPO diverges, IPO converges")
     t = np.arange(1, iters + 2)
     ax0.semilogx(t, d.info["logit_gap"], label="DPO")
-    ax0.semilogx(t[: i.num_iter + 1], i.info["logit_gap"], label="IPO (tau = 1/4)")
+    ax0.semilogx(t[: i.num_iter + 1], i.info["logit_gap"], label="IPO (beta = 1/4)")
     ax0.axhline(IPO_GAP, color="k", ls="--", lw=1, label="IPO least-squares gap 8/3")
     ax0.set_xlabel("iteration")
     ax0.set_ylabel("max logit - min logit")

@@ -45,7 +45,7 @@ def run(quick: bool) -> Outcome:
     P = pl.bradley_terry(r)
     curves = {
         "PPO / DPO: ref exp(r/beta)": [exact_pref.dpo_optimum(r, ref, t) for t in temps],
-        "IPO: ref exp(P(y>ref)/tau)": [exact_pref.ipo_optimum(P, ref, ref, t) for t in temps],
+        "IPO: ref exp(P(y>ref)/beta)": [exact_pref.ipo_optimum(P, ref, ref, t) for t in temps],
         "chi-PO: beta phi(pi/ref) = r - lambda": [exact_pref.chi_po_optimum(r, ref, t) for t in temps],
     }
     fig, (ax,) = figure(title="KL-reward frontier of the population optima (Bradley-Terry bandit, K=6)")
@@ -63,7 +63,7 @@ def run(quick: bool) -> Outcome:
     solve_err = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", po.NotConvergedWarning)
-        for m, hp in (("dpo", {}), ("ipo", {"tau": 0.5}), ("chi_po", {})):
+        for m, hp in (("dpo", {}), ("ipo", {}), ("chi_po", {})):
             res = po.solve(b, m, iters=3000, **hp)
             solve_err[m] = float(res.certificates["kl_to_optimum"][-1])
             ax.plot(certificates.kl(res.policy, ref), res.policy @ r, "kx", ms=8)

@@ -1,11 +1,11 @@
 """Mirror prox on the MDP saddle point: the averaged gap and the policy's LP suboptimality against their bounds.
 
-Theorems ``mp_mdp.gap`` (``Gap_T <= D_v/(eta_v T) + D_mu/(eta_mu T)`` at the balanced steps) and
+Theorems ``mp_mdp.gap`` (``Gap_T <= D_v/(eta_v T) + D_d/(eta_d T)`` at the balanced steps) and
 ``mp_mdp.policy`` (``J* - J(pi_bar_T) <= Gap_T + box_slack``) on RiverSwim (gamma = 0.9), a random
 discounted MDP (gamma = 0.95) and a random average-reward MDP, log-log against T, with the last
 iterate's gap (no guarantee) for comparison. A fourth panel scales both balanced steps by ``sqrt(c)``
-(``eta_v eta_mu L^2 = c``, the rule's update called directly: the factory refuses ``c > 1``) and shows the
-worst ratio of the gap to ``D_v/(eta_v T) + D_mu/(eta_mu T)``: where the step condition stops mattering.
+(``eta_v eta_d L^2 = c``, the rule's update called directly: the factory refuses ``c > 1``) and shows the
+worst ratio of the gap to ``D_v/(eta_v T) + D_d/(eta_d T)``: where the step condition stops mattering.
 """
 
 from __future__ import annotations
@@ -37,30 +37,30 @@ def instances():
     )
 
 
-#: Step-product multiples c = eta_v eta_mu L^2 of the sweep (c <= 1 is the theorem's range).
+#: Step-product multiples c = eta_v eta_d L^2 of the sweep (c <= 1 is the theorem's range).
 SWEEP = (0.25, 1.0, 4.0, 16.0, 64.0)
 
 
 def step_sweep(mdp, T: int, every: int, multiples=SWEEP) -> list[float]:
-    """Worst ``gap / (D_v/(eta_v t) + D_mu/(eta_mu t))`` over recorded t <= T at each multiple c of the steps."""
+    """Worst ``gap / (D_v/(eta_v t) + D_d/(eta_d t))`` over recorded t <= T at each multiple c of the steps."""
     inst = runner.instance(mdp)
     S, A = inst.r.shape
-    mu0 = np.full((S, A), 1.0 / (S * A))
+    d0 = np.full((S, A), 1.0 / (S * A))
     v0 = np.full(S, 0.5 * (inst.lo + inst.hi))
-    D_v, D_mu = runner.diameters(inst, v0, mu0)
-    eta_v, eta_mu = runner.steps(inst.L, D_v, D_mu)
+    D_v, D_d = runner.diameters(inst, v0, d0)
+    eta_v, eta_d = runner.steps(inst.L, D_v, D_d)
     oracle = SaddleOracle(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi)
     worst = []
     for c in multiples:
-        ev, em = eta_v * np.sqrt(c), eta_mu * np.sqrt(c)
-        state, ratio = saddle.mdp_mirror_prox_init(np.log(mu0), oracle, v0), 0.0
+        ev, em = eta_v * np.sqrt(c), eta_d * np.sqrt(c)
+        state, ratio = saddle.mdp_mirror_prox_init(np.log(d0), oracle, v0), 0.0
         for t in range(1, T + 1):
-            state = saddle.mdp_mirror_prox_update(state, oracle, eta_v=ev, eta_mu=em)
+            state = saddle.mdp_mirror_prox_update(state, oracle, eta_v=ev, eta_d=em)
             if t % every == 0:
                 gap = certificates.saddle_gap(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi, state.v_avg,
-                                              np.exp(state.log_mu_avg))
+                                              np.exp(state.log_d_avg))
                 # the bound's formula evaluated beyond its range (c > 1): L scaled so that the check passes
-                ratio = max(ratio, float(gap / gap_bound(D_v, D_mu, ev, em, 1.0 / np.sqrt(ev * em), t)))
+                ratio = max(ratio, float(gap / gap_bound(D_v, D_d, ev, em, 1.0 / np.sqrt(ev * em), t)))
         worst.append(ratio)
     return worst
 
@@ -94,7 +94,7 @@ def run(quick: bool) -> Outcome:
         k = t > 0
         slope = float(np.polyfit(np.log(t[k][len(t[k]) // 2:]), np.log(gap[k][len(t[k]) // 2:]), 1)[0])
         ax.loglog(t[k], gap[k], "-", label="Gap_T (averages)")
-        ax.loglog(t[k], bound[k], "--", color="k", label="bound D_v/(eta_v T) + D_mu/(eta_mu T)")
+        ax.loglog(t[k], bound[k], "--", color="k", label="bound D_v/(eta_v T) + D_d/(eta_d T)")
         ax.loglog(t[k], np.maximum(sub[k], 1e-16), "-", label="J* - J(pi_bar_T)")
         ax.loglog(t[k], np.maximum(last[k], 1e-16), ":", label="gap of the last iterate (no guarantee)")
         ax.set_title(label, fontsize=9)
@@ -104,16 +104,16 @@ def run(quick: bool) -> Outcome:
         rows.append({"instance": label, "T": T, "gap_T": float(gap[-1]), "bound_T": float(bound[-1]),
                      "worst_gap_ratio": v_gap.worst_ratio, "worst_policy_ratio": v_pol.worst_ratio,
                      "lp_suboptimality_T": float(sub[-1]), "last_iterate_gap_T": float(last[-1]),
-                     "late_slope": slope, "eta_v": res.hparams["eta_v"], "eta_mu": res.hparams["eta_mu"],
+                     "late_slope": slope, "eta_v": res.hparams["eta_v"], "eta_d": res.hparams["eta_d"],
                      "L": res.info["L"]})
     axes[0].set_ylabel("gap / suboptimality")
     sweep_label, sweep_mdp = instances()[1]
     worst = step_sweep(sweep_mdp, 1000 if quick else 5000, 20)
     axes[3].loglog(SWEEP, worst, "o-")
     axes[3].axhline(1.0, color="k", lw=0.8)
-    axes[3].axvline(1.0, color="k", ls="--", lw=0.8, label="step condition eta_v eta_mu L^2 = 1")
-    axes[3].set_xlabel("c = eta_v eta_mu L^2 (balanced steps x sqrt(c))")
-    axes[3].set_ylabel("worst Gap_t / (D_v/(eta_v t) + D_mu/(eta_mu t))")
+    axes[3].axvline(1.0, color="k", ls="--", lw=0.8, label="step condition eta_v eta_d L^2 = 1")
+    axes[3].set_xlabel("c = eta_v eta_d L^2 (balanced steps x sqrt(c))")
+    axes[3].set_ylabel("worst Gap_t / (D_v/(eta_v t) + D_d/(eta_d t))")
     axes[3].set_title(f"step sweep, {sweep_label}", fontsize=9)
     axes[3].legend(fontsize=7)
     axes[3].grid(True, which="both", alpha=0.3)

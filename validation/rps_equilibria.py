@@ -29,7 +29,7 @@ def run(quick: bool) -> Outcome:
     games = [catalogue.perturbed_rps()] + [random_intransitive(8, seed=s) for s in range(2 if quick else 6)]
     for g in games:
         K = g.num_actions
-        dg = [certificates.duality_gap(g.P, exact.regularized_nash(g.with_beta(b)).policy, g.mu, 0.0) for b in betas]
+        dg = [certificates.duality_gap(g, exact.regularized_nash(g.with_beta(b)).policy, 0.0) for b in betas]
         bound = 2 * betas * np.log(K)
         ratios.append(float(np.max(np.asarray(dg) / bound)))
         ax1.loglog(betas, np.maximum(dg, 1e-16), "o-", ms=3, label=f"K={K}")

@@ -16,7 +16,7 @@ def run(quick: bool) -> Outcome:
     mdps = {"forest S=3 (average reward)": catalogue.forest().with_gamma(1.0)}
     for seed in range(3 if quick else 20):
         mdps[f"random S=30 A=4 seed={seed}"] = random_mdp(30, 4, gamma=1.0, seed=seed)
-    fig, (ax,) = figure(title="RVI (tau = 0.5): gain bounds around g*")
+    fig, (ax,) = figure(title="RVI (omega = 0.5): gain bounds around g*")
     failures = []
     for i, (name, mdp) in enumerate(mdps.items()):
         res = po.solve(mdp, method="relative_value_iteration", iters=100000)

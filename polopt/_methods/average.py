@@ -1,7 +1,8 @@
 """``solve`` adapters: relative value iteration (average reward) and soft value iteration.
 
 * ``"relative_value_iteration"`` — average-reward :class:`~polopt.problems.TabularMDP`
-  (``gamma = 1``). Hyper-parameters: ``tau`` in (0, 1] (aperiodicity weight, default 0.5),
+  (``gamma = 1``). Hyper-parameters: ``omega`` in (0, 1] (relaxation / aperiodicity weight, default 0.5; ``tau=``
+  is its deprecated name),
   ``tol`` (> 0, stop when ``sp(T h - h) < tol``; default ``SOLVER_TOL``), ``ref_state``.
   ``init``: initial relative values ``h0`` [S], or a policy ([S, A] or int [S]) whose bias is
   used as ``h0``. Certificates [T+1]: ``"span"`` = ``sp(T h_t - h_t)`` and
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._base import SOLVER_TOL
+from .._deprecation import renamed
 from .._validation import as_float_array, as_positive_int, as_scalar
 from ..certificates import kl_to_optimum, suboptimality
 from ..exact import average as _avg
@@ -63,15 +65,16 @@ def _rvi_h0(problem, init):
     applies=_is_average_mdp,
     summary="relative value iteration with the aperiodicity transform (average reward)",
 )
+@renamed(tau="omega")
 def _relative_value_iteration(problem, *, iters, init, seed, **hparams) -> SolveResult:
     """Relative value iteration with the aperiodicity transform (average reward)."""
-    reject_unknown("relative_value_iteration", hparams, ("tau", "tol", "ref_state"))
-    tau = hparams.get("tau", 0.5)
+    reject_unknown("relative_value_iteration", hparams, ("omega", "tol", "ref_state"))
+    omega = hparams.get("omega", 0.5)
     tol = hparams.get("tol", SOLVER_TOL)
     ref_state = hparams.get("ref_state", 0)
     h0 = _rvi_h0(problem, init)
-    tau, tol, max_iter, ref_state, h0 = _avg.check_rvi_args(problem, tau, tol, iters, ref_state, h0)
-    trace = _avg.rvi_trace(problem, tau, tol, max_iter, ref_state, h0, record=True)
+    omega, tol, max_iter, ref_state, h0 = _avg.check_rvi_args(problem, omega, tol, iters, ref_state, h0)
+    trace = _avg.rvi_trace(problem, omega, tol, max_iter, ref_state, h0, record=True)
     res = trace.result
     A = problem.num_actions
 
@@ -100,7 +103,7 @@ def _relative_value_iteration(problem, *, iters, init, seed, **hparams) -> Solve
         certificates={"span": trace.spans, "suboptimality": subopt},
         status=status,
         method="relative_value_iteration",
-        hparams={"tau": tau, "tol": tol, "ref_state": ref_state},
+        hparams={"omega": omega, "tol": tol, "ref_state": ref_state},
         num_iter=res.num_iter,
         bias=final.bias,
         info={"gain_lower": trace.lower, "gain_upper": trace.upper, "h": res.bias, "gain": res.gain},

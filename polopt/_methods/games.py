@@ -48,8 +48,8 @@ def _init_policy(game: PreferenceGame, init) -> np.ndarray:
 
 def _certificates(game: PreferenceGame, iterates: np.ndarray, pi_star: np.ndarray, beta: float) -> dict:
     return {
-        "exploitability": np.array([certificates.exploitability(game.P, p, game.mu, beta) for p in iterates]),
-        "duality_gap": np.array([certificates.duality_gap(game.P, p, game.mu, beta) for p in iterates]),
+        "exploitability": np.array([certificates.exploitability(game, p, beta) for p in iterates]),
+        "duality_gap": np.array([certificates.duality_gap(game, p, beta) for p in iterates]),
         "kl_to_optimum": np.array([certificates.kl_to_optimum(p, pi_star) for p in iterates]),
     }
 

@@ -9,11 +9,13 @@ How a problem carries the preference model:
   the reference), contexts ``~ rho``, labels ``~ P``.
 * hparam ``data=`` a :class:`~polopt.problems.dataset.PreferenceDataset` replaces the population by
   that finite dataset (empirical pair weights); ``copg`` uses its pairs with the bandit's rewards.
-* :class:`~polopt.problems.PreferenceGame` (general ``P``, reference, ``beta > 0``): ``ipo`` only, with
-  ``tau = beta``.
+* :class:`~polopt.problems.PreferenceGame` (general ``P``, reference, ``beta > 0``): ``ipo`` only.
 
-Every method needs ``beta > 0`` (``ipo``'s default ``tau`` is ``beta``): ``po.methods`` lists them
-exactly where ``solve`` runs them. Step sizes ``eta`` must be finite and > 0.
+Every method needs ``beta > 0``: ``po.methods`` lists them exactly where ``solve`` runs them. The
+rules' ``beta`` is the problem's, except ``ipo``'s: IPO's objective ``E_pi P(y > b) - beta KL(pi || mu)``
+is not the problem's ``E_pi r - beta KL``, so ``solve(..., "ipo", beta=...)`` may set its KL
+coefficient apart (default the problem's ``beta``; ``tau=`` is the deprecated name of this keyword).
+Step sizes ``eta`` must be finite and > 0.
 
 Every method runs in logit space from ``init`` (default the reference) and returns a
 :class:`~polopt.result.SolveResult` whose ``optimum`` is the **population closed form** of its
@@ -26,7 +28,7 @@ method                  optimum ``pi*``                            objective ``J
 ======================  =========================================  ======================================
 dpo, online_dpo, copg,  ``mu exp(r / beta) / Z``                   ``E_pi r - beta KL(pi || mu)``
 p3o, xpo (alpha = 0)
-ipo                     ``mu exp(P(y > b) / tau) / Z``             ``E_pi P(y > b) - tau KL(pi || mu)``
+ipo                     ``mu exp(P(y > b) / beta) / Z``            ``E_pi P(y > b) - beta KL(pi || mu)``
 chi_po                  ``beta phi(pi*/mu) = r - lambda``          ``E_pi r - beta D_f(pi || mu)``
 apo                     uniform on ``argmax r`` (``mu``'s support)  ``E_pi r``
 ======================  =========================================  ======================================
@@ -70,6 +72,9 @@ ARMIJO_C = pl.ARMIJO_C
 ARMIJO_HALVINGS = pl.ARMIJO_HALVINGS
 XPO_INNER_ITERS = pl.XPO_INNER_ITERS
 _OFFLINE = ("tol", "data", "behaviour", "record")
+#: Rows whose ``beta`` is a hyper-parameter defaulting to the problem's (the others take the problem's):
+#: IPO's objective weighs its KL against ``P(y > b)``, not against the problem's rewards.
+_OWN_BETA = ("ipo",)
 
 
 # --------------------------------------------------------------------------- setup
@@ -151,7 +156,7 @@ def _is_regularized_bandit(problem) -> bool:
 
 
 def _is_ipo_problem(problem) -> bool:
-    """IPO's tau defaults to beta: a bandit or a preference game with beta > 0 (what solve runs)."""
+    """IPO's beta defaults to the problem's: a bandit or a preference game with beta > 0 (what solve runs)."""
     return isinstance(problem, (Bandit, ContextualBandit, PreferenceGame)) and problem.beta > 0
 
 
@@ -173,13 +178,12 @@ def _kl_target(st, hp, beta):
 def _target(name, st: _Setup, hp: dict, rule, beh):
     beta = getattr(rule.hparams, "beta", None)
     if name == "ipo":
-        tau = rule.hparams.tau
         win = np.einsum("xab,xb->xa", st.P, beh)
 
         def J(pi):
-            return np.sum(pi * win, axis=-1) - tau * certificates.kl(pi, st.ref)
+            return np.sum(pi * win, axis=-1) - beta * certificates.kl(pi, st.ref)
 
-        return _opt.ipo_optimum(st.P, beh, st.ref, tau), J
+        return _opt.ipo_optimum(st.P, beh, st.ref, beta), J
     if name == "chi_po":
         def J(pi):
             return np.sum(pi * st.r, axis=-1) - beta * pl.chi_regularizer(pi, st.ref)
@@ -227,7 +231,7 @@ def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hpa
     from ..solve import run_rule
 
     row = lookup(name)
-    reject_unknown(name, hparams, tuple(n for n in row.hparam_names() if n != "beta"))
+    reject_unknown(name, hparams, tuple(n for n in row.hparam_names() if n != "beta" or name in _OWN_BETA))
     st = _Setup(problem)
     hp = dict(hparams)
     if name == "p3o" and hp.get("num_pairs") is not None and seed is None:
@@ -238,7 +242,7 @@ def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hpa
     given = {k: v for k, v in hp.items() if k in factory_names and v is not None}
     for k, v in row.defaults(problem, iters, given).items():
         given.setdefault(k, v)
-    if "beta" in factory_names:
+    if "beta" in factory_names and name not in _OWN_BETA:
         given["beta"] = float(problem.beta)
     rule = row.rule(**given)
     if name == "apo":
@@ -276,7 +280,7 @@ def run_loss_rule(name: str, problem, *, iters: int, init=None, seed=None, **hpa
         info["recorded"] = steps
     out_hp = _clean(hparams)
     if name == "ipo":
-        out_hp["tau"] = rule.hparams.tau
+        out_hp["beta"] = rule.hparams.beta
     elif name == "chi_po":
         out_hp["clip"] = rule.hparams.clip
     elif name == "apo":
@@ -331,9 +335,9 @@ def _no_defaults(problem, iters, given):
     return {}
 
 
-def _tau_default(problem, iters, given):
-    """IPO's ``tau``: the problem's ``beta`` (the KL coefficient the population optimum uses)."""
-    return {"tau": float(problem.beta)}
+def _beta_default(problem, iters, given):
+    """IPO's ``beta``: the problem's (the KL coefficient of the population optimum unless set apart)."""
+    return {"beta": float(problem.beta)}
 
 
 def rows():
@@ -349,8 +353,8 @@ def rows():
         row("dpo", pl.dpo_descent,
             "DPO loss (Bradley-Terry population or a PreferenceDataset) by gradient descent on the logits", _OFFLINE),
         row("ipo", pl.ipo_descent,
-            "IPO loss (Bradley-Terry / preference game / dataset); optimum mu exp(P(y > b) / tau) / Z", _OFFLINE,
-            _is_ipo_problem, _tau_default),
+            "IPO loss (Bradley-Terry / preference game / dataset); optimum mu exp(P(y > b) / beta) / Z", _OFFLINE,
+            _is_ipo_problem, _beta_default),
         row("chi_po", pl.chi_po_descent,
             "chi-PO loss (link z + log z, optional clip); optimum of E r - beta (chi^2/2 + KL)", _OFFLINE),
         row("copg", pl.copg_descent,

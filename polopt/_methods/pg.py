@@ -24,8 +24,8 @@ method                          hparams (default)                               
 ``trpo``                        delta (0.01)                                        ``pg.trpo``
 ``ppo``                         eps (0.2) or lo, hi                                 ``bounded_ratio.ppo``
 ``bounded_ratio`` (``brrl``)    eps (0.2) or lo, hi; tie ("median"|"fractional");   ``bounded_ratio.bounded_ratio``
-                                lam (0: hard target; > 0: tanh target)
-``bpo``                         eps/lo/hi, tie, lam as above; eta (1.0),            ``bounded_ratio.bpo``
+                                kappa (0: hard target; > 0: tanh target)
+``bpo``                         eps/lo/hi, tie, kappa as above; eta (1.0),            ``bounded_ratio.bpo``
                                 epochs (10)
 ==============================  ==================================================  =========================
 

@@ -9,9 +9,10 @@ dispatches on the problem kind, :func:`polopt.methods._mirror_prox_row`). Finite
 
 Hyper-parameters (all optional):
 
-* ``eta_v``, ``eta_mu`` — steps; default the balanced pair ``eta_v = sqrt(D_v / D_mu) / L``,
-  ``eta_mu = sqrt(D_mu / D_v) / L``; one given, the other is ``1 / (L^2 eta_given)`` (the largest the
-  step condition allows). ``eta_v eta_mu > 1 / L^2`` raises ValueError.
+* ``eta_v``, ``eta_d`` — steps; default the balanced pair ``eta_v = sqrt(D_v / D_d) / L``,
+  ``eta_d = sqrt(D_d / D_v) / L``; one given, the other is ``1 / (L^2 eta_given)`` (the largest the
+  step condition allows). ``eta_v eta_d > 1 / L^2`` raises ValueError. ``eta_mu=`` is the deprecated
+  name of ``eta_d`` (the occupancy is ``d``; ``mu`` is the reference policy).
 * ``box = (lo, hi)`` — the value player's box; default ``[min r, max r] / (1 - gamma)`` (it contains
   every policy's value, so theorem ``mp_mdp.policy`` holds without its slack term) and, at ``gamma = 1``,
   ``[-M, M]`` with ``M = max(sp(h*), sp(r))`` read from the exact solution the certificates use
@@ -26,20 +27,20 @@ The value player starts at the box centre.
 
 Result: ``policy`` = ``pi_bar_T`` read from the averaged occupancy (the point the guarantee is
 about); ``average`` ``[T+1, S, A]`` the policies of the averaged occupancies (row 0 = the start);
-``iterates`` ``[T+1, S, A]`` the policies of the prox centres ``mu_t`` (no guarantee); ``value``
+``iterates`` ``[T+1, S, A]`` the policies of the prox centres ``d_t`` (no guarantee); ``value``
 ``V^{pi_bar_T}`` [S] (discounted) or its gain [S] with ``bias``. ``optimum``: the cached certified
 :func:`polopt.exact.solve_mdp` (discounted) or :func:`polopt.exact.average_reward_lp`. Certificates
 ``[T+1]``, lazy:
 
-* ``"duality_gap"`` — :func:`polopt.certificates.saddle_gap` of ``(v_bar_t, mu_bar_t)``;
+* ``"duality_gap"`` — :func:`polopt.certificates.saddle_gap` of ``(v_bar_t, d_bar_t)``;
 * ``"suboptimality"`` — of ``pi_bar_t``: ``rho . (V* - V^pi)`` (discounted) or ``max_s (g* - g^pi)(s)``
   (average reward, as the other average-reward rows);
 * ``"lp_suboptimality"`` — the LP objective's gap of ``pi_bar_t``: ``(1 - gamma) rho . (V* - V^pi)``, or
-  ``max_s g*(s) - nu^T g^pi`` with ``nu(s) = sum_a mu_bar(s, a)`` (theorem ``mp_mdp.policy``);
+  ``max_s g*(s) - nu^T g^pi`` with ``nu(s) = sum_a d_bar(s, a)`` (theorem ``mp_mdp.policy``);
 * ``"duality_gap_last"``, ``"suboptimality_last"`` — the same for the prox centres;
 * ``"bellman_residual"`` of ``v_bar_t`` (discounted) or ``"span"`` ``sp(T h_bar - h_bar)`` (average).
 
-``info`` (lazy): ``"box"``, ``"L"``, ``"D_v"``, ``"D_mu"``, ``"gamma"``, ``"box_slack"`` [T+1] (the
+``info`` (lazy): ``"box"``, ``"L"``, ``"D_v"``, ``"D_d"``, ``"gamma"``, ``"box_slack"`` [T+1] (the
 a-posteriori term of ``mp_mdp.policy``, 0 when the box contains ``V^pi_bar``), ``"v_avg"`` [T+1, S],
 ``"occupancy_avg"`` [T+1, S, A], ``"oracle_calls"`` [T+1] (operator calls; sampled: transitions).
 """
@@ -53,6 +54,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import certificates
+from .._deprecation import renamed
 from .._threads import single_threaded
 from .._validation import as_distribution, as_positive_int, as_scalar, fits_dense
 from ..exact import average as _avg
@@ -68,7 +70,7 @@ from . import once_per_problem, reject_unknown
 from .mdp import optimum as _discounted_optimum
 from .pg import _lazy  # computed once, on first read, with one BLAS thread
 
-HPARAMS = ("eta_v", "eta_mu", "box", "num_samples", "tol", "record")
+HPARAMS = ("eta_v", "eta_d", "box", "num_samples", "tol", "record")
 #: An operator norm below this is treated as this value when steps are chosen: every step pair
 #: admissible for L_FLOOR is admissible for the smaller true L, and the default steps stay finite
 #: (L = 0 happens when every action keeps every state in place at gamma = 1).
@@ -143,31 +145,31 @@ def instance(problem, box=None) -> Instance:
                     operator_norm(P, gamma))
 
 
-def diameters(inst: Instance, v0: np.ndarray, mu0: np.ndarray) -> tuple[float, float]:
-    """``(D_v, D_mu)``: ``max_{v in box} ||v - v0||^2 / 2`` and ``max_mu KL(mu || mu0) = -log min mu0``."""
+def diameters(inst: Instance, v0: np.ndarray, d0: np.ndarray) -> tuple[float, float]:
+    """``(D_v, D_d)``: ``max_{v in box} ||v - v0||^2 / 2`` and ``max_d KL(d || d0) = -log min d0``."""
     reach = np.maximum(v0 - inst.lo, inst.hi - v0)
     with np.errstate(divide="ignore"):
-        return 0.5 * float(np.sum(reach**2)), float(-np.log(np.min(mu0)))
+        return 0.5 * float(np.sum(reach**2)), float(-np.log(np.min(d0)))
 
 
-def steps(L: float, D_v: float, D_mu: float, eta_v=None, eta_mu=None) -> tuple[float, float]:
-    """The balanced steps ``sqrt(D_v/D_mu)/L``, ``sqrt(D_mu/D_v)/L``, or the partner of a given one (``1/(L^2 eta)``).
+def steps(L: float, D_v: float, D_d: float, eta_v=None, eta_d=None) -> tuple[float, float]:
+    """The balanced steps ``sqrt(D_v/D_d)/L``, ``sqrt(D_d/D_v)/L``, or the partner of a given one (``1/(L^2 eta)``).
 
-    They minimise the bound ``D_v/(eta_v T) + D_mu/(eta_mu T)`` under ``eta_v eta_mu = 1/L^2``, where it
-    equals ``2 L sqrt(D_v D_mu) / T``.
+    They minimise the bound ``D_v/(eta_v T) + D_d/(eta_d T)`` under ``eta_v eta_d = 1/L^2``, where it
+    equals ``2 L sqrt(D_v D_d) / T``.
     """
     L = max(L, L_FLOOR)
-    if eta_v is None and eta_mu is None:
-        if not (0 < D_mu < math.inf and D_v > 0):
+    if eta_v is None and eta_d is None:
+        if not (0 < D_d < math.inf and D_v > 0):
             return 1.0 / L, 1.0 / L
-        return math.sqrt(D_v / D_mu) / L, math.sqrt(D_mu / D_v) / L
-    if eta_mu is None:
+        return math.sqrt(D_v / D_d) / L, math.sqrt(D_d / D_v) / L
+    if eta_d is None:
         eta_v = step_size("mirror_prox", "eta_v", eta_v)
         return eta_v, 1.0 / (L * L * eta_v)
     if eta_v is None:
-        eta_mu = step_size("mirror_prox", "eta_mu", eta_mu)
-        return 1.0 / (L * L * eta_mu), eta_mu
-    return eta_v, eta_mu
+        eta_d = step_size("mirror_prox", "eta_d", eta_d)
+        return 1.0 / (L * L * eta_d), eta_d
+    return eta_v, eta_d
 
 
 def _start(inst: Instance, init) -> np.ndarray:
@@ -185,9 +187,9 @@ def _policy_values(inst: Instance, pols: np.ndarray):
     return np.stack([e.gain for e in evs]), np.stack([e.bias for e in evs])
 
 
-def _box_slack(inst: Instance, mu: np.ndarray, values: np.ndarray, bias) -> np.ndarray:
+def _box_slack(inst: Instance, d: np.ndarray, values: np.ndarray, bias) -> np.ndarray:
     """The a-posteriori term of ``mp_mdp.policy``: 0 when the box contains ``V^pi`` (discounted) / ``sp(h^pi)``."""
-    e = grad_v(inst.P, inst.gamma, inst.rho, mu)  # [n, S] flow residual of the occupancy
+    e = grad_v(inst.P, inst.gamma, inst.rho, d)  # [n, S] flow residual of the occupancy
     if inst.gamma < 1.0:
         pos, neg = np.maximum(e, 0.0), np.maximum(-e, 0.0)
         return np.sum(pos * np.maximum(inst.lo - values, 0.0) + neg * np.maximum(values - inst.hi, 0.0), axis=-1)
@@ -195,6 +197,7 @@ def _box_slack(inst: Instance, mu: np.ndarray, values: np.ndarray, bias) -> np.n
     return 0.5 * np.maximum(spans - (inst.hi - inst.lo), 0.0) * np.sum(np.abs(e), axis=-1)
 
 
+@renamed(where="mirror_prox", eta_mu="eta_d")
 def run_mdp_mirror_prox(problem, *, iters: int, init, seed, **hparams) -> SolveResult:
     """Run mirror prox on the saddle point of ``problem`` and assemble its SolveResult (module docstring)."""
     from ..solve import run_rule
@@ -207,42 +210,42 @@ def run_mdp_mirror_prox(problem, *, iters: int, init, seed, **hparams) -> SolveR
     m = None if m is None else as_positive_int("num_samples", m)
     inst = instance(problem, hparams.get("box"))
     S, A = inst.r.shape
-    mu0 = _start(inst, init)
+    d0 = _start(inst, init)
     v0 = np.full(S, 0.5 * (inst.lo + inst.hi))
-    D_v, D_mu = diameters(inst, v0, mu0)
-    eta_v, eta_mu = steps(inst.L, D_v, D_mu, hparams.get("eta_v"), hparams.get("eta_mu"))
-    rule = _saddle.mdp_mirror_prox(eta_v=eta_v, eta_mu=eta_mu, L=max(inst.L, L_FLOOR))
+    D_v, D_d = diameters(inst, v0, d0)
+    eta_v, eta_d = steps(inst.L, D_v, D_d, hparams.get("eta_v"), hparams.get("eta_d"))
+    rule = _saddle.mdp_mirror_prox(eta_v=eta_v, eta_d=eta_d, L=max(inst.L, L_FLOOR))
     if m is None:
         oracle = SaddleOracle(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi)
     else:
         oracle = SampledSaddleOracle(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi, as_generator(seed), m)
     with np.errstate(divide="ignore"):  # a policy init with zeros: log 0 = -inf is a valid log-occupancy
-        state = rule.init(np.log(mu0), oracle, v0)
-    n_v, n_mu = S, S * A
+        state = rule.init(np.log(d0), oracle, v0)
+    n_v, n_d = S, S * A
 
     def record_of(s):
-        return np.concatenate([s.v_avg, s.log_mu_avg.reshape(-1), s.v, s.log_mu.reshape(-1)])
+        return np.concatenate([s.v_avg, s.log_d_avg.reshape(-1), s.v, s.log_d.reshape(-1)])
 
     def split(block):
         k = block.shape[0]
         v_avg, rest = block[:, :n_v], block[:, n_v:]
-        log_mu_avg, rest = rest[:, :n_mu].reshape(k, S, A), rest[:, n_mu:]
-        return v_avg, log_mu_avg, rest[:, :n_v], rest[:, n_v:].reshape(k, S, A)
+        log_d_avg, rest = rest[:, :n_d].reshape(k, S, A), rest[:, n_d:]
+        return v_avg, log_d_avg, rest[:, :n_v], rest[:, n_v:].reshape(k, S, A)
 
-    def gaps(v, log_mu):
-        return certificates.saddle_gap(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi, v, np.exp(log_mu))
+    def gaps(v, log_d):
+        return certificates.saddle_gap(inst.P, inst.r, inst.gamma, inst.rho, inst.lo, inst.hi, v, np.exp(log_d))
 
     def stop(block):
-        v_avg, log_mu_avg, _, _ = split(block)
-        return gaps(v_avg, log_mu_avg)
+        v_avg, log_d_avg, _, _ = split(block)
+        return gaps(v_avg, log_d_avg)
 
     with single_threaded():
         traj = run_rule(rule, oracle, state, iters, record_of=record_of, stop=None if tol is None else stop,
                         tol=tol, record=record)
-    v_avg, log_mu_avg, v_last, log_mu_last = split(traj.records)
-    avg_pols = np.exp(_saddle.policy_of_occupancy(log_mu_avg))
-    last_pols = np.exp(_saddle.policy_of_occupancy(log_mu_last))
-    mu_avg = np.exp(log_mu_avg)
+    v_avg, log_d_avg, v_last, log_d_last = split(traj.records)
+    avg_pols = np.exp(_saddle.policy_of_occupancy(log_d_avg))
+    last_pols = np.exp(_saddle.policy_of_occupancy(log_d_last))
+    d_avg = np.exp(log_d_avg)
 
     average = inst.gamma == 1.0
     if average:
@@ -263,14 +266,14 @@ def run_mdp_mirror_prox(problem, *, iters: int, init, seed, **hparams) -> SolveR
     def lp_subopt():
         values = avg_values()[0]
         if average:
-            return g_star - np.sum(mu_avg.sum(-1) * values, axis=-1)
+            return g_star - np.sum(d_avg.sum(-1) * values, axis=-1)
         return (1.0 - inst.gamma) * subopt(values)
 
     certs = {
-        "duality_gap": traj.stop_values if traj.stop_values is not None else _lazy(lambda: gaps(v_avg, log_mu_avg)),
+        "duality_gap": traj.stop_values if traj.stop_values is not None else _lazy(lambda: gaps(v_avg, log_d_avg)),
         "suboptimality": _lazy(lambda: subopt(avg_values()[0])),
         "lp_suboptimality": _lazy(lp_subopt),
-        "duality_gap_last": _lazy(lambda: gaps(v_last, log_mu_last)),
+        "duality_gap_last": _lazy(lambda: gaps(v_last, log_d_last)),
         "suboptimality_last": _lazy(lambda: subopt(last_values()[0])),
     }
     if average:
@@ -281,9 +284,9 @@ def run_mdp_mirror_prox(problem, *, iters: int, init, seed, **hparams) -> SolveR
             certificates.bellman_residual(inst.mdp.P_sa, inst.r, inst.gamma, v) for v in v_avg]))
     calls = rule.oracle_calls * oracle.cost()
     info = {
-        "box": (inst.lo, inst.hi), "L": inst.L, "D_v": D_v, "D_mu": D_mu, "gamma": inst.gamma,
-        "box_slack": _lazy(lambda: _box_slack(inst, mu_avg, *avg_values())),
-        "v_avg": v_avg, "occupancy_avg": mu_avg, "oracle_calls": (calls * traj.steps).astype(np.int64),
+        "box": (inst.lo, inst.hi), "L": inst.L, "D_v": D_v, "D_d": D_d, "gamma": inst.gamma,
+        "box_slack": _lazy(lambda: _box_slack(inst, d_avg, *avg_values())),
+        "v_avg": v_avg, "occupancy_avg": d_avg, "oracle_calls": (calls * traj.steps).astype(np.int64),
     }
     if record > 1:
         info["recorded"] = traj.steps

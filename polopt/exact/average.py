@@ -33,6 +33,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from .._base import NotConvergedWarning
+from .._deprecation import renamed
 from .._validation import as_distribution, as_float_array, as_positive_int, as_scalar, check_dense_size
 from ._ops import P_pi, abs_max, feasible_rows, greedy, one_hot, q_from_v, r_pi, scatter_rows, warn_nonfinite
 
@@ -236,10 +237,10 @@ class RVITrace(NamedTuple):
 _RVITrace = RVITrace  # old private name
 
 
-def rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
+def rvi_trace(mdp, omega, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
     """The loop of :func:`relative_value_iteration` on checked arguments (see
     :func:`check_rvi_args`), without the not-converged warning, optionally recording the
-    trajectory: ``h_{n+1} = h_n + tau (T h_n - h_n)``, re-pinned at ``ref_state``, with the
+    trajectory: ``h_{n+1} = h_n + omega (T h_n - h_n)``, re-pinned at ``ref_state``, with the
     gain bounds ``min/max_s (T h_n - h_n)(s)`` of every iterate."""
     S = mdp.num_states
     P_sa, r = mdp.P_sa, mdp.r
@@ -249,9 +250,9 @@ def rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
     n = 0
     while True:
         q = q_from_v(P_sa, r, 1.0, h)  # r + P h
-        # transformed operator: T~h - h = tau (T h - h); gains of the transformed MDP are tau g
-        d = tau * (q.max(axis=1) - h)
-        lo, hi = float(d.min()) / tau, float(d.max()) / tau
+        # transformed operator: T~h - h = omega (T h - h); gains of the transformed MDP are omega g
+        d = omega * (q.max(axis=1) - h)
+        lo, hi = float(d.min()) / omega, float(d.max()) / omega
         if record:
             spans.append(hi - lo)
             lows.append(lo)
@@ -275,11 +276,11 @@ def rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record: bool) -> RVITrace:
 _rvi = rvi_trace  # old private name
 
 
-def check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0):
+def check_rvi_args(mdp, omega, tol, max_iter, ref_state, h0):
     """Validate the arguments of :func:`relative_value_iteration`; returns
-    ``(tau, tol, max_iter, ref_state, h0)`` checked (``h0`` a read-only float64 copy or None)."""
+    ``(omega, tol, max_iter, ref_state, h0)`` checked (``h0`` a read-only float64 copy or None)."""
     _check_stationary(mdp, "relative_value_iteration")
-    tau = as_scalar("tau", tau, low=0.0, high=1.0, low_open=True)
+    omega = as_scalar("omega", omega, low=0.0, high=1.0, low_open=True)
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     ref_state = as_positive_int("ref_state", ref_state, minimum=0)
@@ -289,24 +290,25 @@ def check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0):
         h0 = as_float_array("h0", h0, ndim=1)
         if h0.shape != (mdp.num_states,):
             raise ValueError(f"h0 must have shape ({mdp.num_states},), got {h0.shape}")
-    return tau, tol, max_iter, ref_state, h0
+    return omega, tol, max_iter, ref_state, h0
 
 
 _check_rvi_args = check_rvi_args  # old private name
 
 
+@renamed(tau="omega")
 def relative_value_iteration(
-    mdp, tau: float = 0.5, tol: float = 1e-10, max_iter: int = 100000, ref_state: int = 0, h0=None
+    mdp, omega: float = 0.5, tol: float = 1e-10, max_iter: int = 100000, ref_state: int = 0, h0=None
 ) -> RVIResult:
     """Relative value iteration with the aperiodicity transform.
 
-    On the transformed MDP ``P~ = tau P + (1 - tau) I``, ``r~ = tau r`` (same bias, gain
-    ``tau g``; Puterman §8.5.4):
+    On the transformed MDP ``P~ = omega P + (1 - omega) I``, ``r~ = omega r`` (same bias, gain
+    ``omega g``; Puterman §8.5.4):
 
     .. math::
 
         h_{n+1} = \\tilde T h_n - (\\tilde T h_n)(s_{ref})\\,\\mathbf 1,\\qquad
-        \\tilde T h - h = \\tau\\,(T h - h),\\quad (T h)(s) = \\max_a r(s,a) + \\sum_{s'} P(s'|s,a) h(s').
+        \\tilde T h - h = \\omega\\,(T h - h),\\quad (T h)(s) = \\max_a r(s,a) + \\sum_{s'} P(s'|s,a) h(s').
 
     Stops when ``sp(T h - h) < tol``; at every ``h``,
     ``min_s (T h - h)(s) <= g* <= max_s (T h - h)(s)`` (Puterman §8.5.5; constant ``g*``),
@@ -314,7 +316,7 @@ def relative_value_iteration(
 
     Args:
         mdp: stationary :class:`~polopt.problems.TabularMDP` (``gamma`` is ignored).
-        tau: aperiodicity weight in ``(0, 1]``; ``tau = 1`` is plain RVI, which oscillates
+        omega: relaxation (aperiodicity) weight in ``(0, 1]``; ``omega = 1`` is plain RVI, which oscillates
             forever on periodic chains (``catalogue.periodic_chain``, the pymdptoolbox
             failure of pymdptoolbox 4.0b3).
         tol: stopping threshold on ``sp(T h - h)`` (= width of the gain bounds).
@@ -335,8 +337,8 @@ def relative_value_iteration(
     References: Puterman (1994) §8.5.4-8.5.5; White (1963) "Dynamic programming, Markov
     chains, and the method of successive approximations".
     """
-    tau, tol, max_iter, ref_state, h0 = check_rvi_args(mdp, tau, tol, max_iter, ref_state, h0)
-    res = rvi_trace(mdp, tau, tol, max_iter, ref_state, h0, record=False).result
+    omega, tol, max_iter, ref_state, h0 = check_rvi_args(mdp, omega, tol, max_iter, ref_state, h0)
+    res = rvi_trace(mdp, omega, tol, max_iter, ref_state, h0, record=False).result
     if warn_nonfinite("relative_value_iteration", mdp.r, 1.0, None, res.bias, res.gain, res.gain_lower,
                       res.gain_upper, stacklevel=2):
         return res._replace(converged=False)
@@ -344,7 +346,7 @@ def relative_value_iteration(
         warnings.warn(
             f"relative_value_iteration stopped after {res.num_iter} iterations with "
             f"sp(Th - h) = {res.gain_upper - res.gain_lower:.3g} >= tol = {tol:g}; "
-            "the chain may be periodic (use tau < 1) or multichain (use average_reward_lp)",
+            "the chain may be periodic (use omega < 1) or multichain (use average_reward_lp)",
             NotConvergedWarning,
             stacklevel=2,
         )

@@ -6,7 +6,7 @@ ones are the Gibbs policy of :func:`polopt.exact.soft.gibbs_policy`:
 
 * DPO (Bradley-Terry population, any full-support pairs), online DPO, CoPG, P3O, XPO (alpha = 0):
   ``pi* = ref exp(r / beta) / Z`` (:func:`dpo_optimum`);
-* IPO with pairs from ``behaviour``: ``pi* = ref exp(P(y > behaviour) / tau) / Z`` (:func:`ipo_optimum`);
+* IPO with pairs from ``behaviour``: ``pi* = ref exp(P(y > behaviour) / beta) / Z`` (:func:`ipo_optimum`);
 * chi-PO: ``beta phi(pi*/ref) = r - lambda``, ``phi(z) = z + log z`` (:func:`chi_po_optimum`);
 * APO (the unregularized target): ``ref`` restricted to ``argmax r`` (:func:`apo_optimum`), and the
   effective inverse temperature of exact-step APO (:func:`apo_inverse_temperature`).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._deprecation import renamed
 from .soft import gibbs_policy
 
 __all__ = ["apo_inverse_temperature", "apo_optimum", "chi_po_optimum", "dpo_optimum", "ipo_optimum"]
@@ -26,14 +27,16 @@ def dpo_optimum(r, ref, beta) -> np.ndarray:
     return gibbs_policy(r, beta, ref)
 
 
-def ipo_optimum(P, behaviour, ref, tau) -> np.ndarray:
-    """``ref exp(P(y > b) / tau) / Z`` with ``P(y > b) = (P b)[y]``, ``b`` the pair behaviour.
+@renamed(tau="beta")
+def ipo_optimum(P, behaviour, ref, beta) -> np.ndarray:
+    """``ref exp(P(y > b) / beta) / Z`` with ``P(y > b) = (P b)[y]``, ``b`` the pair behaviour.
 
+    ``beta`` is the KL coefficient of IPO's objective (``tau=`` is its deprecated keyword).
     Shapes: ``P [..., K, K]``, ``behaviour, ref [..., K]``.
     """
     P = np.asarray(P, dtype=np.float64)
     win = np.einsum("...ab,...b->...a", P, np.asarray(behaviour, dtype=np.float64))
-    return gibbs_policy(win, tau, np.broadcast_to(np.asarray(ref, dtype=np.float64), win.shape))
+    return gibbs_policy(win, beta, np.broadcast_to(np.asarray(ref, dtype=np.float64), win.shape))
 
 
 def apo_optimum(r, ref) -> np.ndarray:

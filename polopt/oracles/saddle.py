@@ -6,20 +6,22 @@ vanishes) is
 
 .. math::
 
-    f(v, \\mu) = (1-\\gamma)\\rho^\\top v + \\sum_{s,a} \\mu(s,a)\\,[r(s,a) + \\gamma P(s,a)^\\top v - v(s)],
-    \\qquad v \\in [lo, hi]^S,\\ \\mu \\in \\Delta(S \\times A),
+    f(v, d) = (1-\\gamma)\\rho^\\top v + \\sum_{s,a} d(s,a)\\,[r(s,a) + \\gamma P(s,a)^\\top v - v(s)],
+    \\qquad v \\in [lo, hi]^S,\\ d \\in \\Delta(S \\times A),
 
-``min_v max_mu f`` (M. Wang, Math. Oper. Res. 45(2), 2020; Jin & Sidford, arXiv 2008.12776). With
+``min_v max_d f`` (M. Wang, Math. Oper. Res. 45(2), 2020; Jin & Sidford, arXiv 2008.12776). With
 ``Mat = gamma P - I_hat`` (``I_hat[(s, a), s'] = 1{s' = s}``) its partial gradients are::
 
-    g_v(mu) = (1 - gamma) rho + Mat^T mu      [S]      (the v-player descends)
-    g_mu(v) = r + Mat v                       [S, A]   (the mu-player ascends)
+    g_v(d) = (1 - gamma) rho + Mat^T d      [S]      (the v-player descends)
+    g_d(v) = r + Mat v                      [S, A]   (the d-player ascends)
 
 :class:`SaddleOracle` computes both exactly (written on the array namespace of its inputs: NumPy
 float64 or ``jax.numpy``); :class:`SampledSaddleOracle` estimates them from a generative model as
-Jin & Sidford's stochastic mirror descent does (NumPy only, seeded). One call of ``operator(v, mu)``
-is one evaluation of the monotone operator ``F(v, mu) = (g_v(mu), -g_mu(v))``: the unit of
-``Rule.oracle_calls``. This module is a leaf: it imports only :mod:`polopt._base`.
+Jin & Sidford's stochastic mirror descent does (NumPy only, seeded). One call of ``operator(v, d)``
+is one evaluation of the monotone operator ``F(v, d) = (g_v(d), -g_d(v))``: the unit of
+``Rule.oracle_calls``. This module is a leaf: it imports only :mod:`polopt._base` and :mod:`polopt._deprecation`.
+The occupancy is ``d`` (README "Notation"; ``mu`` is the reference policy): the old names ``grad_mu`` and
+``SaddleGradients.g_mu`` still work with a DeprecationWarning.
 """
 
 from __future__ import annotations
@@ -29,27 +31,30 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._base import array_namespace
+from .._deprecation import renamed_field, renamed_function
 
-__all__ = ["SaddleGradients", "SaddleOracle", "SampledSaddleOracle", "grad_mu", "grad_v", "operator_norm"]
+__all__ = ["SaddleGradients", "SaddleOracle", "SampledSaddleOracle", "grad_d", "grad_v", "operator_norm"]
 
 
 class SaddleGradients(NamedTuple):
-    """``g_v [S]`` (gradient of ``f`` in ``v``) and ``g_mu [S, A]`` (gradient of ``f`` in ``mu``)."""
+    """``g_v [S]`` (gradient of ``f`` in ``v``) and ``g_d [S, A]`` (gradient of ``f`` in ``d``)."""
 
     g_v: Any
-    g_mu: Any
+    g_d: Any
+
+    g_mu = renamed_field("g_mu", "g_d")
 
 
-def grad_v(P, gamma, rho, mu):
-    """``(1 - gamma) rho + gamma sum_{s,a} mu(s,a) P(s,a,.) - sum_a mu(., a)`` — the flow residual, [S]."""
-    xp = array_namespace(P, mu)
-    S, A = mu.shape[-2:]
+def grad_v(P, gamma, rho, d):
+    """``(1 - gamma) rho + gamma sum_{s,a} d(s,a) P(s,a,.) - sum_a d(., a)`` — the flow residual, [S]."""
+    xp = array_namespace(P, d)
+    S, A = d.shape[-2:]
     # one (S A) x S matrix product (BLAS), also for a batch of occupancies [..., S, A]
-    inflow = xp.reshape(mu, mu.shape[:-2] + (S * A,)) @ xp.reshape(P, (S * A, P.shape[-1]))
-    return (1.0 - gamma) * rho + gamma * inflow - xp.sum(mu, axis=-1)
+    inflow = xp.reshape(d, d.shape[:-2] + (S * A,)) @ xp.reshape(P, (S * A, P.shape[-1]))
+    return (1.0 - gamma) * rho + gamma * inflow - xp.sum(d, axis=-1)
 
 
-def grad_mu(P, r, gamma, v):
+def grad_d(P, r, gamma, v):
     """``r + gamma P v - v[:, None]`` — the Bellman residual of ``v`` per state-action, [S, A] (``v [..., S]``)."""
     xp = array_namespace(P, v)
     # one instance: a BLAS matrix-vector product; a batch of values: einsum over the leading axes
@@ -57,11 +62,14 @@ def grad_mu(P, r, gamma, v):
     return r + gamma * Pv - v[..., :, None]
 
 
+grad_mu = renamed_function("grad_mu", grad_d)
+
+
 def operator_norm(P, gamma) -> float:
     """``L = max_{s,a} ||gamma P(s,a,.) - e_s||_2``, the Lipschitz constant of the saddle operator.
 
-    It bounds ``|mu^T Mat w| <= L ||mu||_1 ||w||_2``, the constant of the step condition
-    ``eta_v eta_mu <= 1 / L^2`` (``L <= 1 + gamma``; ``<= sqrt 2`` at ``gamma = 1``). NumPy float.
+    It bounds ``|d^T Mat w| <= L ||d||_1 ||w||_2``, the constant of the step condition
+    ``eta_v eta_d <= 1 / L^2`` (``L <= 1 + gamma``; ``<= sqrt 2`` at ``gamma = 1``). NumPy float.
     """
     P = np.asarray(P, dtype=np.float64)
     S = P.shape[0]
@@ -84,9 +92,9 @@ class SaddleOracle(NamedTuple):
     lo: float
     hi: float
 
-    def operator(self, v, mu) -> SaddleGradients:
-        """Both partial gradients at ``(v [S], mu [S, A])``: one operator evaluation (two matrix products)."""
-        return SaddleGradients(grad_v(self.P, self.gamma, self.rho, mu), grad_mu(self.P, self.r, self.gamma, v))
+    def operator(self, v, d) -> SaddleGradients:
+        """Both partial gradients at ``(v [S], d [S, A])``: one operator evaluation (two matrix products)."""
+        return SaddleGradients(grad_v(self.P, self.gamma, self.rho, d), grad_d(self.P, self.r, self.gamma, v))
 
     def cost(self) -> int:
         """Kernel passes one :meth:`operator` call makes (exact: one per gradient, counted as one call)."""
@@ -100,10 +108,10 @@ class SampledSaddleOracle:
     estimators below are our reading of their "sample a state-action pair, then a next state"
     scheme, tagged ``recalled``):
 
-    * ``g_v``: ``s0_j ~ rho``, ``(s_j, a_j) ~ mu``, ``s'_j ~ P(s_j, a_j, .)``;
+    * ``g_v``: ``s0_j ~ rho``, ``(s_j, a_j) ~ d``, ``s'_j ~ P(s_j, a_j, .)``;
       ``g_v ≈ (1/m) sum_j [(1 - gamma) e_{s0_j} + gamma e_{s'_j} - e_{s_j}]``;
-    * ``g_mu``: ``(s_j, a_j)`` uniform over the ``S A`` pairs, ``s'_j ~ P(s_j, a_j, .)``;
-      ``g_mu ≈ (S A / m) sum_j [r(s_j, a_j) + gamma v(s'_j) - v(s_j)] e_{(s_j, a_j)}``.
+    * ``g_d``: ``(s_j, a_j)`` uniform over the ``S A`` pairs, ``s'_j ~ P(s_j, a_j, .)``;
+      ``g_d ≈ (S A / m) sum_j [r(s_j, a_j) + gamma v(s'_j) - v(s_j)] e_{(s_j, a_j)}``.
 
     Both are unbiased (``tests/test_saddle.py`` checks the means against :class:`SaddleOracle`);
     one :meth:`operator` call takes ``2 m`` transitions (``m`` more start states when ``gamma < 1``).
@@ -124,11 +132,11 @@ class SampledSaddleOracle:
         cdf = self._cdf[pairs]
         return np.minimum(np.sum(cdf < u[:, None] * cdf[:, -1:], axis=1), self.r.shape[0] - 1)
 
-    def operator(self, v, mu) -> SaddleGradients:
+    def operator(self, v, d) -> SaddleGradients:
         S, A = self.r.shape
         m = self.num_samples
-        mu = np.asarray(mu, dtype=np.float64).reshape(-1)
-        pairs = np.minimum(np.searchsorted(np.cumsum(mu), self.rng.random(m) * mu.sum(), side="right"), S * A - 1)
+        d = np.asarray(d, dtype=np.float64).reshape(-1)
+        pairs = np.minimum(np.searchsorted(np.cumsum(d), self.rng.random(m) * d.sum(), side="right"), S * A - 1)
         g_v = (np.bincount(self._next(pairs), minlength=S) * self.gamma - np.bincount(pairs // A, minlength=S)) / m
         if self.gamma < 1.0:
             starts = np.minimum(np.searchsorted(self._rho_cdf, self.rng.random(m) * self._rho_cdf[-1], side="right"),
@@ -137,8 +145,8 @@ class SampledSaddleOracle:
         uni = self.rng.integers(0, S * A, size=m)
         v = np.asarray(v, dtype=np.float64)
         td = self.r.reshape(-1)[uni] + self.gamma * v[self._next(uni)] - v[uni // A]
-        g_mu = (S * A / m) * np.bincount(uni, weights=td, minlength=S * A).reshape(S, A)
-        return SaddleGradients(g_v, g_mu)
+        g_d = (S * A / m) * np.bincount(uni, weights=td, minlength=S * A).reshape(S, A)
+        return SaddleGradients(g_v, g_d)
 
     def cost(self) -> int:
         """Transitions sampled by one :meth:`operator` call."""

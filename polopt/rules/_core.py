@@ -214,7 +214,7 @@ def project_simplex(x):
     css = xp.cumsum(u, axis=-1) - 1.0
     idx = xp.arange(1, k + 1, dtype=x.dtype)
     cond = u - css / idx > 0
-    # rho = number of active coordinates (>= 1 always: the largest coordinate is active)
-    rho = xp.sum(cond, axis=-1, keepdims=True)
-    theta = xp.take_along_axis(css, rho - 1, axis=-1) / rho.astype(x.dtype)
+    # the number of active coordinates (>= 1 always: the largest coordinate is active)
+    n_active = xp.sum(cond, axis=-1, keepdims=True)
+    theta = xp.take_along_axis(css, n_active - 1, axis=-1) / n_active.astype(x.dtype)
     return xp.maximum(x - theta, 0.0)

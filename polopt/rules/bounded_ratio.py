@@ -13,17 +13,18 @@ neither ``eps`` nor ``lo, hi`` is given). ``q_mass = (1 - lo)/(hi - lo)``.
 
 Public functions
 ----------------
-``bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", lam=0.0) -> log pi*``
+``bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", kappa=0.0) -> log pi*``
     Analytic optimum of ``max_pi E_{pi0}[ratio Q]`` s.t. ``lo <= ratio <= hi`` per state (BRRL Thm 4.1, general
     case derived): ``ratio = hi`` on the top-``Q`` actions holding ``pi0``-mass ``q_mass``, ``lo`` on the rest,
     one fractional ratio at the (weighted) quantile. ``tie="median"`` gives every action whose ``Q`` equals the
-    quantile value ``mu(s)`` one common ratio ``(1 - hi m_above - lo m_below)/m_at`` (for symmetric bounds this is
+    quantile value ``u(s)`` one common ratio ``(1 - hi m_above - lo m_below)/m_at`` (for symmetric bounds this is
     the paper's ``ratio = 1 + eps sign(Q - median_pi0 Q)`` with the atom case resolved); ``tie="fractional"``
     fills tied actions one after another in index order (the fractional-knapsack vertex). Both are optimal.
-    ``lam > 0``: the smoothed target ``ratio = lo + (hi - lo) sigmoid((Q - u)/lam)`` with ``u`` solving
-    ``E_pi0 sigmoid((Q - u)/lam) = q_mass`` (symmetric: ``1 + eps tanh((Q - u)/(2 lam))``, the BPO code's
-    target); ``lam -> 0`` recovers the hard target.
-``bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule`` (alias ``brrl``)
+    ``kappa > 0``: the smoothed target ``ratio = lo + (hi - lo) sigmoid((Q - u)/kappa)`` with ``u`` solving
+    ``E_pi0 sigmoid((Q - u)/kappa) = q_mass`` (symmetric: ``1 + eps tanh((Q - u)/(2 kappa))``, the BPO code's
+    target, whose ``lambda_`` it is); ``kappa -> 0`` recovers the hard target. ``kappa`` is a temperature in
+    reward units (README "Notation"); ``lam=`` is its deprecated keyword (``lam`` is a regularizer weight).
+``bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", kappa=0.0) -> Rule`` (alias ``brrl``)
     ``pi <- bounded_ratio_target(log pi, Q^pi, ...)``.
 ``ppo_surrogate(log_pi, log_pi0, adv, *, lo, hi)``
     per-state clipped surrogate ``sum_a pi0 min(ratio A, clip(ratio, lo, hi) A)`` (Schulman et al. 2017 eq. (7)).
@@ -37,7 +38,7 @@ Public functions
     ``ratio = hi`` set is the ``A > 0`` set (tests check both attain the same surrogate value).
 ``bpo_loss(log_pi, log_target, adv, d)``
     ``sum_s d(s) sum_a |pi(a|s) - pi*(a|s)| |adv(s, a)|`` (the BPO advantage-weighted TV loss, tabular form).
-``bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10) -> Rule``
+``bpo(*, eps=None, lo=None, hi=None, tie="median", kappa=0.0, eta=1.0, epochs=10) -> Rule``
     ``epochs`` steps of (sub)gradient descent on ``bpo_loss`` in the logits from ``theta = log pi``, toward the
     fixed (detached) target ``bounded_ratio_target(log pi, Q^pi, ...)``, weights ``|A^pi|`` (:func:`bpo_step`).
 
@@ -53,6 +54,7 @@ Schulman et al., "Proximal Policy Optimization Algorithms", arXiv 1707.06347, eq
 
 from __future__ import annotations
 
+from .._deprecation import renamed
 from .._validation import as_positive_int, as_scalar
 from ._core import Rule, array_namespace, coefficient, hparams, log_normalize, step_size
 from .pg import BISECTION_STEPS, PGOracle, _init, _next, _values, choice, fori, log_policy
@@ -138,11 +140,11 @@ def _hard_ratio(pi0, q, lo, hi, tie):
         return _unsort(xp, order, ratio_s)
     if tie != "median":
         raise ValueError(f"tie must be 'median' or 'fractional', got {tie!r}")
-    # quantile value mu: Q of the first sorted action whose cumulative mass reaches q_mass
+    # quantile value u: Q of the first sorted action whose cumulative mass reaches q_mass
     K = q.shape[-1]
     idx = xp.minimum(xp.sum((before + p_s) < q_mass, axis=-1, keepdims=True), K - 1)
-    mu = xp.take_along_axis(q_s, idx, axis=-1)
-    above, at = on & (q > mu), on & (q == mu)
+    u = xp.take_along_axis(q_s, idx, axis=-1)
+    above, at = on & (q > u), on & (q == u)
     m_above = xp.sum(xp.where(above, pi0, 0.0), axis=-1, keepdims=True)
     m_at = xp.sum(xp.where(at, pi0, 0.0), axis=-1, keepdims=True)
     m_below = 1.0 - m_above - m_at
@@ -150,18 +152,18 @@ def _hard_ratio(pi0, q, lo, hi, tie):
     return xp.where(above, hi, xp.where(at, ratio_at, lo))
 
 
-def _smooth_ratio(pi0, q, lo, hi, lam):
+def _smooth_ratio(pi0, q, lo, hi, kappa):
     xp = array_namespace(pi0, q)
     on = pi0 > 0
     q_mass = (1.0 - lo) / (hi - lo)
     q_f = xp.where(on, q, 0.0)
     big = xp.max(xp.where(on, q, -xp.inf), axis=-1, keepdims=True)
     small = xp.min(xp.where(on, q, xp.inf), axis=-1, keepdims=True)
-    # sigmoid(-60) ~ 1e-26: the bracket [min Q - 60 lam, max Q + 60 lam] holds u for q_mass in (1e-26, 1 - 1e-26)
+    # sigmoid(-60) ~ 1e-26: the bracket [min Q - 60 kappa, max Q + 60 kappa] holds u for q_mass in (1e-26, 1 - 1e-26)
 
     def sig(u):
         # sigmoid(x) = (1 + tanh(x/2))/2: no overflow for any x
-        return 0.5 * (1.0 + xp.tanh((q_f - u) / (2.0 * lam)))
+        return 0.5 * (1.0 + xp.tanh((q_f - u) / (2.0 * kappa)))
 
     def bisect(bracket):
         a, b = bracket
@@ -169,18 +171,19 @@ def _smooth_ratio(pi0, q, lo, hi, lam):
         high = xp.sum(xp.where(on, pi0 * sig(u), 0.0), axis=-1, keepdims=True) > q_mass  # u too small
         return (xp.where(high, u, a), xp.where(high, b, u))
 
-    a, b = fori(xp, BISECTION_STEPS, bisect, (small - 60.0 * lam, big + 60.0 * lam))
+    a, b = fori(xp, BISECTION_STEPS, bisect, (small - 60.0 * kappa, big + 60.0 * kappa))
     return lo + (hi - lo) * sig(0.5 * (a + b))
 
 
-def bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", lam=0.0):
+@renamed(lam="kappa")
+def bounded_ratio_target(log_pi0, q, *, lo, hi, tie="median", kappa=0.0):
     """``log pi*`` of the BRRL problem per state (see the module docstring). Shapes ``[..., A]``."""
     xp = array_namespace(log_pi0, q)
     pi0 = xp.exp(log_pi0)
-    if isinstance(lam, (int, float)) and lam == 0.0:
+    if isinstance(kappa, (int, float)) and kappa == 0.0:
         ratio = _hard_ratio(pi0, q, lo, hi, tie)
     else:
-        ratio = _smooth_ratio(pi0, q, lo, hi, lam)
+        ratio = _smooth_ratio(pi0, q, lo, hi, kappa)
     return _with_ratio(log_pi0, xp.where(pi0 > 0, ratio, 0.0))
 
 
@@ -194,31 +197,33 @@ def _bounds(rule: str, eps, lo, hi) -> tuple[float, float]:
         raise type(exc)(f"{rule}: {exc}") from None
 
 
-def _target_args(rule: str, tie, lam):
-    return choice(rule, "tie", tie, TIES), coefficient(rule, "lam", lam)
+def _target_args(rule: str, tie, kappa):
+    return choice(rule, "tie", tie, TIES), coefficient(rule, "kappa", kappa)
 
 
-def _bounded_ratio(name, eps, lo, hi, tie, lam) -> Rule:
+def _bounded_ratio(name, eps, lo, hi, tie, kappa) -> Rule:
     lo, hi = _bounds(name, eps, lo, hi)
-    tie, lam = _target_args(name, tie, lam)
+    tie, kappa = _target_args(name, tie, kappa)
 
     def update(state, oracle):
         o = _values(state, oracle)
-        return _next(state, bounded_ratio_target(state.log_pi, o.q, lo=lo, hi=hi, tie=tie, lam=lam))
+        return _next(state, bounded_ratio_target(state.log_pi, o.q, lo=lo, hi=hi, tie=tie, kappa=kappa))
 
-    return Rule(name, _init, update, 1, False, hparams(name, lo=lo, hi=hi, tie=tie, lam=lam))
+    return Rule(name, _init, update, 1, False, hparams(name, lo=lo, hi=hi, tie=tie, kappa=kappa))
 
 
-def bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule:
+@renamed(lam="kappa")
+def bounded_ratio(*, eps=None, lo=None, hi=None, tie="median", kappa=0.0) -> Rule:
     """Bounded Ratio RL, one oracle call: ``pi <- pi*(pi, Q^pi)`` (Ao et al. Thm 4.1; see
     :func:`bounded_ratio_target`); monotone improvement (Thm 4.2; theorems ``brrl.improvement``,
-    ``brrl.cem``). ``tie`` in ``TIES``, ``lam >= 0`` (0: hard target)."""
-    return _bounded_ratio("bounded_ratio", eps, lo, hi, tie, lam)
+    ``brrl.cem``). ``tie`` in ``TIES``, ``kappa >= 0`` (0: hard target)."""
+    return _bounded_ratio("bounded_ratio", eps, lo, hi, tie, kappa)
 
 
-def brrl(*, eps=None, lo=None, hi=None, tie="median", lam=0.0) -> Rule:
+@renamed(lam="kappa")
+def brrl(*, eps=None, lo=None, hi=None, tie="median", kappa=0.0) -> Rule:
     """Alias of :func:`bounded_ratio` (the rule is named ``"brrl"``)."""
-    return _bounded_ratio("brrl", eps, lo, hi, tie, lam)
+    return _bounded_ratio("brrl", eps, lo, hi, tie, kappa)
 
 
 # --------------------------------------------------------------------------- PPO
@@ -283,7 +288,8 @@ def bpo_loss(log_pi, log_target, adv, d):
     return xp.sum(xp.asarray(d) * per_state)
 
 
-def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", lam=0.0, eta=1.0, epochs=10):
+@renamed(lam="kappa")
+def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", kappa=0.0, eta=1.0, epochs=10):
     """BPO from ``log_pi`` with the oracle output ``o`` of ``exp(log_pi)``: ``epochs`` subgradient steps
     ``theta <- theta - eta grad_theta bpo_loss`` toward the detached target.
 
@@ -292,7 +298,7 @@ def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", lam=0.0, eta=1.0, epo
     ``|pi - pi*| <= SIGN_DEADZONE``, so that round-off does not pick a side of the kink).
     """
     xp = array_namespace(log_pi, o.q)
-    target = xp.exp(bounded_ratio_target(log_pi, o.q, lo=lo, hi=hi, tie=tie, lam=lam))
+    target = xp.exp(bounded_ratio_target(log_pi, o.q, lo=lo, hi=hi, tie=tie, kappa=kappa))
     w = xp.asarray(o.d)[..., None]
     # an infeasible action (adv = -inf) has no mass and no target mass: it weighs nothing
     weight = xp.where(xp.isfinite(o.adv), xp.abs(o.adv), 0.0)
@@ -307,12 +313,13 @@ def bpo_step(log_pi, o: PGOracle, *, lo, hi, tie="median", lam=0.0, eta=1.0, epo
     return fori(xp, int(epochs), descend, log_pi)
 
 
-def bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10) -> Rule:
+@renamed(lam="kappa")
+def bpo(*, eps=None, lo=None, hi=None, tie="median", kappa=0.0, eta=1.0, epochs=10) -> Rule:
     """BPO (Ao et al.), one oracle call: :func:`bpo_step` with step ``eta > 0`` and ``epochs >= 1``
-    subgradient steps per update toward the bounded-ratio target (bounds, ``tie``, ``lam`` as in
+    subgradient steps per update toward the bounded-ratio target (bounds, ``tie``, ``kappa`` as in
     :func:`bounded_ratio`)."""
     lo, hi = _bounds("bpo", eps, lo, hi)
-    tie, lam = _target_args("bpo", tie, lam)
+    tie, kappa = _target_args("bpo", tie, kappa)
     eta = step_size("bpo", "eta", eta)
     try:
         epochs = as_positive_int("epochs", epochs)
@@ -321,7 +328,7 @@ def bpo(*, eps=None, lo=None, hi=None, tie="median", lam=0.0, eta=1.0, epochs=10
 
     def update(state, oracle):
         o = _values(state, oracle)
-        return _next(state, bpo_step(state.log_pi, o, lo=lo, hi=hi, tie=tie, lam=lam, eta=eta, epochs=epochs))
+        return _next(state, bpo_step(state.log_pi, o, lo=lo, hi=hi, tie=tie, kappa=kappa, eta=eta, epochs=epochs))
 
-    return Rule("bpo", _init, update, 1, False, hparams("bpo", lo=lo, hi=hi, tie=tie, lam=lam, eta=eta,
+    return Rule("bpo", _init, update, 1, False, hparams("bpo", lo=lo, hi=hi, tie=tie, kappa=kappa, eta=eta,
                                                        epochs=epochs))

@@ -222,21 +222,22 @@ def kl_loss_coefficient(log_pi, log_mu, kind: str = "k3"):
 def _ratio_terms(log_pi, log_pi_old, actions, adv, eps):
     xp = array_namespace(log_pi, log_pi_old, adv)
     lp = _take(log_pi, actions)
-    rho = xp.exp(lp - _take(log_pi_old, actions))
-    return xp, lp, rho
+    ratio = xp.exp(lp - _take(log_pi_old, actions))
+    return xp, lp, ratio
 
 
 def clipped_surrogate(log_pi, log_pi_old, actions, adv, eps: float, *, beta: float = 0.0, log_mu=None, kl=None):
     """GRPO/PPO objective of a group (to be maximized), ``[..., K] -> [...]``.
 
-    .. math:: L = \\frac1G\\sum_i \\min(\\rho_i A_i,\\ \\mathrm{clip}(\\rho_i, 1-\\epsilon, 1+\\epsilon) A_i)
-              - \\beta\\,k(a_i),\\qquad \\rho_i = \\pi(a_i)/\\pi_{old}(a_i)
+    .. math:: L = \\frac1G\\sum_i \\min(\\mathrm{ratio}_i A_i,\\
+              \\mathrm{clip}(\\mathrm{ratio}_i, 1-\\epsilon, 1+\\epsilon) A_i)
+              - \\beta\\,k(a_i),\\qquad \\mathrm{ratio}_i = \\pi(a_i)/\\pi_{old}(a_i)
 
     (PPO, arXiv 1707.06347 Eq. (7); GRPO, arXiv 2402.03300 Eq. (3) with ``|o_i| = 1``). ``kl``:
     None (no KL term) or "k1" / "k3" (:func:`kl_estimate`, then ``beta > 0`` is required).
     """
-    xp, _, rho = _ratio_terms(log_pi, log_pi_old, actions, adv, eps)
-    surr = xp.minimum(rho * adv, xp.clip(rho, 1.0 - eps, 1.0 + eps) * adv)
+    xp, _, ratio = _ratio_terms(log_pi, log_pi_old, actions, adv, eps)
+    surr = xp.minimum(ratio * adv, xp.clip(ratio, 1.0 - eps, 1.0 + eps) * adv)
     if kl is not None:
         _check_beta(beta, "clipped_surrogate")
         surr = surr - beta * kl_estimate(log_pi, log_mu, actions, kl)
@@ -247,17 +248,17 @@ def clipped_surrogate_gradient(log_pi, log_pi_old, actions, adv, eps: float, *, 
                                kl=None):
     """``grad_theta`` of :func:`clipped_surrogate` w.r.t. the logits ``theta`` of ``pi``, ``[..., K]``.
 
-    ``d rho_i / d theta = rho_i (e_{a_i} - pi)``; the clipped branch is flat, so sample ``i``
-    contributes ``rho_i A_i`` exactly when the unclipped branch is the minimum
-    (``A_i >= 0 and rho_i <= 1 + eps``, or ``A_i < 0 and rho_i >= 1 - eps``), else 0; the KL
+    ``d ratio_i / d theta = ratio_i (e_{a_i} - pi)``; the clipped branch is flat, so sample ``i``
+    contributes ``ratio_i A_i`` exactly when the unclipped branch is the minimum
+    (``A_i >= 0 and ratio_i <= 1 + eps``, or ``A_i < 0 and ratio_i >= 1 - eps``), else 0; the KL
     term contributes ``-beta dk(a_i)`` (:func:`kl_loss_coefficient`). At ``pi = pi_old``
     (the first step on a fresh group) nothing is clipped and this is
     ``(1/G) sum_i (A_i - beta dk(a_i)) (e_{a_i} - pi)``. Checked against finite differences of
     :func:`clipped_surrogate` in ``tests/test_estimators.py``.
     """
-    xp, lp, rho = _ratio_terms(log_pi, log_pi_old, actions, adv, eps)
-    active = xp.where(adv >= 0, rho <= 1.0 + eps, rho >= 1.0 - eps)
-    coef = xp.where(active, rho * adv, 0.0)
+    xp, lp, ratio = _ratio_terms(log_pi, log_pi_old, actions, adv, eps)
+    active = xp.where(adv >= 0, ratio <= 1.0 + eps, ratio >= 1.0 - eps)
+    coef = xp.where(active, ratio * adv, 0.0)
     if kl is not None:
         _check_beta(beta, "clipped_surrogate_gradient")
         coef = coef - beta * _take(kl_loss_coefficient(log_pi, log_mu, kl), actions)

@@ -35,7 +35,7 @@ dno [1]          DNOState (= SPPOState) the same MWU (DNO's ``exp(r/eta)`` with 
 inpo [1]         INPOState              OMD: ``pi' ∝ pi^{1-eta beta} mu^{eta beta} exp(eta P pi)``
                  (log_pi, log_avg, t)   (= ``kl_prox`` with ``eta / (1 - eta beta)``; needs eta beta < 1)
 mmd [1]          MMDState               ``pi' = kl_prox(pi, P pi, eta, m, beta)``; magnet
-                 (log_pi, log_magnet,t) ``m' ∝ pi'^lam m^{1-lam}``, ``lam = magnet_eta`` (0 = fixed)
+                 (log_pi, log_magnet,t) ``m' ∝ pi'^magnet_eta m^{1-magnet_eta}`` (0 = fixed)
 online_ipo [1]   OnlineIPOState         one SGD step (lr ``eta``) on the online IPO loss with
                  (log_pi, t)            ``y, y' ~ sg(pi)``: ``theta' = theta - eta grad``
 ipo_md [1]       OnlineIPOState         the same loss with ``y, y' ~ m ∝ pi^{1-b} mu^b`` (``b = mixture``)
@@ -566,7 +566,7 @@ def mmd_update(state: MMDState, P, log_mu=None, *, eta, beta, magnet_eta=0.0) ->
     """One magnetic-mirror-descent step in self-play (one oracle call).
 
     ``pi_{t+1} ∝ [pi_t m_t^{eta beta} exp(eta P pi_t)]^{1/(1 + eta beta)}`` (= :func:`kl_prox`);
-    magnet ``m_{t+1} ∝ pi_{t+1}^lam m_t^{1-lam}`` with ``lam = magnet_eta`` (0: fixed magnet
+    magnet ``m_{t+1} ∝ pi_{t+1}^magnet_eta m_t^{1-magnet_eta}``, the magnet's step (0: fixed magnet
     ``mu``; ``> 0`` targets the unregularized equilibrium). ``log_mu`` is unused (the magnet
     lives in the state, set by :func:`mmd_init`). Guarantee (recalled;
     theorem ``mmd.rate``): for ``eta <= beta / L^2 = 4 beta``

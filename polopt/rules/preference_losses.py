@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._deprecation import renamed
 from .._validation import as_positive_int, as_scalar
 from ._core import Rule, array_namespace, coefficient, hparams, log_normalize, require, step_size
 
@@ -173,19 +174,22 @@ def dpo(theta, W, log_ref, beta) -> LossGrad:
     return LossGrad(loss, beta * _net(M))
 
 
-def ipo(theta, W, log_ref, tau) -> LossGrad:
-    """IPO loss: ``L = sum_ab W_ab (h_ab - 1/(2 tau))^2``, ``h_ab = s_a - s_b`` (no beta).
+@renamed(tau="beta")
+def ipo(theta, W, log_ref, beta) -> LossGrad:
+    """IPO loss: ``L = sum_ab W_ab (h_ab - 1/(2 beta))^2``, ``h_ab = s_a - s_b`` (``beta`` inside the target).
 
-    Gradient ``rowsum M - colsum M`` with ``M = 2 W (h - 1/(2 tau))``. A convex quadratic in
+    Gradient ``rowsum M - colsum M`` with ``M = 2 W (h - 1/(2 beta))``. A convex quadratic in
     ``theta``: its minimizer is finite on any dataset (least squares on the comparison graph).
-    With pairs ``~ mu x mu`` labelled by ``P`` the minimizer is ``pi_ref exp(P(y > mu) / tau) / Z``
-    (:func:`ipo_optimum`; ``proofs/ipo_minimizer_proof.py``).
+    With pairs ``~ b x b`` labelled by ``P`` the minimizer is ``pi_ref exp(P(y > b) / beta) / Z``
+    (:func:`ipo_optimum`; ``proofs/ipo_minimizer_proof.py``): ``beta`` is the KL coefficient of IPO's
+    objective ``E_pi P(y > b) - beta KL(pi || pi_ref)`` (Azar et al.'s ``tau``; ``tau=`` is accepted
+    as a deprecated keyword).
 
-    Reference: Azar et al., arXiv 2310.12036 (IPO, Psi = identity).
+    Reference: Azar et al., arXiv 2310.12036 (IPO, Psi = identity; the paper writes the coefficient tau).
     """
     h = _diff(theta - log_ref)
     xp = array_namespace(theta, W, log_ref)
-    e = h - 0.5 / tau
+    e = h - 0.5 / beta
     return LossGrad(xp.sum(W * e * e), _net(2.0 * W * e))
 
 
@@ -454,11 +458,13 @@ def dpo_descent(*, eta=None, beta=1.0) -> Rule:
                         hp=hparams("dpo", eta=eta, beta=beta))
 
 
-def ipo_descent(*, eta=None, tau=1.0) -> Rule:
-    """IPO by gradient descent on ``oracle.W``: step ``eta`` or ``1 / (2 lambda_max)``; ``tau > 0``."""
-    tau = coefficient("ipo", "tau", tau, low_open=True)
-    return loss_descent(lambda th, o: ipo(th, o.W, o.log_ref, tau), _pair_mass, eta=eta,
-                        curvature=lambda o: 2.0 * laplacian_max(o.W), name="ipo", hp=hparams("ipo", eta=eta, tau=tau))
+@renamed(tau="beta")
+def ipo_descent(*, eta=None, beta=1.0) -> Rule:
+    """IPO by gradient descent on ``oracle.W``: step ``eta`` or ``1 / (2 lambda_max)``; KL coefficient ``beta > 0``."""
+    beta = coefficient("ipo", "beta", beta, low_open=True)
+    return loss_descent(lambda th, o: ipo(th, o.W, o.log_ref, beta), _pair_mass, eta=eta,
+                        curvature=lambda o: 2.0 * laplacian_max(o.W), name="ipo",
+                        hp=hparams("ipo", eta=eta, beta=beta))
 
 
 def chi_po_descent(*, eta=None, beta=1.0, clip=float("inf")) -> Rule:

@@ -254,13 +254,14 @@ def hf_constants(d: int, H: int, K: int, B: float):
 
 
 def hf_radius(k, d: int, H: int, B: float, delta: float, alpha: float, gamma_w: float, lam: float):
-    """``rad_k = 12 sqrt(d eta tau) + 30 tau / gamma_w^2 + sqrt(lam) B`` with ``eta = log(1 + k H / (alpha^2 d lam))``,
-    ``tau = log(32 (log(gamma_w^2 / alpha) + 1) k^2 H^2 / delta)`` (dissertation Thm 2.6.3; ``k >= 1``).
+    """``rad_k = 12 sqrt(d ell_1 ell_2) + 30 ell_2 / gamma_w^2 + sqrt(lam) B`` with
+    ``ell_1 = log(1 + k H / (alpha^2 d lam))``, ``ell_2 = log(32 (log(gamma_w^2 / alpha) + 1) k^2 H^2 / delta)``
+    (dissertation Thm 2.6.3, where the two log terms are written eta and tau; ``k >= 1``).
     ``log(gamma_w^2/alpha) + 1`` is floored at 1 (it is ``< 1`` when ``gamma_w^2 < alpha``, i.e. ``H < d``)."""
     k = np.maximum(np.asarray(k, dtype=np.float64), 1.0)
-    eta = np.log1p(k * H / (alpha**2 * d * lam))
-    tau = np.log(32.0 * max(np.log(gamma_w**2 / alpha) + 1.0, 1.0) * k**2 * H**2 / delta)
-    return 12.0 * np.sqrt(d * eta * tau) + 30.0 * tau / gamma_w**2 + np.sqrt(lam) * B
+    ell_1 = np.log1p(k * H / (alpha**2 * d * lam))
+    ell_2 = np.log(32.0 * max(np.log(gamma_w**2 / alpha) + 1.0, 1.0) * k**2 * H**2 / delta)
+    return 12.0 * np.sqrt(d * ell_1 * ell_2) + 30.0 * ell_2 / gamma_w**2 + np.sqrt(lam) * B
 
 
 def home_sigma2(X, theta, Sigma_inv_now, frozen_inv, rad, gamma_w: float, alpha: float):

@@ -355,8 +355,6 @@ class _Losses:
 
     @staticmethod
     def _rule(row, beta, form=None, **override):
-        if takes(row, "tau"):
-            override.setdefault("tau", beta)  # IPO's temperature plays beta's role
         return make_rule(row, beta=beta, form=form, **override)
 
     @classmethod

@@ -66,7 +66,7 @@ register(Theorem(
 register(Theorem(
     name="ipo.population_minimizer",
     statement="With pairs y, y' ~ b x b labelled by any preference matrix P, the IPO loss "
-              "E (h - 1/(2 tau))^2 is minimized by pi* = pi_ref exp(P(y > b) / tau) / Z "
+              "E (h - 1/(2 beta))^2 is minimized by pi* = pi_ref exp(P(y > b) / beta) / Z "
               "(proofs/ipo_minimizer_proof.py)",
     methods=("ipo",), certificate="kl_to_optimum", bound=None, source=IPO, arxiv="2310.12036",
     equation=None, confidence="derived", checker=_minimizer_checker("ipo.population_minimizer"),

@@ -530,8 +530,9 @@ def mean_abs_dev_median(q: np.ndarray, pi: np.ndarray) -> np.ndarray:
 
 def _symmetric_eps(res) -> float:
     lo, hi = float(res.hparams["lo"]), float(res.hparams["hi"])
-    _require(abs((hi - 1.0) - (1.0 - lo)) <= 1e-12 and float(res.hparams.get("lam", 0.0)) == 0.0,
-             f"brrl.improvement needs symmetric bounds and lam = 0, got lo={lo}, hi={hi}, lam={res.hparams.get('lam')}")
+    _require(abs((hi - 1.0) - (1.0 - lo)) <= 1e-12 and float(res.hparams.get("kappa", 0.0)) == 0.0,
+             f"brrl.improvement needs symmetric bounds and kappa = 0, got lo={lo}, hi={hi}, "
+             f"kappa={res.hparams.get('kappa')}")
     return hi - 1.0
 
 
@@ -637,7 +638,7 @@ def cem_elite(q: np.ndarray, pi: np.ndarray, frac: float) -> np.ndarray:
 
 def _brrl_cem(res) -> Verdict:
     lo, hi = float(res.hparams["lo"]), float(res.hparams["hi"])
-    _require(float(res.hparams.get("lam", 0.0)) == 0.0, "brrl.cem needs the hard target (lam = 0)")
+    _require(float(res.hparams.get("kappa", 0.0)) == 0.0, "brrl.cem needs the hard target (kappa = 0)")
     frac = (1.0 - lo) / (hi - lo)
     mdp = mdp_of(res)
     its = iterates_sa(res)

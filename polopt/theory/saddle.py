@@ -1,15 +1,15 @@
 """Guarantees of mirror prox on the MDP saddle point (:mod:`polopt.rules.saddle`).
 
 * ``mp_mdp.gap`` — the ergodic rate of mirror prox for the bilinear saddle point: with
-  ``eta_v eta_mu <= 1 / L^2``, ``Gap_T <= D_v / (eta_v T) + D_mu / (eta_mu T)``. Derived: the
+  ``eta_v eta_d <= 1 / L^2``, ``Gap_T <= D_v / (eta_v T) + D_d / (eta_d T)``. Derived: the
   one-step inequality of Nemirovski (2004) in the distance-generating function
-  ``||v||^2 / (2 eta_v) + sum mu log mu / eta_mu``; its two algebraic facts (the gap of a bilinear
+  ``||v||^2 / (2 eta_v) + sum d log d / eta_d``; its two algebraic facts (the gap of a bilinear
   function is the operator's inner product, and Young's inequality under the step condition) are
   proved in ``proofs/saddle_rate_proof.py``; Pinsker (KL is 1-strongly convex in ``||.||_1``) and
-  ``|mu^T Mat w| <= L ||mu||_1 ||w||_2`` (Cauchy-Schwarz per row) are standard.
+  ``|d^T Mat w| <= L ||d||_1 ||w||_2`` (Cauchy-Schwarz per row) are standard.
 * ``mp_mdp.policy`` — the gap bounds the policy read from the occupancy: ``J* - J(pi_bar) <=
   Gap + slack`` with ``J(pi) = (1 - gamma) rho^T V^pi`` (discounted) or ``nu^T g^pi`` (average
-  reward, ``nu`` the state marginal of ``mu_bar``), and ``slack`` the a-posteriori box term
+  reward, ``nu`` the state marginal of ``d_bar``), and ``slack`` the a-posteriori box term
   (``res.info["box_slack"]``; 0 when the box contains ``V^pi_bar``, resp. ``sp(h^pi_bar) <= hi - lo``).
   Derived in ``proofs/saddle_policy_proof.py``.
 
@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._deprecation import renamed
 from .registry import Theorem, register
 
 NEMIROVSKI = ("A. Nemirovski, Prox-method with rate of convergence O(1/t) for variational inequalities with "
               "Lipschitz continuous monotone operators and smooth convex-concave saddle point problems, "
               "SIAM J. Optim. 15(1), 2004; MDP saddle point of M. Wang (Math. Oper. Res. 45(2), 2020) and "
               "Jin & Sidford (ICML 2020)")
-#: The factory accepts ``eta_v eta_mu L^2 <= 1 + STEP_SLACK`` (the balanced steps meet it with equality).
+#: The factory accepts ``eta_v eta_d L^2 <= 1 + STEP_SLACK`` (the balanced steps meet it with equality).
 STEP_SLACK = 1e-12
 
 
@@ -47,20 +48,21 @@ def _steps_of(res, t) -> np.ndarray:
     return np.asarray(res.info["recorded"] if "recorded" in res.info else t, dtype=np.float64)
 
 
-def gap_bound(D_v: float, D_mu: float, eta_v: float, eta_mu: float, L: float, t) -> np.ndarray:
-    """``D_v / (eta_v t) + D_mu / (eta_mu t)`` (``inf`` at ``t = 0``); ValueError beyond the step condition."""
-    if eta_v * eta_mu * L * L > 1.0 + STEP_SLACK:
-        raise ValueError(f"mp_mdp.gap needs eta_v * eta_mu <= 1 / L^2; got eta_v = {eta_v:g}, eta_mu = {eta_mu:g}, "
+@renamed(D_mu="D_d", eta_mu="eta_d")
+def gap_bound(D_v: float, D_d: float, eta_v: float, eta_d: float, L: float, t) -> np.ndarray:
+    """``D_v / (eta_v t) + D_d / (eta_d t)`` (``inf`` at ``t = 0``); ValueError beyond the step condition."""
+    if eta_v * eta_d * L * L > 1.0 + STEP_SLACK:
+        raise ValueError(f"mp_mdp.gap needs eta_v * eta_d <= 1 / L^2; got eta_v = {eta_v:g}, eta_d = {eta_d:g}, "
                          f"L = {L:g}")
     t = np.asarray(t, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        return np.where(t > 0, (D_v / eta_v + D_mu / eta_mu) / np.maximum(t, 1.0), np.inf)
+        return np.where(t > 0, (D_v / eta_v + D_d / eta_d) / np.maximum(t, 1.0), np.inf)
 
 
 def _gap_bound(res, t):
     info = _mdp_run(res, "mp_mdp.gap")
     hp = res.hparams
-    return gap_bound(info["D_v"], info["D_mu"], hp["eta_v"], hp["eta_mu"], hp["L"], _steps_of(res, t))
+    return gap_bound(info["D_v"], info["D_d"], hp["eta_v"], hp["eta_d"], hp["L"], _steps_of(res, t))
 
 
 def _policy_bound(res, t):
@@ -72,8 +74,8 @@ register(
     Theorem(
         name="mp_mdp.gap",
         statement="mirror prox on the MDP saddle point, averaged extrapolated iterates: Gap_T <= D_v/(eta_v T) + "
-                  "D_mu/(eta_mu T) when eta_v eta_mu <= 1/L^2, L = max_sa ||gamma P(s,a) - e_s||_2, "
-                  "D_v = max_box ||v - v_1||^2/2, D_mu = -log min mu_1",
+                  "D_d/(eta_d T) when eta_v eta_d <= 1/L^2, L = max_sa ||gamma P(s,a) - e_s||_2, "
+                  "D_v = max_box ||v - v_1||^2/2, D_d = -log min d_1",
         methods=("mirror_prox",),
         certificate="duality_gap",
         bound=_gap_bound,
@@ -89,9 +91,9 @@ register(
 register(
     Theorem(
         name="mp_mdp.policy",
-        statement="J* - J(pi_bar) <= Gap + box_slack for pi_bar(a|s) ∝ mu_bar(s,a): J = (1-gamma) rho.V "
+        statement="J* - J(pi_bar) <= Gap + box_slack for pi_bar(a|s) ∝ d_bar(s,a): J = (1-gamma) rho.V "
                   "(discounted; box_slack = 0 when the box contains V^pi_bar) or nu.g (average reward, nu the "
-                  "state marginal of mu_bar; box_slack = (sp(h^pi_bar) - (hi - lo))^+ ||e||_1 / 2)",
+                  "state marginal of d_bar; box_slack = (sp(h^pi_bar) - (hi - lo))^+ ||e||_1 / 2)",
         methods=("mirror_prox",),
         certificate="lp_suboptimality",
         bound=_policy_bound,
@@ -99,6 +101,6 @@ register(
         arxiv="2008.12776",
         equation="proofs/saddle_policy_proof.py",
         confidence="derived",
-        note="derived (digest learning.md §4.3, generalised to any box): flow identity mu^T r = J(pi) - e^T V^pi",
+        note="derived (digest learning.md §4.3, generalised to any box): flow identity d^T r = J(pi) - e^T V^pi",
     )
 )
