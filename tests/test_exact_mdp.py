@@ -219,6 +219,31 @@ def test_sparse_mpi_sweeps_equal_the_dense_ones():
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=EXACT_F64)
 
 
+@settings(derandomize=True, max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), sparse=st.booleans(), sweeps=st.sampled_from([0, 5]))
+def test_pruned_sweeps_equal_the_product_sweeps(seed, sparse, sweeps):
+    """VI / MPI with the pruned numba backups (A >= PRUNED_MIN_ACTIONS) run the same iterations as with
+    the plain product ``r + gamma P v`` and its row max: same sweeps, greedy policies, values."""
+    from polopt.exact import dp
+    from polopt.problems.random import garnet_mdp, random_mdp
+
+    mdp = garnet_mdp(30, 5, 4, gamma=0.95, seed=seed) if sparse else random_mdp(20, 6, gamma=0.95, seed=seed)
+    assert mdp.num_actions >= dp.PRUNED_MIN_ACTIONS
+    solver = modified_policy_iteration if sweeps else value_iteration
+    kwargs = {"k": sweeps} if sweeps else {}
+    pruned = solver(mdp, record=True, **kwargs)
+    old, dp.PRUNED_MIN_ACTIONS = dp.PRUNED_MIN_ACTIONS, 10**9
+    try:
+        product = solver(mdp, record=True, **kwargs)
+    finally:
+        dp.PRUNED_MIN_ACTIONS = old
+    assert pruned.num_iter == product.num_iter
+    np.testing.assert_array_equal(pruned.policies, product.policies)
+    # the same sums in another order (fastmath dot products): round-off of |v| <= max|r|/(1-gamma) = 20
+    np.testing.assert_allclose(pruned.values, product.values, rtol=0, atol=EXACT_F64)
+    np.testing.assert_allclose(pruned.v, product.v, rtol=0, atol=EXACT_F64)
+
+
 def test_gamma_zero_is_one_backup():
     rng = np.random.default_rng(0)
     mdp = TabularMDP(rng.dirichlet(np.ones(3), size=(3, 2)), rng.normal(size=(3, 2)), gamma=0.0)

@@ -57,37 +57,42 @@ def _row_dot(indptr, indices, data, row, v):
 
 
 @njit(cache=True)
-def _backup_state(s, K, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads):
-    """The pruned backup of state ``s`` (writes ``Tv[s]``, ``sigma[s]``, ``reads[s]``, ``U[s]``).
+def _backup_states(K, r, gamma, v, hint, ub, U, shift, Tv, sigma, lo, hi):
+    """The pruned backup of states ``lo..hi-1`` (writes their ``Tv``, ``sigma`` and ``U`` rows);
+    returns the number of rows of ``P`` read.
 
     ``hint[s]`` is read first (ties keep it); an action whose bound ``min(r + gamma ub, U + gamma
-    shift)`` is below the best so far is skipped and its ``U`` lowered to that bound.
+    shift)`` is below the best so far is skipped and its ``U`` lowered to that bound. One call per
+    range of states, not per state: a numba call per state (passing a dozen array arguments) cost
+    as much as the backup of a two-action state (RiverSwim n = 10^4: 0.27 ms against 0.12 ms).
     """
     A = r.shape[1]
-    a0 = hint[s]
-    base = s * A
-    best = r[s, a0] + gamma * _q_row(K, base + a0, v)
-    U[s, a0] = best
-    arg = a0
-    n = 1
     g_ub = gamma * ub
     g_shift = gamma * shift
-    for a in range(A):
-        if a == a0:
-            continue
-        bound = min(r[s, a] + g_ub, U[s, a] + g_shift)
-        if bound < best:
-            U[s, a] = bound
-            continue
-        q = r[s, a] + gamma * _q_row(K, base + a, v)
-        U[s, a] = q
+    n = 0
+    for s in range(lo, hi):
+        a0 = hint[s]
+        base = s * A
+        best = r[s, a0] + gamma * _q_row(K, base + a0, v)
+        U[s, a0] = best
+        arg = a0
         n += 1
-        if q > best:
-            best = q
-            arg = a
-    Tv[s] = best
-    sigma[s] = arg
-    reads[s] = n
+        for a in range(A):
+            if a == a0:
+                continue
+            bound = min(r[s, a] + g_ub, U[s, a] + g_shift)
+            if bound < best:
+                U[s, a] = bound
+                continue
+            q = r[s, a] + gamma * _q_row(K, base + a, v)
+            U[s, a] = q
+            n += 1
+            if q > best:
+                best = q
+                arg = a
+        Tv[s] = best
+        sigma[s] = arg
+    return n
 
 
 @njit(cache=True)
@@ -102,13 +107,10 @@ def backup_dense(P2, r, gamma, v, hint, slack, U, shift):
     (exact values for the rows read).
     """
     S = r.shape[0]
-    ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
-    reads = np.zeros(S, dtype=np.int64)
-    for s in range(S):
-        _backup_state(s, P2, r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
-    return Tv, sigma, reads.sum()
+    reads = _backup_states(P2, r, gamma, v, hint, np.max(v) + slack, U, shift, Tv, sigma, 0, S)
+    return Tv, sigma, reads
 
 
 #: Backups on CSR kernels with at least this many stored entries split the states over numba's
@@ -137,26 +139,30 @@ PARALLEL_MIN_NNZ = 2**23
 def backup_csr_serial(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
     """:func:`backup_csr` on one thread."""
     S = r.shape[0]
-    ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
-    reads = np.zeros(S, dtype=np.int64)
-    for s in range(S):
-        _backup_state(s, (indptr, indices, data), r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
-    return Tv, sigma, reads.sum()
+    reads = _backup_states((indptr, indices, data), r, gamma, v, hint, np.max(v) + slack, U, shift, Tv, sigma, 0, S)
+    return Tv, sigma, reads
+
+
+#: States per task of :func:`backup_csr_parallel`.
+_PARALLEL_BLOCK = 1024
 
 
 @njit(cache=True, parallel=True)
 def backup_csr_parallel(indptr, indices, data, r, gamma, v, hint, slack, U, shift):
-    """:func:`backup_csr` with the states split over numba's threads (each state writes only its
-    own ``Tv``, ``sigma``, ``U`` row, so the result does not depend on the number of threads)."""
+    """:func:`backup_csr` with blocks of states split over numba's threads (each state writes only
+    its own ``Tv``, ``sigma``, ``U`` row, so the result does not depend on the number of threads)."""
     S = r.shape[0]
     ub = np.max(v) + slack
     Tv = np.empty(S)
     sigma = np.empty(S, dtype=np.int64)
-    reads = np.zeros(S, dtype=np.int64)
-    for s in prange(S):
-        _backup_state(s, (indptr, indices, data), r, gamma, v, hint, ub, U, shift, Tv, sigma, reads)
+    blocks = (S + _PARALLEL_BLOCK - 1) // _PARALLEL_BLOCK
+    reads = np.zeros(blocks, dtype=np.int64)
+    for b in prange(blocks):
+        lo = b * _PARALLEL_BLOCK
+        reads[b] = _backup_states((indptr, indices, data), r, gamma, v, hint, ub, U, shift, Tv, sigma, lo,
+                                  min(lo + _PARALLEL_BLOCK, S))
     return Tv, sigma, reads.sum()
 
 
