@@ -35,3 +35,25 @@ def test_pairs_timings_by_path_and_reports_the_worst(tmp_path):
 def test_files_must_come_in_pairs(tmp_path):
     with pytest.raises(SystemExit):
         busy_ratio.main([str(tmp_path / "a.json")])
+
+
+def test_best_times_interleaves_and_repeats_the_fast_ones():
+    import time
+
+    from bench import best_times
+
+    order = []
+
+    def make(name, seconds):
+        def fn():
+            order.append(name)
+            time.sleep(seconds)
+            return name
+        return fn
+
+    res = best_times({"fast": make("fast", 0.0), "slow": make("slow", 0.03)}, repeat=3, slow_s=0.02,
+                     min_total_s=0.0)
+    assert res["fast"][1] == "fast" and res["slow"][1] == "slow"
+    assert order.count("slow") == 1 and order.count("fast") == 3  # the slow one once
+    assert order[:2] == ["fast", "slow"]  # round robin, in the given order
+    assert res["slow"][0] >= 0.03 > res["fast"][0]

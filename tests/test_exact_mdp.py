@@ -219,22 +219,23 @@ def test_sparse_mpi_sweeps_equal_the_dense_ones():
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=EXACT_F64)
 
 
-@settings(derandomize=True, max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10_000), sparse=st.booleans(), sweeps=st.sampled_from([0, 5]))
-def test_pruned_sweeps_equal_the_product_sweeps(seed, sparse, sweeps):
-    """VI / MPI with the pruned numba backups (A >= PRUNED_MIN_ACTIONS) run the same iterations as with
-    the plain product ``r + gamma P v`` and its row max: same sweeps, greedy policies, values."""
+@settings(derandomize=True, max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), sparse=st.booleans(), solver=st.sampled_from(["vi", "mpi", "pi"]))
+def test_pruned_backups_equal_the_product_ones(seed, sparse, solver):
+    """VI / MPI / PI with the pruned numba backups (A >= PRUNED_MIN_ACTIONS) run the same iterations
+    as with the plain product ``r + gamma P v`` and its row max: same sweeps, greedy policies, values."""
     from polopt.exact import dp
     from polopt.problems.random import garnet_mdp, random_mdp
 
     mdp = garnet_mdp(30, 5, 4, gamma=0.95, seed=seed) if sparse else random_mdp(20, 6, gamma=0.95, seed=seed)
     assert mdp.num_actions >= dp.PRUNED_MIN_ACTIONS
-    solver = modified_policy_iteration if sweeps else value_iteration
-    kwargs = {"k": sweeps} if sweeps else {}
-    pruned = solver(mdp, record=True, **kwargs)
+    run = {"vi": lambda: value_iteration(mdp, record=True),
+           "mpi": lambda: modified_policy_iteration(mdp, k=5, record=True),
+           "pi": lambda: policy_iteration(mdp, record=True)}[solver]
+    pruned = run()
     old, dp.PRUNED_MIN_ACTIONS = dp.PRUNED_MIN_ACTIONS, 10**9
     try:
-        product = solver(mdp, record=True, **kwargs)
+        product = run()
     finally:
         dp.PRUNED_MIN_ACTIONS = old
     assert pruned.num_iter == product.num_iter

@@ -448,6 +448,43 @@ def _improve(q: np.ndarray, sigma: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where(gain > IMPROVE_RTOL * max(1.0, float(np.max(np.abs(v)))), best, sigma)
 
 
+class _Greedy:
+    """Greedy policies for policy iteration: with ``A >= PRUNED_MIN_ACTIONS`` by the pruned exact
+    backups of :func:`solve_mdp` (bounds carried from one improvement to the next), else by the full
+    product ``q = r + gamma P v``. Both break ties towards the lowest index, as ``argmax``."""
+
+    def __init__(self, mdp, r: np.ndarray, gamma: float):
+        self.mdp, self.r, self.gamma = mdp, np.ascontiguousarray(r, dtype=np.float64), gamma
+        self.kern = None
+        if mdp.num_actions >= PRUNED_MIN_ACTIONS:
+            P = mdp.P_sparse if mdp.is_sparse else None
+            self.kern = _csr_kernel(P.indptr, P.indices, P.data, self.r, gamma) if P is not None \
+                else _dense_kernel(mdp, self.r, gamma)
+            self.U, self.v_old = np.full(r.shape, np.inf), None
+
+    def _backup(self, v, hint):
+        # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
+        shift = None if self.v_old is None else float(np.max(v - self.v_old)) + _slack(v - self.v_old)
+        Tv, best, _ = self.kern.backup(v, hint, self.U, shift)
+        self.v_old = v
+        return Tv, best
+
+    def __call__(self, v, hint) -> np.ndarray:
+        """``argmax_a q_v(s, a)`` (lowest index on ties; ``hint`` all zeros keeps that order)."""
+        if self.kern is None:
+            return _argmax(q_from_v(self.mdp.P_sa, self.r, self.gamma, v))
+        return self._backup(v, hint)[1]
+
+    def improve(self, v, sigma) -> np.ndarray:
+        """:func:`_improve`: the greedy action where it beats ``sigma`` by more than IMPROVE_RTOL."""
+        if self.kern is None:
+            return _improve(q_from_v(self.mdp.P_sa, self.r, self.gamma, v), sigma, v)
+        # sigma is read first: U[s, sigma] is its exact q, and the greedy action beats it strictly
+        Tv, best = self._backup(v, sigma)
+        gain = Tv - self.U[np.arange(len(sigma)), sigma]
+        return np.where(gain > IMPROVE_RTOL * max(1.0, float(np.max(np.abs(v)))), best, sigma)
+
+
 def _initial_sigma(mdp, pi0) -> tuple[np.ndarray, np.ndarray | None]:
     """Deterministic start (int [S]) and, for a stochastic ``pi0`` [S, A], the policy itself."""
     if pi0 is None:
@@ -492,8 +529,9 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) 
     c = _reward_scale(mdp.r, gamma)
     r = mdp.r if c == 1.0 else mdp.r / c
     sigma, pi_stoch = _initial_sigma(mdp, pi0)
+    greedy = _Greedy(mdp, r, gamma)
     if pi0 is None:
-        sigma = _argmax(q_from_v(P_sa, r, gamma, r.max(axis=1)))
+        sigma = greedy(r.max(axis=1), np.zeros(mdp.num_states, dtype=np.int64))
     if pi_stoch is None:
         v = _evaluate_sigma(mdp, sigma, r=r)
     else:
@@ -504,8 +542,7 @@ def policy_iteration(mdp, pi0=None, max_iter: int = 10000, record: bool = True) 
     converged = False
     k = 0
     while np.all(np.isfinite(v)):
-        q = q_from_v(P_sa, r, gamma, v)
-        new = _improve(q, sigma, v)
+        new = greedy.improve(v, sigma)
         if pi_stoch is None and np.array_equal(new, sigma):
             converged = True
             break
