@@ -5,7 +5,8 @@ Usage::
     python -m bench.busy_ratio IDLE.json BUSY.json [IDLE2.json BUSY2.json ...] [--out FILE.json] [--limit 1.5]
         [--match REGEX]
 
-Timings are the numeric leaves whose key ends in ``_s`` (``time_s``, ``one_thread_s``, ...) at the
+Timings are the numeric leaves whose key is ``seconds`` or ends in ``_s`` / ``_seconds`` (``time_s``,
+``one_thread_s``, ``jax_vmap_seconds``, ...) at the
 same path in both files (``--match``: only paths matching a regular expression, e.g.
 ``"polopt|po\\.solve|one_thread"`` for polopt's own figures, leaving out the anchors' and the
 deliberately multi-threaded BLAS ones). The report lists, per pair of files, every shared timing with its
@@ -24,13 +25,17 @@ from pathlib import Path
 from bench._common import write_json
 
 
+def _is_timing(key: str) -> bool:
+    return key == "seconds" or key.endswith(("_s", "_seconds"))
+
+
 def timings(tree, path: tuple = ()) -> dict[str, float]:
-    """``{"a/b/time_s": seconds}`` of the numeric leaves whose key ends in ``_s``."""
+    """``{"a/b/time_s": seconds}`` of the numeric leaves whose key names a time (:func:`_is_timing`)."""
     out: dict[str, float] = {}
     if isinstance(tree, dict):
         for key, value in tree.items():
             sub = path + (str(key),)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and str(key).endswith("_s"):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and _is_timing(str(key)):
                 if value > 0:
                     out["/".join(sub)] = float(value)
             else:
