@@ -26,7 +26,8 @@ from bench._common import write_json
 
 
 def _is_timing(key: str) -> bool:
-    return key == "seconds" or key.endswith(("_s", "_seconds"))
+    # rates such as estimates_per_s end in _s too: they are not times
+    return key == "seconds" or (key.endswith(("_s", "_seconds")) and "_per_" not in key)
 
 
 def timings(tree, path: tuple = ()) -> dict[str, float]:

@@ -9,6 +9,7 @@ Quick start::
 """
 
 from . import certificates, exact, oracles, plotting, problems, theory
+from ._threads import single_threaded
 from .frames import compare
 from .io import load
 from .methods import rule
@@ -52,6 +53,7 @@ __all__ = [
     "plotting",
     "problems",
     "rule",
+    "single_threaded",
     "solve",
     "theory",
 ]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import as_distribution, as_positive_int
-from ..exact._ops import one_hot
+from ..exact import one_hot
 from ..oracles.sampling import as_generator
 from ..problems.adversarial import AdversarialMDP
 from ..result import COMPLETED, CONVERGED, LazyCertificates, Optimum, SolveResult

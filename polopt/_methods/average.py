@@ -30,8 +30,8 @@ from .._deprecation import renamed
 from .._validation import as_float_array, as_positive_int, as_scalar
 from ..certificates import kl_to_optimum, suboptimality
 from ..exact import average as _avg
+from ..exact import one_hot
 from ..exact import soft as _soft
-from ..exact._ops import one_hot
 from ..problems import TabularMDP
 from ..result import CONVERGED, MAX_ITER, NONFINITE, Optimum, SolveResult
 from ..solve import register

@@ -45,7 +45,7 @@ import numpy as np
 from .._validation import as_positive_int
 from ..exact import average as _avg
 from ..exact import dp as _dp
-from ..exact._ops import one_hot
+from ..exact import one_hot
 from ..exact.hitting import diameter
 from ..oracles.episodes import AverageRewardEnv, EpisodeSimulator, LinearMixtureEnv, StepSimulator
 from ..problems import LinearMixtureMDP, TabularMDP

@@ -57,7 +57,7 @@ from ..certificates import bellman_residual, suboptimality
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
 from ..exact import lp as _lp
-from ..exact._ops import one_hot, uniform_feasible
+from ..exact import one_hot, uniform_feasible
 from ..methods import register
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, OneHotIterates, Optimum, SolveResult

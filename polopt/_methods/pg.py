@@ -80,8 +80,8 @@ from .._threads import single_threaded
 from .._validation import as_distribution, as_positive_int, as_scalar, fits_dense
 from ..exact import dp as _dp
 from ..exact import evaluation as _ev
+from ..exact import one_hot
 from ..exact import soft as _soft
-from ..exact._ops import one_hot
 from ..oracles.mdp import MDPOracle, bandit_as_mdp_arrays
 from ..problems import Bandit, ContextualBandit, LinearMixtureMDP, TabularMDP
 from ..result import LazyCertificates, Optimum, SolveResult

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._validation import as_positive_int, as_scalar
 from ..exact import dp as _dp
-from ..exact._ops import one_hot
+from ..exact import one_hot
 from ..oracles.episodes import EpisodeSimulator, LinearMixtureEnv
 from ..problems import LinearMixtureMDP, TabularMDP
 from ..result import COMPLETED, LazyCertificates, OneHotIterates, Optimum, SolveResult

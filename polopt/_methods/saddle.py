@@ -59,7 +59,7 @@ from .._threads import single_threaded
 from .._validation import as_distribution, as_positive_int, as_scalar, fits_dense
 from ..exact import average as _avg
 from ..exact import evaluation as _ev
-from ..exact._ops import one_hot
+from ..exact import one_hot
 from ..oracles import as_generator
 from ..oracles.saddle import SaddleOracle, SampledSaddleOracle, grad_v, operator_norm
 from ..problems import LinearMixtureMDP, TabularMDP

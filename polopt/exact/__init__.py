@@ -13,7 +13,8 @@ the others):
 * regularized: ``soft_value_iteration``, ``gibbs_policy``, ``regularized_bandit_optimum``,
   ``regularized_policy_evaluation``, ``soft_policy_iteration``, ``soft_bellman_operator``; the
   soft VI loop ``soft_vi_loop`` and ``reference_policy``
-* tabular helpers: ``one_hot``, ``uniform_policy``, ``greedy_action`` (argmax of a q-table)
+* tabular helpers: ``one_hot``, ``uniform_policy``, ``uniform_feasible`` (uniform on the feasible
+  actions), ``greedy_action`` (argmax of a q-table), ``q_from_v`` (one Bellman backup of a value)
 * games: ``nash``, ``nash_lp``, ``nash_is_unique``, ``regularized_nash``, ``exploitability``,
   ``duality_gap``, ``best_response`` (each also takes a ``MatrixGame``: :mod:`.matrix_game`), ``nash_conv``
 * ``effective_horizon``
@@ -55,7 +56,7 @@ _EXPORTS = {
         "soft_vi_loop",
         "reference_policy",
     ),
-    "_ops": ("one_hot", "uniform_policy", "greedy_action"),
+    "_ops": ("one_hot", "uniform_policy", "uniform_feasible", "greedy_action", "q_from_v"),
     "games": (
         "nash",
         "nash_lp",

@@ -46,8 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._base import ABS_SLACK, RATE_SLACK
-from ..exact import evaluate
-from ..exact._ops import q_from_v
+from ..exact import evaluate, q_from_v
 from ..problems import Bandit, ContextualBandit, TabularMDP
 from .registry import Theorem, Verdict, bound_verdict, register
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exact._ops import q_from_v
+from ..exact import q_from_v
 from ..problems import Bandit, ContextualBandit
 from .pg import CEN, cen_verdict, iterates_sa, mdp_of
 from .registry import Theorem, Verdict, register
