@@ -10,7 +10,8 @@ from bench import busy_ratio
 def test_pairs_timings_by_path_and_reports_the_worst(tmp_path):
     idle = {"instances": {"x": {"solvers": {"polopt.a": {"time_s": 1.0, "error": 3.0},
                                             "quantecon.b": {"time_s": 2.0}}}},
-            "list": [{"one_thread_s": 0.5}], "busy": 0, "rows": [{"seconds": 2.0, "iters_per_second": 5.0, "estimates_per_s": 3.0}]}
+            "list": [{"one_thread_s": 0.5}], "busy": 0,
+            "rows": [{"seconds": 2.0, "iters_per_second": 5.0, "estimates_per_s": 3.0}]}
     busy = {"instances": {"x": {"solvers": {"polopt.a": {"time_s": 1.2, "error": 9.0},
                                             "quantecon.b": {"time_s": 8.0}}}},
             "list": [{"one_thread_s": 1.0}], "busy": 2, "only_busy_s": 4.0,
