@@ -110,3 +110,22 @@ def format_table(rows: list[dict]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(head, *body, strict=True)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
+
+
+def rows_main(argv, doc: str, benchmark: str, quick_help: str, rows_of) -> dict:
+    """``main`` of a suite whose report is a list of rows: ``--quick``, ``--out``, ``--busy``.
+
+    ``rows_of(quick) -> rows`` runs the suite (beside ``--busy`` spinners); the report is
+    ``{"benchmark", "quick", "busy", "load_average", "rows"}``, written to ``--out`` if given.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
+    add_busy_argument(parser)
+    args = parser.parse_args(argv)
+    with busy(args.busy):
+        rows = rows_of(args.quick)
+        load = load_average()
+    report = {"benchmark": benchmark, "quick": args.quick, "busy": args.busy, "load_average": load, "rows": rows}
+    write_json(report, args.out)
+    return report

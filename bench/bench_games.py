@@ -14,14 +14,13 @@ spinning processes beside the timings (``bench/_common.py``); the JSON records `
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 from scipy.optimize import linprog
 
 from bench import best_times
-from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
+from bench._common import rows_main, summary_row
 from polopt import certificates
 from polopt.exact import games
 from polopt.problems import PreferenceGame
@@ -110,19 +109,8 @@ def summary(report: dict) -> list[dict]:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
-    parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
-    add_busy_argument(parser)
-    args = parser.parse_args(argv)
-    with busy(args.busy):
-        rows = run(QUICK_SIZES if args.quick else FULL_SIZES)
-        load = load_average()
-    report = {"benchmark": "nash_symmetric_preference_game", "quick": args.quick, "busy": args.busy,
-              "load_average": load, "rows": rows}
-    write_json(report, args.out)
-    return report
-
+    return rows_main(argv, __doc__, "nash_symmetric_preference_game", f"sizes {QUICK_SIZES} instead of {FULL_SIZES}",
+                     lambda quick: run(QUICK_SIZES if quick else FULL_SIZES))
 
 if __name__ == "__main__":
     main()

@@ -17,10 +17,8 @@ UCRL2's unit is a step (an update); its episodes are doubling epochs inside the 
 
 from __future__ import annotations
 
-import argparse
-
 from bench import best_time
-from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
+from bench._common import rows_main, summary_row
 
 SEEDS = 20
 
@@ -77,19 +75,8 @@ def summary(report: dict) -> list[dict]:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50 episodes / 500 steps instead of 300 / 5000")
-    parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
-    add_busy_argument(parser)
-    args = parser.parse_args(argv)
-    with busy(args.busy):
-        rows = run(args.quick)
-        load = load_average()
-    report = {"benchmark": "learning_episodes_per_second", "quick": args.quick, "busy": args.busy,
-              "load_average": load, "rows": rows}
-    write_json(report, args.out)
-    return report
-
+    return rows_main(argv, __doc__, "learning_episodes_per_second", "50 episodes / 500 steps instead of 300 / 5000",
+                     run)
 
 if __name__ == "__main__":
     main()

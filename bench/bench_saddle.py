@@ -12,13 +12,12 @@ first-order method costs against the exact answer (which it only approximates, t
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 
 from bench import best_time
-from bench._common import add_busy_argument, busy, load_average, summary_row, write_json
+from bench._common import rows_main, summary_row
 from polopt import certificates
 from polopt._methods import saddle as runner
 from polopt.exact import solve_mdp
@@ -76,19 +75,8 @@ def summary(report: dict) -> list[dict]:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, {QUICK_ITERS} updates")
-    parser.add_argument("--out", default=None, help="write the rows as JSON to this file")
-    add_busy_argument(parser)
-    args = parser.parse_args(argv)
-    with busy(args.busy):
-        rows = run(QUICK_SIZES if args.quick else FULL_SIZES, QUICK_ITERS if args.quick else ITERS)
-        load = load_average()
-    report = {"benchmark": "mdp_mirror_prox_vs_solve_mdp", "quick": args.quick, "busy": args.busy,
-              "load_average": load, "rows": rows}
-    write_json(report, args.out)
-    return report
-
+    return rows_main(argv, __doc__, "mdp_mirror_prox_vs_solve_mdp", f"sizes {QUICK_SIZES}, {QUICK_ITERS} updates",
+                     lambda quick: run(QUICK_SIZES if quick else FULL_SIZES, QUICK_ITERS if quick else ITERS))
 
 if __name__ == "__main__":
     main()

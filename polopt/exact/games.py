@@ -251,6 +251,14 @@ def nash_lp(game) -> NashResult:
     game = _as_game(game)
     return _certify(game.P, _lp_policy(game.P), "lp")
 
+def nash_args(method: str, tol) -> float:
+    """The checked ``tol`` of a certified Nash solve, after checking ``method`` is "auto" or "lp"."""
+    tol = as_scalar("tol", tol, low=0.0, low_open=True)
+    if method not in ("auto", "lp"):
+        raise ValueError(f"method must be 'auto' or 'lp', got {method!r}")
+    return tol
+
+
 
 def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) -> NashResult:
     """Unregularized Nash equilibrium, certified: ``duality_gap <= tol`` or an LP answer.
@@ -280,11 +288,9 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) 
     if isinstance(game, MatrixGame):
         return _matrix.nash(game, method=method, tol=tol)
     game = _as_game(game)
-    tol = as_scalar("tol", tol, low=0.0, low_open=True)
+    tol = nash_args(method, tol)
     if method == "lp":
         return nash_lp(game)
-    if method != "auto":
-        raise ValueError(f"method must be 'auto' or 'lp', got {method!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
         raise ValueError(f"max_iter must be an int >= 0, got {max_iter!r}")
     P = game.P

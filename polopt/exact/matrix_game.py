@@ -223,13 +223,12 @@ def nash(game, method: str = "auto", tol: float = NASH_TOL) -> MatrixNashResult:
     ``method = "lp (fallback)"``) when that gap exceeds ``tol``. "lp" — :func:`nash_lp`.
     """
     from .games import nash as symmetric_nash
+    from .games import nash_args
 
     game = as_matrix_game(game)
-    tol = as_scalar("tol", tol, low=0.0, low_open=True)
+    tol = nash_args(method, tol)
     if method == "lp":
         return nash_lp(game)
-    if method != "auto":
-        raise ValueError(f"method must be 'auto' or 'lp', got {method!r}")
     m, n = game.shape
     # a symmetric gap delta of the embedding bounds the gap in G by 2 delta max B / sigma <= 16 delta
     # (max B <= 2, sigma = 1 / (2 + v_B) >= 1/4); the certificate below decides in any case
