@@ -251,13 +251,13 @@ def nash_lp(game) -> NashResult:
     game = _as_game(game)
     return _certify(game.P, _lp_policy(game.P), "lp")
 
+
 def nash_args(method: str, tol) -> float:
     """The checked ``tol`` of a certified Nash solve, after checking ``method`` is "auto" or "lp"."""
     tol = as_scalar("tol", tol, low=0.0, low_open=True)
     if method not in ("auto", "lp"):
         raise ValueError(f"method must be 'auto' or 'lp', got {method!r}")
     return tol
-
 
 
 def nash(game, method: str = "auto", tol: float = NASH_TOL, max_iter: int = 60) -> NashResult:
