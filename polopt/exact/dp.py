@@ -391,22 +391,14 @@ def _span_iteration(
     # with several actions: the pruned exact backups of solve_mdp, Tv and its greedy policy in one
     # pass, rows of actions that the bounds U (from the previous backup) rule out never read, the
     # greedy policy as the hint
-    if mdp.num_actions >= PRUNED_MIN_ACTIONS:
-        kern = _csr_kernel(mdp.P_sparse.indptr, mdp.P_sparse.indices, mdp.P_sparse.data, r, gamma) \
-            if mdp.is_sparse else _dense_kernel(mdp, r, gamma)
-        U = np.full(r.shape, np.inf)
-    else:
-        kern = None
-    sigma, v_old = _argmax(r), None
+    backup = _Backups(_kernel_of(mdp, r, gamma), r.shape) if mdp.num_actions >= PRUNED_MIN_ACTIONS else None
+    sigma = _argmax(r)
     while True:
-        if kern is None:
+        if backup is None:
             q = q_from_v(mdp.P_sa, r, gamma, v)
             Tv, sigma = row_max(q), _argmax(q)
         else:
-            # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
-            shift = None if v_old is None else float(np.max(v - v_old)) + _slack(v - v_old)
-            Tv, sigma, _ = kern.backup(v, sigma, U, shift)
-            v_old = v
+            Tv, sigma = backup(v, sigma)
         d = Tv - v
         residuals.append(float(np.max(np.abs(d))))
         converged = float(d.max() - d.min()) < thr
@@ -455,33 +447,22 @@ class _Greedy:
 
     def __init__(self, mdp, r: np.ndarray, gamma: float):
         self.mdp, self.r, self.gamma = mdp, np.ascontiguousarray(r, dtype=np.float64), gamma
-        self.kern = None
-        if mdp.num_actions >= PRUNED_MIN_ACTIONS:
-            P = mdp.P_sparse if mdp.is_sparse else None
-            self.kern = _csr_kernel(P.indptr, P.indices, P.data, self.r, gamma) if P is not None \
-                else _dense_kernel(mdp, self.r, gamma)
-            self.U, self.v_old = np.full(r.shape, np.inf), None
-
-    def _backup(self, v, hint):
-        # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
-        shift = None if self.v_old is None else float(np.max(v - self.v_old)) + _slack(v - self.v_old)
-        Tv, best, _ = self.kern.backup(v, hint, self.U, shift)
-        self.v_old = v
-        return Tv, best
+        self.backup = _Backups(_kernel_of(mdp, self.r, gamma), r.shape) \
+            if mdp.num_actions >= PRUNED_MIN_ACTIONS else None
 
     def __call__(self, v, hint) -> np.ndarray:
         """``argmax_a q_v(s, a)`` (lowest index on ties; ``hint`` all zeros keeps that order)."""
-        if self.kern is None:
+        if self.backup is None:
             return _argmax(q_from_v(self.mdp.P_sa, self.r, self.gamma, v))
-        return self._backup(v, hint)[1]
+        return self.backup(v, hint)[1]
 
     def improve(self, v, sigma) -> np.ndarray:
         """:func:`_improve`: the greedy action where it beats ``sigma`` by more than IMPROVE_RTOL."""
-        if self.kern is None:
+        if self.backup is None:
             return _improve(q_from_v(self.mdp.P_sa, self.r, self.gamma, v), sigma, v)
         # sigma is read first: U[s, sigma] is its exact q, and the greedy action beats it strictly
-        Tv, best = self._backup(v, sigma)
-        gain = Tv - self.U[np.arange(len(sigma)), sigma]
+        Tv, best = self.backup(v, sigma)
+        gain = Tv - self.backup.U[np.arange(len(sigma)), sigma]
         return np.where(gain > IMPROVE_RTOL * max(1.0, float(np.max(np.abs(v)))), best, sigma)
 
 
@@ -719,14 +700,38 @@ def _dense_kernel(mdp, r: np.ndarray, gamma: float) -> _OPIKernel:
     )
 
 
+
+def _kernel_of(mdp, r: np.ndarray, gamma: float) -> _OPIKernel:
+    """:func:`_csr_kernel` or :func:`_dense_kernel`, by the storage of ``mdp``'s kernel."""
+    if mdp.is_sparse:
+        P = mdp.P_sparse
+        return _csr_kernel(P.indptr, P.indices, P.data, r, gamma)
+    return _dense_kernel(mdp, r, gamma)
+
+
+class _Backups:
+    """Successive pruned exact backups: the bounds ``U`` [S, A] of one backup prune the next.
+
+    ``self(v, hint) -> (Tv, greedy)``; ``U[s, hint[s]]`` is then the exact ``q_v(s, hint[s])``.
+    """
+
+    def __init__(self, kern: _OPIKernel, shape):
+        self.kern, self.U, self.v_old = kern, np.full(shape, np.inf), None
+
+    def __call__(self, v: np.ndarray, hint: np.ndarray):
+        # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
+        shift = None if self.v_old is None else float(np.max(v - self.v_old)) + _slack(v - self.v_old)
+        Tv, greedy, _ = self.kern.backup(v, hint, self.U, shift)
+        self.v_old = v
+        return Tv, greedy
+
 def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: int, sigma: np.ndarray,
          v: np.ndarray | None):
     """Optimistic policy iteration from ``sigma`` (and ``v``, the last value, or None): steps 2-4 of
     :func:`solve_mdp`. Returns ``(Tv, d = Tv - v, greedy, rounds)`` of the last backup."""
     S = r.shape[0]
     # upper bounds on q from the previous backup: late rounds move v little and skip most rows
-    v_old = None
-    U = np.full(r.shape, np.inf)
+    backup = _Backups(kern, r.shape)
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
@@ -742,10 +747,7 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
         v = kern.chain(kern.solve(sigma)) if w is None else w
-        # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
-        shift = None if v_old is None else float(np.max(v - v_old)) + _slack(v - v_old)
-        Tv, new, _ = kern.backup(v, sigma, U, shift)
-        v_old = v.copy()
+        Tv, new = backup(v, sigma)
         d = Tv - v
         width = float(d.max() - d.min())
         stable = np.array_equal(new, sigma)
@@ -790,12 +792,7 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     r = np.ascontiguousarray(mdp.r if c == 1.0 else mdp.r / c)
     thr = _threshold(tol / c, gamma)
     method = "optimistic_policy_iteration"
-    if mdp.is_sparse:
-        P = mdp.P_sparse
-        kern = _csr_kernel(P.indptr, P.indices, P.data, r, gamma)
-    else:
-        kern = _dense_kernel(mdp, r, gamma)
-    Tv, d, new, it = _opi(kern, r, gamma, thr, max_iter, _argmax(r), None)
+    Tv, d, new, it = _opi(_kernel_of(mdp, r, gamma), r, gamma, thr, max_iter, _argmax(r), None)
     v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
     if _nonfinite("solve_mdp", mdp, v_mid, v_lower, v_upper):
         return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it, NONFINITE)
