@@ -219,15 +219,21 @@ def test_sparse_mpi_sweeps_equal_the_dense_ones():
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=EXACT_F64)
 
 
-@settings(derandomize=True, max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), sparse=st.booleans(), solver=st.sampled_from(["vi", "mpi", "pi"]))
-def test_pruned_backups_equal_the_product_ones(seed, sparse, solver):
+@settings(derandomize=True, max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), sparse=st.booleans(), solver=st.sampled_from(["vi", "mpi", "pi"]),
+       masked=st.booleans())
+def test_pruned_backups_equal_the_product_ones(seed, sparse, solver, masked):
     """VI / MPI / PI with the pruned numba backups (A >= PRUNED_MIN_ACTIONS) run the same iterations
-    as with the plain product ``r + gamma P v`` and its row max: same sweeps, greedy policies, values."""
+    as with the plain product ``r + gamma P v`` and its row max: same sweeps, greedy policies, values;
+    also with infeasible actions (``-inf`` rewards, never read by the pruned kernel)."""
     from polopt.exact import dp
     from polopt.problems.random import garnet_mdp, random_mdp
 
     mdp = garnet_mdp(30, 5, 4, gamma=0.95, seed=seed) if sparse else random_mdp(20, 6, gamma=0.95, seed=seed)
+    if masked:  # every state keeps at least its last action
+        mask = np.random.default_rng(seed).random((mdp.num_states, mdp.num_actions)) < 0.6
+        mask[:, -1] = True
+        mdp = TabularMDP(mdp.P_sparse if sparse else mdp.dense_P(), mdp.r, gamma=0.95, mask=mask)
     assert mdp.num_actions >= dp.PRUNED_MIN_ACTIONS
     run = {"vi": lambda: value_iteration(mdp, record=True),
            "mpi": lambda: modified_policy_iteration(mdp, k=5, record=True),
