@@ -605,6 +605,11 @@ _EVAL_SWEEPS = 60
 _GS_SWEEPS = 2
 #: Evaluation accuracy of a round, as a fraction of the previous round's Bellman residual span.
 _EVAL_FRACTION = 1e-2
+#: A round whose greedy policy changes in at most this fraction of the states evaluates the next
+#: policy to the final accuracy: it is then usually optimal, and the next backup certifies it
+#: (changed states per round: dense 500 x 100 16, 1, 0; state-action sparse 3000 x 50 1028, 349,
+#: 76, 5, 0), one round fewer than waiting for an unchanged policy.
+_SETTLED_FRACTION = 1e-2
 
 
 def _slack(v: np.ndarray) -> float:
@@ -736,11 +741,11 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
     width = abs_max(r) - feasible_min(r) if r.size else 0.0
-    stable = False
+    settled = stable = False
     for it in range(max_iter + 1):
-        # once the greedy policy repeats it is (almost always) optimal: evaluate it to the final
+        # once the greedy policy (almost) repeats it is usually optimal: evaluate it to the final
         # accuracy at once instead of one more round at a fraction of the residual
-        eval_thr = min(thr, 1.0) * 0.1 if stable else max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
+        eval_thr = min(thr, 1.0) * 0.1 if settled else max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
         rsig = r[np.arange(S), sigma]
         v0 = rsig / (1.0 - gamma) if v is None else v
         w = rsig if gamma == 0 else kern.evaluate(sigma, v0, eval_thr)
@@ -750,7 +755,8 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
         Tv, new = backup(v, sigma)
         d = Tv - v
         width = float(d.max() - d.min())
-        stable = np.array_equal(new, sigma)
+        changed = int(np.count_nonzero(new != sigma))
+        stable, settled = changed == 0, changed <= _SETTLED_FRACTION * S
         # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
         if width < thr or it == max_iter or (stable and width >= prev_span) or not np.isfinite(width):
             break
