@@ -185,3 +185,39 @@ def test_bad_pi_is_rejected(pi, match):
 def test_average_reward_points_to_gain_bias():
     with pytest.raises(ValueError, match="gain_bias"):
         evaluate(catalogue.periodic_chain(), np.ones((2, 1)))
+
+
+@settings(derandomize=True, max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), lower=st.integers(0, 4), upper=st.integers(0, 4), transpose=st.booleans(),
+       gamma=st.sampled_from([0.5, 0.99, 0.999999]))
+def test_banded_direct_solve_equals_superlu(seed, lower, upper, transpose, gamma):
+    """Narrow-band systems (chains) take the banded LU; it agrees with SuperLU and leaves a tiny residual."""
+    rng = np.random.default_rng(seed)
+    S = 60
+    offsets = [k for k in range(-lower, upper + 1)]
+    P = np.zeros((S, S))
+    for k in offsets:
+        idx = np.arange(max(0, -k), min(S, S - k))
+        P[idx, idx + k] = rng.random(idx.size)
+    P[np.arange(S), np.arange(S)] += 1e-3  # every row has a successor
+    P /= P.sum(axis=1, keepdims=True)
+    b = rng.normal(size=S)
+    Ppi = sp.csr_matrix(P)
+    M = (sp.identity(S, format="csr") - gamma * (Ppi.T.tocsr() if transpose else Ppi)).tocsr()
+    lo, up = ev._bandwidths(M)
+    assert lo + up + 1 <= ev.BANDED_MAX_WIDTH
+    x = ev.solve_discounted(Ppi, b, gamma, transpose=transpose, krylov=False)
+    ref = sp.linalg.spsolve(M.tocsc(), b)
+    scale = np.max(np.abs(b)) / (1.0 - gamma)  # |x| <= |b| / (1 - gamma)
+    # both are backward-stable LU solves: they agree to round-off of the condition number ~ 1/(1-gamma)
+    np.testing.assert_allclose(x, ref, rtol=0, atol=IDENTITY_F64 * scale / (1.0 - gamma))
+    assert np.max(np.abs(M @ x - b)) <= IDENTITY_F64 * scale
+
+
+def test_bandwidths_of_a_chain_and_a_wide_matrix():
+    chain = catalogue.river_swim(50, 0.9, sparse=True)
+    Ppi = chain.P_sa[np.arange(50) * 2 + 1]  # always "right"
+    assert ev._bandwidths(sp.csr_matrix(Ppi)) == (1, 1)
+    wide = sp.csr_matrix(np.ones((5, 5)))
+    assert ev._bandwidths(wide) == (4, 4)
+    assert ev._bandwidths(sp.csr_matrix((3, 3))) == (0, 0)

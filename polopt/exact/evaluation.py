@@ -96,6 +96,41 @@ def _krylov(M, b: np.ndarray, gamma: float, x0: np.ndarray | None = None) -> np.
     return None
 
 
+#: A sparse system whose nonzeros lie within this many diagonals (lower + upper + 1) is solved as a
+#: banded one (LAPACK ``gbsv``: LU with partial pivoting, O(S w^2)) rather than by SuperLU: on
+#: RiverSwim's chains SuperLU took 0.35 s per solve at S = 10^6 and 3.4 ms at S = 10^4.
+BANDED_MAX_WIDTH = 16
+
+
+def _bandwidths(M) -> tuple[int, int]:
+    """``(lower, upper)`` bandwidths of a CSR matrix (0, 0 for an empty one)."""
+    if M.nnz == 0:
+        return 0, 0
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    offset = M.indices.astype(np.int64) - rows  # column - row
+    return max(0, -int(offset.min())), max(0, int(offset.max()))
+
+
+def _solve_banded(M, b: np.ndarray, lower: int, upper: int) -> np.ndarray:
+    from scipy.linalg import solve_banded
+
+    S = M.shape[0]
+    M = M.copy()
+    M.sum_duplicates()  # one entry per (i, j): the scatter below may assign instead of add
+    rows = np.repeat(np.arange(S), np.diff(M.indptr))
+    ab = np.zeros((lower + upper + 1, S))
+    ab[upper + rows - M.indices, M.indices] = M.data  # LAPACK band storage: M[i, j] at ab[upper + i - j, j]
+    return solve_banded((lower, upper), ab, b, check_finite=False)
+
+
+def _sparse_direct(M, b: np.ndarray) -> np.ndarray:
+    """Direct solve of a sparse CSR system: banded LU when the band is narrow, else SuperLU."""
+    lower, upper = _bandwidths(M)
+    if lower + upper + 1 <= BANDED_MAX_WIDTH:
+        return _solve_banded(M, b, lower, upper)
+    return spla.spsolve(M.tocsc(), b)
+
+
 def solve_discounted(
     Ppi, b: np.ndarray, gamma: float, *, transpose: bool = False, x0=None, krylov: bool = True
 ) -> np.ndarray:
@@ -103,14 +138,14 @@ def solve_discounted(
 
     ``Ppi`` dense [S, S] or sparse CSR. Dense with ``S <= DIRECT_MAX_STATES``: LU solve.
     Otherwise Krylov with a certified residual (unless ``krylov=False``), falling back to a
-    direct solve.
+    direct solve (sparse: banded LU within :data:`BANDED_MAX_WIDTH` diagonals, else SuperLU).
     """
     S = b.shape[0]
     if sp.issparse(Ppi):
-        M = sp.identity(S, format="csr") - gamma * (Ppi.T.tocsr() if transpose else Ppi)
+        M = (sp.identity(S, format="csr") - gamma * (Ppi.T.tocsr() if transpose else Ppi)).tocsr()
         x = _krylov(M, b, gamma, x0) if krylov else None
         if x is None:
-            x = spla.spsolve(M.tocsc(), b)
+            x = _sparse_direct(M, b)
         return np.asarray(x, dtype=np.float64)
     # I - gamma Ppi and (direct solve) its LU factors: two more dense S x S arrays
     check_dense_size("P_pi", (S, S), "pass the kernel as a scipy.sparse (S*A, S) matrix (Krylov / sparse LU)",
