@@ -376,45 +376,61 @@ def is_unique_at(S: np.ndarray, pi: np.ndarray, tol: float) -> bool:
 
 
 # --------------------------------------------------------------------------- regularized Nash
-def _newton_level(P, log_mu, beta, theta, tol, max_iter, path):
-    """Damped Newton on ``H(theta) = theta - log_softmax(log mu + P softmax(theta) / beta) = 0``.
+def damped_newton(evaluate, jacobian, theta: np.ndarray, threshold: float, max_iter: int, on_step=None):
+    """Newton on ``H(theta) = 0`` with backtracking on ``||H||_inf`` (Armijo factor 1e-4, halving to 1e-10).
 
-    Jacobian ``J = I - (I - 1 q^T) (P / beta) (diag(pi) - pi pi^T)``, ``q = softmax(log mu +
-    P pi / beta)``; ``H(theta + c 1) = H(theta) + c 1`` so a root is normalized (``theta = log pi``).
-    Backtracking on ``||H||_inf``. Returns ``(theta, residual, steps)``.
+    ``evaluate(theta) -> (theta, H, aux)`` (``theta`` possibly renormalized), ``jacobian(aux) -> J``;
+    ``on_step(theta)`` after each accepted step. Stops at ``||H||_inf <= threshold``, after
+    ``max_iter`` steps, at a singular ``J`` or when no step decreases the residual (its round-off
+    floor: the caller checks the residual). Returns ``(theta, aux, residual, steps)``.
     """
-    K = P.shape[0]
-    scale = 1.0 + 1.0 / beta
-
-    def H_of(th):
-        th = th - logsumexp(th)  # H(th + c 1) = H(th) + c 1: keep theta = log pi
-        pi = np.exp(th)
-        z = log_mu + (P @ pi) / beta
-        return th, th - log_softmax(z), pi, z
-
-    theta, H, pi, z = H_of(theta)
+    theta, H, aux = evaluate(theta)
     res = float(np.max(np.abs(H)))
     steps = 0
-    while res > tol * scale and steps < max_iter:
-        q = softmax(z)
-        D = (P / beta) * pi[None, :] - np.outer((P @ pi) / beta, pi)  # (P / beta)(diag(pi) - pi pi^T)
-        J = np.eye(K) - (D - np.outer(np.ones(K), q @ D))
+    while res > threshold and steps < max_iter:
         try:
-            d = np.linalg.solve(J, -H)
+            d = np.linalg.solve(jacobian(aux), -H)
         except np.linalg.LinAlgError:
             break
         alpha = 1.0
         while alpha > 1e-10:
-            th_new, H_new, pi_new, z_new = H_of(theta + alpha * d)
+            th_new, H_new, aux_new = evaluate(theta + alpha * d)
             res_new = float(np.max(np.abs(H_new)))
             if np.isfinite(res_new) and res_new <= (1.0 - 1e-4 * alpha) * res:
                 break
             alpha *= 0.5
         else:
-            break  # no decrease: round-off floor or a bad level; the caller checks the residual
-        theta, H, pi, z, res = th_new, H_new, pi_new, z_new, res_new
+            break
+        theta, H, aux, res = th_new, H_new, aux_new, res_new
         steps += 1
-        path.append(np.exp(theta))
+        if on_step is not None:
+            on_step(theta)
+    return theta, aux, res, steps
+
+
+def _newton_level(P, log_mu, beta, theta, tol, max_iter, path):
+    """Damped Newton (:func:`damped_newton`) on ``H(theta) = theta - log_softmax(log mu + P softmax(theta) / beta)``.
+
+    Jacobian ``J = I - (I - 1 q^T) (P / beta) (diag(pi) - pi pi^T)``, ``q = softmax(log mu +
+    P pi / beta)``; ``H(theta + c 1) = H(theta) + c 1`` so a root is normalized (``theta = log pi``).
+    Returns ``(theta, residual, steps)``.
+    """
+    K = P.shape[0]
+
+    def evaluate(th):
+        th = th - logsumexp(th)  # H(th + c 1) = H(th) + c 1: keep theta = log pi
+        pi = np.exp(th)
+        z = log_mu + (P @ pi) / beta
+        return th, th - log_softmax(z), (pi, z)
+
+    def jacobian(aux):
+        pi, z = aux
+        q = softmax(z)
+        D = (P / beta) * pi[None, :] - np.outer((P @ pi) / beta, pi)  # (P / beta)(diag(pi) - pi pi^T)
+        return np.eye(K) - (D - np.outer(np.ones(K), q @ D))
+
+    theta, _, res, steps = damped_newton(evaluate, jacobian, theta, tol * (1.0 + 1.0 / beta), max_iter,
+                                         lambda th: path.append(np.exp(th)))
     return theta, res, steps
 
 

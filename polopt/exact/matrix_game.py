@@ -267,45 +267,34 @@ def _residual(G, log_mu_x, log_mu_y, beta, th_x, th_y):
 
 
 def _newton_level(G, log_mu_x, log_mu_y, beta, th_x, th_y, tol, max_iter):
-    """Damped Newton on ``H = [th_x - lsm(log mu_x + G y / beta); th_y - lsm(log mu_y - G^T x / beta)]``.
+    """Damped Newton (:func:`~polopt.exact.games.damped_newton`) on
+    ``H = [th_x - lsm(log mu_x + G y / beta); th_y - lsm(log mu_y - G^T x / beta)]``.
 
     Jacobian ``I - [[0, (I - 1 q_x^T)(G / beta) D_y], [-(I - 1 q_y^T)(G^T / beta) D_x, 0]]`` with
-    ``D = diag(p) - p p^T``, ``q = softmax(z)``; backtracking on ``||H||_inf``.
+    ``D = diag(p) - p p^T``, ``q = softmax(z)``.
     """
+    from .games import damped_newton
+
     m, n = G.shape
 
-    def normalized(tx, ty):
-        tx, ty = tx - logsumexp(tx), ty - logsumexp(ty)
-        return (tx, ty, *_residual(G, log_mu_x, log_mu_y, beta, tx, ty))
+    def evaluate(theta):
+        tx, ty = theta[:m] - logsumexp(theta[:m]), theta[m:] - logsumexp(theta[m:])
+        H, x, y, z_x, z_y = _residual(G, log_mu_x, log_mu_y, beta, tx, ty)
+        return np.concatenate([tx, ty]), H, (x, y, z_x, z_y)
 
-    th_x, th_y, H, x, y, z_x, z_y = normalized(th_x, th_y)
-    res = float(np.max(np.abs(H)))
-    steps = 0
-    scale = 1.0 + 1.0 / beta
-    while res > tol * scale and steps < max_iter:
+    def jacobian(aux):
+        x, y, z_x, z_y = aux
         q_x, q_y = softmax(z_x), softmax(z_y)
         Dy = (G / beta) * y[None, :] - np.outer((G @ y) / beta, y)  # (G / beta)(diag(y) - y y^T)
         Dx = (G.T / beta) * x[None, :] - np.outer((x @ G) / beta, x)  # (G^T / beta)(diag(x) - x x^T)
         J = np.eye(m + n)
         J[:m, m:] -= Dy - np.outer(np.ones(m), q_x @ Dy)
         J[m:, :m] += Dx - np.outer(np.ones(n), q_y @ Dx)
-        try:
-            d = np.linalg.solve(J, -H)
-        except np.linalg.LinAlgError:
-            break
-        alpha = 1.0
-        while alpha > 1e-10:
-            new = normalized(th_x + alpha * d[:m], th_y + alpha * d[m:])
-            res_new = float(np.max(np.abs(new[2])))
-            if np.isfinite(res_new) and res_new <= (1.0 - 1e-4 * alpha) * res:
-                break
-            alpha *= 0.5
-        else:
-            break  # no decrease: round-off floor; the caller checks the residual
-        th_x, th_y, H, x, y, z_x, z_y = new
-        res = res_new
-        steps += 1
-    return th_x, th_y, res, steps
+        return J
+
+    theta, _, res, steps = damped_newton(evaluate, jacobian, np.concatenate([th_x, th_y]),
+                                         tol * (1.0 + 1.0 / beta), max_iter)
+    return theta[:m], theta[m:], res, steps
 
 
 @single_threaded()
