@@ -75,8 +75,8 @@ def test_serial_and_parallel_backups_agree(monkeypatch):
         np.testing.assert_array_equal(a, b)
     assert P.nnz < _kernels.PARALLEL_MIN_NNZ
     called = []
-    monkeypatch.setattr(_kernels, "backup_csr_serial", lambda *a: called.append("serial") or serial)
-    monkeypatch.setattr(_kernels, "backup_csr_parallel", lambda *a: called.append("parallel") or parallel)
+    monkeypatch.setattr(_kernels, "_backup_serial", lambda *a: called.append("serial") or serial)
+    monkeypatch.setattr(_kernels, "_backup_parallel", lambda *a: called.append("parallel") or parallel)
     _kernels.backup_csr(*args, np.full(r.shape, np.inf), 0.0)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_NNZ", 1)
     _kernels.backup_csr(*args, np.full(r.shape, np.inf), 0.0)
@@ -95,3 +95,79 @@ def test_row_max_and_greedy_equal_numpy_reductions_with_ties_and_infinities(A):
     np.testing.assert_array_equal(greedy(q), np.argmax(q, axis=-1))  # lowest index on ties
     q[3, 0] = np.nan
     assert np.isnan(row_max(q)[3]) and greedy(q)[3] == np.argmax(q, axis=-1)[3]
+
+
+def _ragged_kernel(S, A, seed):
+    """A CSR ``(S*A, S)`` kernel whose rows store 1 to 6 entries."""
+    rng = np.random.default_rng(seed)
+    P = np.zeros((S * A, S))
+    for row in range(S * A):
+        succ = rng.choice(S, size=rng.integers(1, 7), replace=False)
+        P[row, succ] = rng.dirichlet(np.ones(len(succ)))
+    return sp.csr_matrix(P)
+
+
+def test_ell_view_is_a_view_of_uniform_rows_and_none_otherwise():
+    P = garnet_mdp(30, 4, 5, gamma=0.9, seed=3).P_sparse
+    idx, val = _kernels.ell_view(P.indptr, P.indices, P.data)
+    assert idx.shape == val.shape == (120, 5)
+    assert np.shares_memory(idx, P.indices) and np.shares_memory(val, P.data)
+    np.testing.assert_array_equal((val[:, :, None] * (idx[:, :, None] == np.arange(30))).sum(axis=1), P.toarray())
+    R = _ragged_kernel(10, 3, 0)
+    assert _kernels.ell_view(R.indptr, R.indices, R.data) is None
+    empty = sp.csr_matrix((4, 4))
+    assert _kernels.ell_view(empty.indptr, empty.indices, empty.data) is None
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), rounds=st.integers(1, 4))
+def test_backups_on_the_ell_view_equal_those_on_csr(seed, rounds):
+    """Same ``Tv``, greedy policy, rows read and bounds ``U`` from either layout, round after round."""
+    mdp = garnet_mdp(40, 6, 4, gamma=0.9, seed=seed)
+    P = mdp.P_sparse
+    K = _kernels.ell_view(P.indptr, P.indices, P.data)
+    r = np.ascontiguousarray(mdp.r)
+    rng = np.random.default_rng(seed)
+    v_old, v = None, rng.normal(size=40)
+    hint = np.zeros(40, dtype=np.int64)
+    U_csr, U_ell = np.full(r.shape, np.inf), np.full(r.shape, np.inf)
+    for _ in range(rounds):
+        shift = np.inf if v_old is None else float(np.max(v - v_old)) + _slack(v - v_old)
+        a = _kernels.backup_csr(P.indptr, P.indices, P.data, r, 0.9, v, hint, _slack(v), U_csr, shift)
+        b = _kernels.backup_sparse(K, r, 0.9, v, hint, _slack(v), U_ell, shift)
+        np.testing.assert_allclose(a[0], b[0], rtol=0, atol=IDENTITY_F64)
+        np.testing.assert_array_equal(a[1], b[1])
+        assert a[2] == b[2]
+        np.testing.assert_allclose(U_csr, U_ell, rtol=0, atol=IDENTITY_F64)
+        v_old, v, hint = v, v + 0.1 * rng.normal(size=40), a[1]
+
+
+@pytest.mark.parametrize("layout", ["uniform", "padded", "csr"])
+def test_evaluations_match_a_direct_solve_in_every_layout(layout):
+    """span_evaluate_csr and partial_evaluate_csr sweep P_sigma as fixed-width rows (uniform rows, or
+    rows padded at most ELL_MAX_PADDING-fold) or as CSR; each agrees with a direct solve."""
+    S, A, gamma = 40, 3, 0.9
+    rng = np.random.default_rng(7)
+    r = rng.normal(size=(S, A))
+    sigma = rng.integers(0, A, size=S)
+    if layout == "uniform":
+        P = garnet_mdp(S, A, 4, gamma=gamma, seed=7).P_sparse
+    else:
+        P = _ragged_kernel(S, A, 7)
+        if layout == "csr":  # one long row of P_sigma: padding every row to it would cost more than 2x
+            dense = P.toarray()
+            dense[5 * A + sigma[5]] = 1.0 / S
+            P = sp.csr_matrix(dense)
+    longest, total = _kernels._sigma_width(P.indptr, A, sigma)
+    assert (longest * S <= _kernels.ELL_MAX_PADDING * total) == (layout != "csr")
+    rows = np.arange(S) * A + sigma
+    v_exact = solve_discounted(P[rows].toarray(), r[np.arange(S), sigma], gamma)
+    w, ok = _kernels.span_evaluate_csr(P.indptr, P.indices, P.data, r, gamma, sigma, np.zeros(S), 1e-12, 10_000)
+    assert ok
+    np.testing.assert_allclose(w, v_exact, atol=EXACT_F64)
+    v0 = rng.normal(size=S)
+    x = _kernels.partial_evaluate_csr(P.indptr, P.indices, P.data, r, gamma, sigma, v0, 3)
+    y = v0
+    for _ in range(3):
+        y = r[np.arange(S), sigma] + gamma * (P[rows] @ y)
+    np.testing.assert_allclose(x, y, rtol=0, atol=IDENTITY_F64)

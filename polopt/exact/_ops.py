@@ -23,9 +23,21 @@ def r_pi(r: np.ndarray, pi: np.ndarray) -> np.ndarray:
     return np.einsum("sa,sa->s", pi, np.where(pi > 0, r, 0.0))
 
 
+def _finite_range(r: np.ndarray) -> tuple[float, float] | None:
+    """``(min r, max r)`` when every entry is finite, else None; two reductions, no masked copy
+    (a copy of the finite entries cost 0.27 ms on a 3000 x 50 ``r``, the two reductions 0.03 ms)."""
+    if r.size == 0:
+        return None
+    lo, hi = float(r.min()), float(r.max())
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+
 def abs_max(r: np.ndarray) -> float:
     """``max |r|`` over the feasible pairs (``r = -inf`` marks an infeasible one); 0 for none."""
     r = np.asarray(r)
+    rng = _finite_range(r)
+    if rng is not None:
+        return max(rng[1], -rng[0])
     fin = r[np.isfinite(r)]
     return float(np.max(np.abs(fin))) if fin.size else 0.0
 
@@ -46,6 +58,9 @@ def scatter_rows(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 def feasible_min(r: np.ndarray) -> float:
     """``min r`` over the feasible pairs (the ``-inf`` entries of infeasible ones skipped)."""
     r = np.asarray(r)
+    rng = _finite_range(r)
+    if rng is not None:
+        return rng[0]
     fin = r[np.isfinite(r)]
     return float(fin.min()) if fin.size else 0.0
 
@@ -121,7 +136,10 @@ def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:
 def uniform_feasible(mdp) -> np.ndarray:
     """Uniform over each state's feasible actions (``mdp.mask``), [S, A]: the default start of a
     method on an MDP with infeasible actions (uniform over all actions would take them: value -inf)."""
-    mask = np.asarray(getattr(mdp, "mask", np.ones((mdp.num_states, mdp.num_actions), dtype=bool)), dtype=np.float64)
+    mask = getattr(mdp, "mask", None)
+    if mask is None or np.all(mask):  # every action feasible: no float copy of the mask
+        return uniform_policy(mdp.num_states, mdp.num_actions)
+    mask = np.asarray(mask, dtype=np.float64)
     return mask / mask.sum(axis=1, keepdims=True)
 
 

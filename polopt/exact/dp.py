@@ -652,6 +652,8 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
     from . import _kernels
 
     S = r.shape[0]
+    # the backups read the kernel as fixed-length rows where every row stores as many entries
+    K = _kernels.ell_view(indptr, indices, data) or (indptr, indices, data)
 
     def solve(sigma):
         ptr, idx, val, rs = _kernels.gather_sigma_csr(indptr, indices, data, r, sigma)
@@ -669,8 +671,8 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
             # order (state-action sparse 3000 x 50 bench instance, 5 entries per row: that backup
             # 1.3-1.5 ms reading 58% of the rows out of order, 0.9 ms reading all in order; solve_mdp
             # 6.4 ms against 6.6 ms, best of 60)
-            return _kernels.backup_csr(indptr, indices, data, r, gamma, v, hint, np.inf, U, np.inf)
-        return _kernels.backup_csr(indptr, indices, data, r, gamma, v, hint, _slack(v), U, shift)
+            return _kernels.backup_sparse(K, r, gamma, v, hint, np.inf, U, np.inf)
+        return _kernels.backup_sparse(K, r, gamma, v, hint, _slack(v), U, shift)
 
     return _OPIKernel(
         backup,
