@@ -72,8 +72,48 @@ def _backup_states(K, r, gamma, v, hint, ub, U, shift, Tv, sigma, lo, hi):
     as much as the backup of a two-action state (RiverSwim n = 10^4: 0.27 ms against 0.12 ms).
     """
     A = r.shape[1]
+    if shift == np.inf:  # no bounds carried over: the one-pass loop reads every row in order
+        return _backup_states_streaming(K, r, gamma, v, hint, ub, U, Tv, sigma, lo, hi)
     g_ub = gamma * ub
     g_shift = gamma * shift
+    cand = np.empty(A, dtype=np.int64)
+    n = 0
+    for s in range(lo, hi):
+        a0 = hint[s]
+        base = s * A
+        best = r[s, a0] + gamma * _q_row(K, base + a0, v)
+        # all bounds first, and the actions they do not rule out against q(s, a0) listed without a
+        # branch: a data-dependent branch per pair mispredicts about as often as it prunes
+        # (state-action sparse 3000 x 50: pruned backups 0.68-0.73 -> 0.56-0.59 ms)
+        m = 0
+        for a in range(A):
+            bound = min(r[s, a] + g_ub, U[s, a] + g_shift)
+            U[s, a] = bound
+            cand[m] = a
+            m += bound >= best
+        U[s, a0] = best
+        arg = a0
+        n += 1
+        for i in range(m):
+            a = cand[i]
+            if a == a0 or U[s, a] < best:  # the best so far rules out more than q(s, a0) did
+                continue
+            q = r[s, a] + gamma * _q_row(K, base + a, v)
+            U[s, a] = q
+            n += 1
+            if q > best:
+                best = q
+                arg = a
+        Tv[s] = best
+        sigma[s] = arg
+    return n
+
+
+@njit(cache=True)
+def _backup_states_streaming(K, r, gamma, v, hint, ub, U, Tv, sigma, lo, hi):
+    """:func:`_backup_states` without carried bounds (``shift = inf``), in one pass per state."""
+    A = r.shape[1]
+    g_ub = gamma * ub
     n = 0
     for s in range(lo, hi):
         a0 = hint[s]
@@ -85,7 +125,7 @@ def _backup_states(K, r, gamma, v, hint, ub, U, shift, Tv, sigma, lo, hi):
         for a in range(A):
             if a == a0:
                 continue
-            bound = min(r[s, a] + g_ub, U[s, a] + g_shift)
+            bound = r[s, a] + g_ub
             if bound < best:
                 U[s, a] = bound
                 continue
