@@ -32,6 +32,16 @@ def _finite_range(r: np.ndarray) -> tuple[float, float] | None:
     return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
 
+def feasible_range(r: np.ndarray) -> tuple[float, float]:
+    """``(min r, max r)`` over the feasible pairs (``r = -inf`` marks an infeasible one); ``(0, 0)`` for none."""
+    r = np.asarray(r)
+    rng = _finite_range(r)
+    if rng is not None:
+        return rng
+    fin = r[np.isfinite(r)]
+    return (float(fin.min()), float(fin.max())) if fin.size else (0.0, 0.0)
+
+
 def abs_max(r: np.ndarray) -> float:
     """``max |r|`` over the feasible pairs (``r = -inf`` marks an infeasible one); 0 for none."""
     r = np.asarray(r)

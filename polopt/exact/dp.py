@@ -30,7 +30,7 @@ import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
-from ._ops import abs_max, feasible_min, power_of_two_scale, q_from_v, row_max, warn_nonfinite
+from ._ops import abs_max, feasible_min, feasible_range, power_of_two_scale, q_from_v, row_max, warn_nonfinite
 from ._ops import greedy as _argmax
 from ._ops import unscale as _unscale
 from .evaluation import _as_tabular, _check_policy, solve_discounted
@@ -742,7 +742,8 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
-    width = abs_max(r) - feasible_min(r) if r.size else 0.0
+    lo, hi = feasible_range(r)
+    width = hi - lo
     settled = stable = False
     for it in range(max_iter + 1):
         # once the greedy policy (almost) repeats it is usually optimal: evaluate it to the final
