@@ -749,9 +749,10 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
         # once the greedy policy (almost) repeats it is usually optimal: evaluate it to the final
         # accuracy at once instead of one more round at a fraction of the residual
         eval_thr = min(thr, 1.0) * 0.1 if settled else max(min(thr, 1.0) * 0.1, _EVAL_FRACTION * width)
-        rsig = r[np.arange(S), sigma]
-        v0 = rsig / (1.0 - gamma) if v is None else v
-        w = rsig if gamma == 0 else kern.evaluate(sigma, v0, eval_thr)
+        if gamma == 0:
+            w = r[np.arange(S), sigma]
+        else:
+            w = kern.evaluate(sigma, r[np.arange(S), sigma] / (1.0 - gamma) if v is None else v, eval_thr)
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
         v = kern.chain(kern.solve(sigma)) if w is None else w
