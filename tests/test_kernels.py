@@ -171,3 +171,49 @@ def test_evaluations_match_a_direct_solve_in_every_layout(layout):
     for _ in range(3):
         y = r[np.arange(S), sigma] + gamma * (P[rows] @ y)
     np.testing.assert_allclose(x, y, rtol=0, atol=IDENTITY_F64)
+
+
+def test_flush_negligible_zeroes_only_entries_below_the_fraction_and_copies():
+    from polopt.exact._ops import NEGLIGIBLE_FRACTION, flush_negligible
+
+    v = np.array([-3.0, 3.0 * NEGLIGIBLE_FRACTION * 0.5, 5e-324, 0.0, 3.0 * NEGLIGIBLE_FRACTION * 2, -1e-310])
+    before = v.copy()
+    w = flush_negligible(v)
+    np.testing.assert_array_equal(w, [-3.0, 0.0, 0.0, 0.0, 3.0 * NEGLIGIBLE_FRACTION * 2, 0.0])
+    np.testing.assert_array_equal(v, before)  # the input is not modified
+    clean = np.array([1.0, -2.0, 0.0])
+    assert flush_negligible(clean) is clean
+    assert flush_negligible(np.array([np.inf, 1e-320])) is not None  # non-finite scale: left alone
+
+
+def test_gauss_seidel_floor_sets_decayed_values_to_zero():
+    """A sweep along a chain whose values fall by 1/2 per state: with a floor, nothing subnormal."""
+    S = 2000
+    P = np.zeros((S, S))
+    P[np.arange(S - 1), np.arange(1, S)] = 1.0  # s -> s + 1
+    P[S - 1, S - 1] = 1.0
+    P = sp.csr_matrix(P)
+    r = np.zeros((S, 1))
+    r[S - 1, 0] = 1.0
+    v = np.zeros(S)
+    v[S - 1] = 2.0
+    plain = _kernels.gauss_seidel_csr(P.indptr, P.indices, P.data, r, 0.5, v.copy(), False, 1)
+    assert np.any((plain != 0) & (np.abs(plain) < np.finfo(float).tiny))  # the sweep made subnormals
+    floored = _kernels.gauss_seidel_csr(P.indptr, P.indices, P.data, r, 0.5, v.copy(), False, 1, 1e-200)
+    small = np.abs(plain) < 1e-200
+    np.testing.assert_array_equal(floored[~small], plain[~small])
+    assert np.all(floored[small] == 0.0)
+
+
+def test_solve_mdp_bracket_holds_where_values_decay_into_subnormals():
+    """RiverSwim n = 10^5: the rewarding end's value decays by ~0.99 per state into the subnormal
+    range; the flushed iterates still give a bracket around the exact value of the returned policy."""
+    from polopt.exact import evaluate_deterministic, solve_mdp
+    from polopt.problems import catalogue
+
+    mdp = catalogue.river_swim(10**5, 0.99, sparse=True)
+    res = solve_mdp(mdp, tol=1e-8)
+    assert res.status == "converged"
+    v_pi = evaluate_deterministic(mdp, res.policy)
+    assert np.all(res.v_lower <= v_pi + EXACT_F64) and np.all(v_pi <= res.v_upper + EXACT_F64)
+    assert float(np.max(res.v_upper - res.v_lower)) < 1e-8

@@ -253,8 +253,10 @@ def ell_view(indptr, indices, data):
 
 
 @njit(cache=True)
-def gauss_seidel_csr(indptr, indices, data, r, gamma, v, forward, sweeps):
-    """``sweeps`` in-place Gauss-Seidel sweeps (alternating direction, starting ``forward``)."""
+def gauss_seidel_csr(indptr, indices, data, r, gamma, v, forward, sweeps, floor=0.0):
+    """``sweeps`` in-place Gauss-Seidel sweeps (alternating direction, starting ``forward``); new
+    values of magnitude below ``floor`` are set to 0 (a sweep carries a value along a whole chain,
+    where it may decay into slow subnormal numbers: see ``NEGLIGIBLE_FRACTION`` in ``_ops``)."""
     S, A = r.shape
     for k in range(sweeps):
         fwd = forward if k % 2 == 0 else not forward
@@ -274,7 +276,7 @@ def gauss_seidel_csr(indptr, indices, data, r, gamma, v, forward, sweeps):
                 q = (r[s, a] + gamma * acc) / (1.0 - gamma * diag)
                 if q > best:
                     best = q
-            v[s] = best
+            v[s] = best if abs(best) >= floor else 0.0
     return v
 
 

@@ -30,7 +30,17 @@ import numpy as np
 
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
-from ._ops import abs_max, feasible_min, feasible_range, power_of_two_scale, q_from_v, row_max, warn_nonfinite
+from ._ops import (
+    NEGLIGIBLE_FRACTION,
+    abs_max,
+    feasible_min,
+    feasible_range,
+    flush_negligible,
+    power_of_two_scale,
+    q_from_v,
+    row_max,
+    warn_nonfinite,
+)
 from ._ops import greedy as _argmax
 from ._ops import unscale as _unscale
 from .evaluation import _as_tabular, _check_policy, solve_discounted
@@ -679,7 +689,8 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
         evaluate,
         solve,
         # slow mixing: let Gauss-Seidel carry the improvement along the chain
-        lambda v: _kernels.gauss_seidel_csr(indptr, indices, data, r, gamma, v.copy(), True, _GS_SWEEPS),
+        lambda v: _kernels.gauss_seidel_csr(indptr, indices, data, r, gamma, flush_negligible(v).copy(), True,
+                                            _GS_SWEEPS, float(np.max(np.abs(v))) * NEGLIGIBLE_FRACTION),
     )
 
 
@@ -755,7 +766,7 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
             w = kern.evaluate(sigma, r[np.arange(S), sigma] / (1.0 - gamma) if v is None else v, eval_thr)
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
-        v = kern.chain(kern.solve(sigma)) if w is None else w
+        v = flush_negligible(kern.chain(kern.solve(sigma)) if w is None else w)
         Tv, new = backup(v, sigma)
         d = Tv - v
         width = float(d.max() - d.min())
