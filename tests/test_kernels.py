@@ -174,7 +174,7 @@ def test_evaluations_match_a_direct_solve_in_every_layout(layout):
 
 
 def test_flush_negligible_zeroes_only_entries_below_the_fraction_and_copies():
-    from polopt.exact._ops import NEGLIGIBLE_FRACTION, flush_negligible
+    from polopt.exact._kernels import NEGLIGIBLE_FRACTION, flush_negligible
 
     v = np.array([-3.0, 3.0 * NEGLIGIBLE_FRACTION * 0.5, 5e-324, 0.0, 3.0 * NEGLIGIBLE_FRACTION * 2, -1e-310])
     before = v.copy()

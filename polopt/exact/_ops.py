@@ -161,28 +161,6 @@ def power_of_two_scale(r: np.ndarray) -> float:
     return 1.0 if m == 0.0 else math.ldexp(1.0, min(math.frexp(m)[1], 1023))
 
 
-#: Entries of a value vector below this fraction of its largest magnitude are set to 0 between
-#: the rounds of the iterative solvers. They change no ``q = r + gamma P v`` by more than
-#: ``2**-600 max|v|`` (far below float64 round-off of the large entries), and left alone they
-#: decay into subnormal numbers, which x86 cores process ~100x slower: RiverSwim 10^6
-#: (gamma = 0.99), where values fall by 0.99 per state away from the rewarding end, had 925k
-#: subnormal entries and an evaluation took 4.4 s instead of 0.3 s.
-NEGLIGIBLE_FRACTION = 2.0**-600
-
-
-def flush_negligible(v: np.ndarray) -> np.ndarray:
-    """``v`` with the entries of magnitude below :data:`NEGLIGIBLE_FRACTION` ``max|v|`` set to 0
-    (a new array when any is; ``v`` itself otherwise). Exact certificates computed from the
-    returned vector stay exact: they hold for any ``v``."""
-    a = np.abs(v)
-    top = float(a.max()) if a.size else 0.0
-    if not math.isfinite(top):
-        return v
-    tiny = a < top * NEGLIGIBLE_FRACTION
-    tiny &= v != 0
-    return np.where(tiny, 0.0, v) if tiny.any() else v
-
-
 def unscale(x, c: float):
     """``c x`` (exact for a power of two ``c``); a value beyond float64 becomes ``inf`` quietly
     because :func:`warn_nonfinite` reports it with a clearer message than numpy's."""

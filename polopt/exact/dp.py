@@ -31,11 +31,9 @@ import numpy as np
 from .._base import CONVERGED, MAX_ITER, NONFINITE, NotConvergedWarning
 from .._validation import STOCHASTIC_ATOL, as_float_array, as_positive_int, as_scalar
 from ._ops import (
-    NEGLIGIBLE_FRACTION,
     abs_max,
     feasible_min,
     feasible_range,
-    flush_negligible,
     power_of_two_scale,
     q_from_v,
     row_max,
@@ -401,7 +399,8 @@ def _span_iteration(
     # with several actions: the pruned exact backups of solve_mdp, Tv and its greedy policy in one
     # pass, rows of actions that the bounds U (from the previous backup) rule out never read, the
     # greedy policy as the hint
-    backup = _Backups(_kernel_of(mdp, r, gamma), r.shape) if mdp.num_actions >= PRUNED_MIN_ACTIONS else None
+    backup = _Backups(_kernel_of(mdp, r, gamma), r.shape, gather=sweeps > 0) \
+        if mdp.num_actions >= PRUNED_MIN_ACTIONS else None
     sigma = _argmax(r)
     while True:
         if backup is None:
@@ -417,7 +416,9 @@ def _span_iteration(
         if rec is not None and rec.wants(it):
             rec.add(it, v, sigma.astype(pdtype, copy=False))
         v = Tv
-        if sweeps > 0 and mdp.is_sparse:
+        if sweeps > 0 and backup is not None and backup.kern.partial is not None:
+            v = backup.kern.partial(sigma, v, sweeps)  # on the rows the backup carried over
+        elif sweeps > 0 and mdp.is_sparse:
             P = mdp.P_sparse
             v = _kernels.partial_evaluate_csr(P.indptr, P.indices, P.data, r, gamma, sigma, v, sweeps)
         elif sweeps > 0:
@@ -624,7 +625,9 @@ _SETTLED_FRACTION = 1e-2
 
 def _slack(v: np.ndarray) -> float:
     # rows may sum to 1 +- STOCHASTIC_ATOL; 2x covers it and the round-off of a dot product
-    return 2.0 * STOCHASTIC_ATOL * float(np.max(np.abs(v))) + 1e-12
+    from ._kernels import max_abs
+
+    return 2.0 * STOCHASTIC_ATOL * max_abs(v) + 1e-12
 
 
 def _span_evaluate(Psig, rsig, gamma: float, v: np.ndarray, thr: float):
@@ -643,17 +646,20 @@ def _span_evaluate(Psig, rsig, gamma: float, v: np.ndarray, thr: float):
 class _OPIKernel(NamedTuple):
     """The storage-specific steps of :func:`solve_mdp`'s loop, on ``r`` [S, A] (dense or CSR kernel).
 
-    ``backup(v, hint, U, shift) -> (Tv, sigma, reads)`` the pruned exact backup (``shift`` None: the
-    first backup of a run, ``U`` all ``+inf``);
+    ``backup(v, hint, U, shift, gather=False) -> (Tv, sigma, reads)`` the pruned exact backup
+    (``shift`` None: the first backup of a run, ``U`` all ``+inf``; ``gather``: carry the gathered
+    ``P_sigma`` of ``hint`` over to the greedy policy, CSR only);
     ``evaluate(sigma, v0, thr) -> v or None`` span-stopped sweeps (None: the chain mixes slowly);
     ``solve(sigma) -> v`` a direct solve of ``(I - gamma P_sigma) v = r_sigma``;
-    ``chain(v) -> v`` Gauss-Seidel sweeps after a direct solve (CSR only; identity for dense).
+    ``chain(v) -> v`` Gauss-Seidel sweeps after a direct solve (CSR only; identity for dense);
+    ``partial(sigma, v, sweeps) -> v`` MPI's partial evaluations (CSR only; None for dense).
     """
 
     backup: object
     evaluate: object
     solve: object
     chain: object
+    partial: object = None
 
 
 def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKernel:
@@ -669,11 +675,43 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
         ptr, idx, val, rs = _kernels.gather_sigma_csr(indptr, indices, data, r, sigma)
         return solve_discounted(sp.csr_matrix((val, idx, ptr), shape=(S, S)), rs, gamma, krylov=False)
 
+    # P_sigma as fixed-width rows, kept from one round to the next: a backup copies the rows of the
+    # states whose greedy action changes while they are in cache, so the next evaluation gathers
+    # nothing (a gather from rows scattered over the state-action sparse 3000 x 50 kernel cost
+    # 0.1 ms of each 0.2 ms evaluation inside solve_mdp)
+    G = _kernels.gather_buffers(K, S)
+    held = [None]  # the policy whose rows G holds
+
+    def gathered(sigma) -> bool:
+        h = held[0]
+        return h is not None and (h is sigma or np.array_equal(h, sigma))
+
+    def hold(sigma):
+        if not gathered(sigma):
+            _kernels.gather_sigma_into(indptr, indices, data, r, sigma, *G)
+            held[0] = sigma
+        return G
+
     def evaluate(sigma, v0, thr):
-        w, ok = _kernels.span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v0.copy(), thr, _EVAL_SWEEPS)
+        if G is None:
+            w, ok = _kernels.span_evaluate_csr(indptr, indices, data, r, gamma, sigma, v0.copy(), thr, _EVAL_SWEEPS)
+        else:
+            w, ok = _kernels.span_evaluate_gathered(*hold(sigma), gamma, v0.copy(), thr, _EVAL_SWEEPS)
         return w if ok else None
 
-    def backup(v, hint, U, shift):
+    def partial(sigma, v, sweeps):
+        if G is None:
+            return _kernels.partial_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, sweeps)
+        return _kernels.partial_evaluate_gathered(*hold(sigma), gamma, v, sweeps)
+
+    def backup(v, hint, U, shift, gather=False):
+        carry = gather and G is not None and gathered(hint)
+        out = _backup(v, hint, U, shift, G if carry else None)
+        if carry:
+            held[0] = out[1]
+        return out
+
+    def _backup(v, hint, U, shift, G):
         if shift is None:
             # the first backup of a run has no bounds from a previous one, and the reward bound alone
             # skips too few rows of a short-row kernel to pay: a skipped row breaks the streaming order
@@ -681,16 +719,17 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
             # order (state-action sparse 3000 x 50 bench instance, 5 entries per row: that backup
             # 1.3-1.5 ms reading 58% of the rows out of order, 0.9 ms reading all in order; solve_mdp
             # 6.4 ms against 6.6 ms, best of 60)
-            return _kernels.backup_sparse(K, r, gamma, v, hint, np.inf, U, np.inf)
-        return _kernels.backup_sparse(K, r, gamma, v, hint, _slack(v), U, shift)
+            return _kernels.backup_sparse(K, r, gamma, v, hint, np.inf, U, np.inf, G)
+        return _kernels.backup_sparse(K, r, gamma, v, hint, _slack(v), U, shift, G)
 
     return _OPIKernel(
         backup,
         evaluate,
         solve,
         # slow mixing: let Gauss-Seidel carry the improvement along the chain
-        lambda v: _kernels.gauss_seidel_csr(indptr, indices, data, r, gamma, flush_negligible(v).copy(), True,
-                                            _GS_SWEEPS, float(np.max(np.abs(v))) * NEGLIGIBLE_FRACTION),
+        lambda v: _kernels.gauss_seidel_csr(indptr, indices, data, r, gamma, _kernels.flush_negligible(v).copy(),
+                                            True, _GS_SWEEPS, _kernels.max_abs(v) * _kernels.NEGLIGIBLE_FRACTION),
+        partial,
     )
 
 
@@ -710,8 +749,8 @@ def _dense_kernel(mdp, r: np.ndarray, gamma: float) -> _OPIKernel:
 
     return _OPIKernel(
         # long dense rows stream even when some are skipped: prune from the first backup on
-        lambda v, hint, U, shift: _kernels.backup_dense(P2, r, gamma, v, hint, _slack(v), U,
-                                                        0.0 if shift is None else shift),
+        lambda v, hint, U, shift, gather=False: _kernels.backup_dense(P2, r, gamma, v, hint, _slack(v), U,
+                                                                      0.0 if shift is None else shift),
         evaluate,
         solve,
         lambda v: v,
@@ -733,13 +772,15 @@ class _Backups:
     ``self(v, hint) -> (Tv, greedy)``; ``U[s, hint[s]]`` is then the exact ``q_v(s, hint[s])``.
     """
 
-    def __init__(self, kern: _OPIKernel, shape):
-        self.kern, self.U, self.v_old = kern, np.full(shape, np.inf), None
+    def __init__(self, kern: _OPIKernel, shape, gather: bool = False):
+        self.kern, self.U, self.v_old, self.gather = kern, np.full(shape, np.inf), None, gather
 
     def __call__(self, v: np.ndarray, hint: np.ndarray):
+        from . import _kernels
+
         # rows may sum to 1 +- STOCHASTIC_ATOL: P (v - v_old) <= max(v - v_old) + slack
-        shift = None if self.v_old is None else float(np.max(v - self.v_old)) + _slack(v - self.v_old)
-        Tv, greedy, _ = self.kern.backup(v, hint, self.U, shift)
+        shift = None if self.v_old is None else _kernels.shift_bound(v, self.v_old, STOCHASTIC_ATOL)
+        Tv, greedy, _ = self.kern.backup(v, hint, self.U, shift, self.gather)
         self.v_old = v
         return Tv, greedy
 
@@ -747,9 +788,11 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
          v: np.ndarray | None):
     """Optimistic policy iteration from ``sigma`` (and ``v``, the last value, or None): steps 2-4 of
     :func:`solve_mdp`. Returns ``(Tv, d = Tv - v, greedy, rounds)`` of the last backup."""
+    from . import _kernels
+
     S = r.shape[0]
     # upper bounds on q from the previous backup: late rounds move v little and skip most rows
-    backup = _Backups(kern, r.shape)
+    backup = _Backups(kern, r.shape, gather=True)  # each round evaluates the last greedy policy
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
@@ -766,11 +809,10 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
             w = kern.evaluate(sigma, r[np.arange(S), sigma] / (1.0 - gamma) if v is None else v, eval_thr)
         # sweeps that do not settle mean a slowly mixing chain (e.g. RiverSwim), which is
         # banded enough for a direct factorization
-        v = flush_negligible(kern.chain(kern.solve(sigma)) if w is None else w)
+        v = _kernels.flush_negligible(kern.chain(kern.solve(sigma)) if w is None else w)
         Tv, new = backup(v, sigma)
-        d = Tv - v
-        width = float(d.max() - d.min())
-        changed = int(np.count_nonzero(new != sigma))
+        d, d_lo, d_hi, changed = _kernels.residual(Tv, v, new, sigma)
+        width = d_hi - d_lo
         stable, settled = changed == 0, changed <= _SETTLED_FRACTION * S
         # a repeated policy whose span no longer shrinks has hit round-off: tol is unreachable
         if width < thr or it == max_iter or (stable and width >= prev_span) or not np.isfinite(width):
