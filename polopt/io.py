@@ -81,7 +81,7 @@ class _Writer:
             return self.array(obj, path)
         if isinstance(obj, OneHotIterates):
             return {"__onehot__": {"sigmas": self.array(obj.sigmas, f"{path}.sigmas"), "num_actions": obj.shape[-1],
-                                   "first": self.encode(obj._first, f"{path}.first")}}
+                                   "first": self.encode(obj.first, f"{path}.first")}}
         if isinstance(obj, LazyCertificates):
             return {"__lazy__": {k: self.encode(obj[k], f"{path}[{k!r}]") for k in obj}}
         if _is_sparse(obj):

@@ -144,7 +144,8 @@ class OneHotIterates:
     """Deterministic iterates stored as action indices, read as the one-hot policies they are.
 
     ``sigmas`` int [T+1, ...] (the action of each state at each iterate), ``num_actions`` A;
-    ``first`` an optional dense policy for iterate 0 (a stochastic ``init``). Memory is
+    ``first`` an optional dense policy for iterate 0 (a stochastic ``init``), or a zero-argument
+    callable returning it, called when iterate 0 is first read. Memory is
     ``(T+1) S`` small integers instead of ``(T+1) S A`` floats; ``np.asarray(it)``, ``it[k]``,
     ``it.shape``, ``len(it)`` and every ndarray method (through the dense array, built on demand)
     read as the ``[T+1, ..., A]`` array of the result contract.
@@ -158,7 +159,19 @@ class OneHotIterates:
         # the smallest integer type that holds an action index: 1 byte per state when A <= 127
         self._sigmas = sigmas.astype(np.min_scalar_type(-max(A, 1)), copy=False)
         self._A = A
-        self._first = None if first is None else np.asarray(first, dtype=np.float64)
+        # a zero-argument callable is called when iterate 0 is first read (a default start that
+        # costs an [S, A] array is then built only if someone looks at it)
+        self._first = first if first is None or callable(first) else np.asarray(first, dtype=np.float64)
+
+    def _first_policy(self) -> np.ndarray | None:
+        if callable(self._first):
+            self._first = np.asarray(self._first(), dtype=np.float64)
+        return self._first
+
+    @property
+    def first(self) -> np.ndarray | None:
+        """The dense policy of iterate 0, or None when iterate 0 is deterministic like the others."""
+        return self._first_policy()
 
     @property
     def sigmas(self) -> np.ndarray:
@@ -183,14 +196,14 @@ class OneHotIterates:
     def _dense(self, sigmas, first_row: bool) -> np.ndarray:
         out = (sigmas[..., None] == np.arange(self._A)).astype(np.float64)
         if first_row and self._first is not None:
-            out[0] = self._first
+            out[0] = self._first_policy()
         return out
 
     def __getitem__(self, key):
         if isinstance(key, (int, np.integer)):
             k = int(key) % len(self)
             if k == 0 and self._first is not None:
-                return self._first.copy()
+                return self._first_policy().copy()
             return self._dense(self._sigmas[k], False)
         return np.asarray(self)[key]
 

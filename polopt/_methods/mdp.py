@@ -47,6 +47,7 @@ stopping rule holds. Unknown hyper-parameters raise ``TypeError``.
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -243,6 +244,10 @@ def _value_based(problem, method: str, run_res, hparams: dict) -> SolveResult:
     )
 
 
+def _constant(x):
+    return lambda: x
+
+
 # ------------------------------------------------------------------ methods
 @register(
     "solve_mdp",
@@ -260,14 +265,16 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
             _OPTIMA[mdp] = res  # the certified optimum other methods on this problem measure against
         except TypeError:
             pass
-    pi0 = uniform_feasible(mdp) if init is None else _stochastic_init(mdp, init)
+    # the start (uniform unless init is given) is read only by certificates and iterates[0]: built on demand
+    pi0 = functools.cache(lambda: uniform_feasible(mdp)) if init is None else _constant(_stochastic_init(mdp, init))
     value_of = _PolicyValues(mdp)
     certs = LazyCertificates({
         # against the certified upper bound: each entry bounds the true sup-norm suboptimality from above
-        "suboptimality": lambda: np.array([suboptimality(_ev.policy_value(mdp, pi0), res.v_upper),
+        "suboptimality": lambda: np.array([suboptimality(_ev.policy_value(mdp, pi0()), res.v_upper),
                                            suboptimality(value_of(res.policy), res.v_upper)]),
-        "bellman_residual": lambda: np.array([bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, _ev.policy_value(mdp, pi0)),
-                                              bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, res.v)]),
+        "bellman_residual": lambda: np.array([
+            bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, _ev.policy_value(mdp, pi0())),
+            bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, res.v)]),
     })
     return SolveResult(
         policy=one_hot(res.policy, A),
