@@ -117,6 +117,7 @@ def _backup_states(K, r, gamma, v, hint, ub, U, shift, Tv, sigma, lo, hi, G):
     if shift == np.inf:  # no bounds carried over: the one-pass loop reads every row in order
         return _backup_states_streaming(K, r, gamma, v, hint, ub, U, Tv, sigma, lo, hi, G)
     gather = G[0].shape[0] > 0
+    Ks = (G[0], G[1])
     g_ub = gamma * ub
     g_shift = gamma * shift
     cand = np.empty(A, dtype=np.int64)
@@ -124,7 +125,9 @@ def _backup_states(K, r, gamma, v, hint, ub, U, shift, Tv, sigma, lo, hi, G):
     for s in range(lo, hi):
         a0 = hint[s]
         base = s * A
-        best = r[s, a0] + gamma * _q_row(K, base + a0, v)
+        # the hint's row from the gathered P_sigma (contiguous) rather than from the scattered kernel
+        # (state-action sparse 3000 x 50: 3000 cache misses, ~0.1 ms of a 0.4 ms pruned backup)
+        best = r[s, a0] + gamma * (_q_row(Ks, s, v) if gather else _q_row(K, base + a0, v))
         # all bounds first, and the actions they do not rule out against q(s, a0) listed without a
         # branch: a data-dependent branch per pair mispredicts about as often as it prunes
         # (state-action sparse 3000 x 50: pruned backups 0.68-0.73 -> 0.56-0.59 ms)
