@@ -17,6 +17,8 @@ the whole chain in one sweep in the direction of the sweep.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -319,10 +321,27 @@ def ell_view(indptr, indices, data):
     """
     rows = indptr.shape[0] - 1
     nnz = int(indptr[-1]) if rows >= 0 else 0
-    if rows <= 0 or nnz == 0 or nnz % rows or not _uniform_rows(indptr, nnz // rows):
+    if rows <= 0 or nnz == 0 or nnz % rows or not _uniform_verdict(indptr, nnz // rows):
         return None
     k = nnz // rows
     return indices[:nnz].reshape(rows, k), data[:nnz].reshape(rows, k)
+
+
+#: id(indptr) -> (weak reference to it, k, verdict) for read-only row pointers (those of a
+#: TabularMDP's kernel): a problem solved again is not scanned again.
+_VERDICTS: dict = {}
+
+
+def _uniform_verdict(indptr, k: int) -> bool:
+    if indptr.flags.writeable:  # may change under us: scan every time
+        return bool(_uniform_rows(indptr, k))
+    key = id(indptr)
+    hit = _VERDICTS.get(key)
+    if hit is not None and hit[0]() is indptr and hit[1] == k:
+        return hit[2]
+    verdict = bool(_uniform_rows(indptr, k))
+    _VERDICTS[key] = (weakref.ref(indptr, lambda _, key=key: _VERDICTS.pop(key, None)), k, verdict)
+    return verdict
 
 
 @njit(cache=True)

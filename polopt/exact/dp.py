@@ -262,10 +262,10 @@ def bellman_backup(mdp, v) -> Backup:
 
 
 # ------------------------------------------------------------------ overflow
-def _reward_scale(r: np.ndarray, gamma: float) -> float:
+def _reward_scale(r: np.ndarray, gamma: float, m: float | None = None) -> float:
     """``1.0``, or a power of two ``c ~ max|r|`` when ``|v*| <= max|r| / (1-gamma)`` may exceed
-    :data:`OVERFLOW_GUARD`."""
-    m = abs_max(r)
+    :data:`OVERFLOW_GUARD` (``m``: ``max|r|`` when already known)."""
+    m = abs_max(r) if m is None else m
     if m == 0.0 or m <= OVERFLOW_GUARD * (1.0 - gamma):
         return 1.0
     return power_of_two_scale(r)
@@ -652,7 +652,9 @@ class _OPIKernel(NamedTuple):
     ``evaluate(sigma, v0, thr) -> v or None`` span-stopped sweeps (None: the chain mixes slowly);
     ``solve(sigma) -> v`` a direct solve of ``(I - gamma P_sigma) v = r_sigma``;
     ``chain(v) -> v`` Gauss-Seidel sweeps after a direct solve (CSR only; identity for dense);
-    ``partial(sigma, v, sweeps) -> v`` MPI's partial evaluations (CSR only; None for dense).
+    ``partial(sigma, v, sweeps) -> v`` MPI's partial evaluations (CSR only; None for dense);
+    ``writes_bounds``: the first backup writes every bound ``U`` (CSR: it reads every row), so ``U``
+    needs no initial fill.
     """
 
     backup: object
@@ -660,6 +662,7 @@ class _OPIKernel(NamedTuple):
     solve: object
     chain: object
     partial: object = None
+    writes_bounds: bool = False
 
 
 def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKernel:
@@ -730,6 +733,7 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
         lambda v: _kernels.gauss_seidel_csr(indptr, indices, data, r, gamma, _kernels.flush_negligible(v).copy(),
                                             True, _GS_SWEEPS, _kernels.max_abs(v) * _kernels.NEGLIGIBLE_FRACTION),
         partial,
+        writes_bounds=True,
     )
 
 
@@ -773,7 +777,8 @@ class _Backups:
     """
 
     def __init__(self, kern: _OPIKernel, shape, gather: bool = False):
-        self.kern, self.U, self.v_old, self.gather = kern, np.full(shape, np.inf), None, gather
+        self.U = np.empty(shape) if kern.writes_bounds else np.full(shape, np.inf)
+        self.kern, self.v_old, self.gather = kern, None, gather
 
     def __call__(self, v: np.ndarray, hint: np.ndarray):
         from . import _kernels
@@ -785,9 +790,10 @@ class _Backups:
         return Tv, greedy
 
 def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: int, sigma: np.ndarray,
-         v: np.ndarray | None):
+         v: np.ndarray | None, width: float | None = None):
     """Optimistic policy iteration from ``sigma`` (and ``v``, the last value, or None): steps 2-4 of
-    :func:`solve_mdp`. Returns ``(Tv, d = Tv - v, greedy, rounds)`` of the last backup."""
+    :func:`solve_mdp`. Returns ``(Tv, d = Tv - v, greedy, rounds)`` of the last backup.
+    ``width``: ``max r - min r`` over the feasible pairs, when already known."""
     from . import _kernels
 
     S = r.shape[0]
@@ -796,8 +802,9 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
-    lo, hi = feasible_range(r)
-    width = hi - lo
+    if width is None:
+        lo, hi = feasible_range(r)
+        width = hi - lo
     settled = stable = False
     for it in range(max_iter + 1):
         # once the greedy policy (almost) repeats it is usually optimal: evaluate it to the final
@@ -851,11 +858,12 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     max_iter = as_positive_int("max_iter", max_iter, minimum=0)
     gamma = mdp.gamma
     # huge rewards: solve on r / c (exact power-of-two scaling) and multiply the values back
-    c = _reward_scale(mdp.r, gamma)
+    lo, hi = feasible_range(mdp.r)
+    c = _reward_scale(mdp.r, gamma, max(hi, -lo))
     r = np.ascontiguousarray(mdp.r if c == 1.0 else mdp.r / c)
     thr = _threshold(tol / c, gamma)
     method = "optimistic_policy_iteration"
-    Tv, d, new, it = _opi(_kernel_of(mdp, r, gamma), r, gamma, thr, max_iter, _argmax(r), None)
+    Tv, d, new, it = _opi(_kernel_of(mdp, r, gamma), r, gamma, thr, max_iter, _argmax(r), None, (hi - lo) / c)
     v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
     if _nonfinite("solve_mdp", mdp, v_mid, v_lower, v_upper):
         return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it, NONFINITE)
