@@ -276,11 +276,12 @@ def _solve_mdp(problem, *, iters, init, seed, **hparams) -> SolveResult:
             bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, _ev.policy_value(mdp, pi0())),
             bellman_residual(mdp.P_sa, mdp.r, mdp.gamma, res.v)]),
     })
+    policy = one_hot(res.policy, A)
     return SolveResult(
-        policy=one_hot(res.policy, A),
+        policy=policy,
         iterates=OneHotIterates(np.stack([np.zeros(S, dtype=np.int64), res.policy]), A, first=pi0),
         value=res.v,
-        optimum=Optimum(one_hot(res.policy, A), res.v),
+        optimum=Optimum(policy, res.v),  # the certified solution is its own optimum (one array, as value)
         certificates=certs,
         status=CONVERGED if res.status == CONVERGED else res.status,
         method="solve_mdp",
