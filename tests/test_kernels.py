@@ -217,3 +217,21 @@ def test_solve_mdp_bracket_holds_where_values_decay_into_subnormals():
     v_pi = evaluate_deterministic(mdp, res.policy)
     assert np.all(res.v_lower <= v_pi + EXACT_F64) and np.all(v_pi <= res.v_upper + EXACT_F64)
     assert float(np.max(res.v_upper - res.v_lower)) < 1e-8
+
+
+@pytest.mark.parametrize("ragged", [False, True])
+def test_myopic_gather_is_argmax_of_r_with_the_rows_gather_sigma_into_copies(ragged):
+    """The fused pass returns np.argmax's policy (lowest index on ties, -inf entries skipped) and
+    the same fixed-width P_sigma and r_sigma as a separate gather of that policy."""
+    S, A = 50, 6
+    P = _ragged_kernel(S, A, 3) if ragged else garnet_mdp(S, A, 4, gamma=0.9, seed=3).P_sparse
+    r = np.random.default_rng(3).normal(size=(S, A))
+    r[3] = 1.0  # a state where every action ties
+    r[4, :2] = -np.inf  # infeasible pairs
+    K = _kernels.ell_view(P.indptr, P.indices, P.data) or (P.indptr, P.indices, P.data)
+    fused, separate = _kernels.gather_buffers(K, S), _kernels.gather_buffers(K, S)
+    sigma = _kernels.myopic_gather_into(P.indptr, P.indices, P.data, r, *fused)
+    np.testing.assert_array_equal(sigma, np.argmax(r, axis=1))
+    _kernels.gather_sigma_into(P.indptr, P.indices, P.data, r, sigma, *separate)
+    for a, b in zip(fused, separate, strict=True):
+        np.testing.assert_array_equal(a, b)

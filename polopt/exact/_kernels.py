@@ -520,6 +520,29 @@ def gather_sigma_into(indptr, indices, data, r, sigma, idx, val, rs):
 
 
 @njit(cache=True)
+def myopic_gather_into(indptr, indices, data, r, idx, val, rs):
+    """The myopic policy ``sigma[s] = argmax_a r[s, a]`` (lowest index on ties) with its rows
+    gathered as :func:`gather_sigma_into` does, in one pass over ``r`` (each row's reward is in
+    cache when its row of ``P`` is copied)."""
+    S, A = r.shape
+    sigma = np.empty(S, dtype=np.int64)
+    K = (indptr, indices, data)
+    G = (idx, val, rs)
+    for s in range(S):
+        a0 = 0
+        top = r[s, 0]
+        for a in range(1, A):
+            x = r[s, a]
+            if x > top:
+                top = x
+                a0 = a
+        sigma[s] = a0
+        _copy_row(K, s * A + a0, s, G)
+        rs[s] = top
+    return sigma
+
+
+@njit(cache=True)
 def span_evaluate_gathered(idx, val, rs, gamma, v, thr, max_sweeps):
     """:func:`span_evaluate_csr` on a gathered fixed-width ``P_sigma`` (:func:`backup_sparse`)."""
     return _span_sweeps((idx, val), rs, gamma, v, thr, max_sweeps)

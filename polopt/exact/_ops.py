@@ -135,7 +135,7 @@ def one_hot(sigma: np.ndarray, num_actions: int) -> np.ndarray:
     """Deterministic policy (int array) as a stochastic policy ``[..., A]``."""
     sigma = np.asarray(sigma)
     out = np.zeros(sigma.shape + (num_actions,))
-    np.put_along_axis(out, sigma[..., None], 1.0, axis=-1)
+    out.reshape(-1, num_actions)[np.arange(sigma.size), sigma.ravel()] = 1.0
     return out
 
 

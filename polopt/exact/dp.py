@@ -654,7 +654,9 @@ class _OPIKernel(NamedTuple):
     ``chain(v) -> v`` Gauss-Seidel sweeps after a direct solve (CSR only; identity for dense);
     ``partial(sigma, v, sweeps) -> v`` MPI's partial evaluations (CSR only; None for dense);
     ``writes_bounds``: the first backup writes every bound ``U`` (CSR: it reads every row), so ``U``
-    needs no initial fill.
+    needs no initial fill;
+    ``myopic() -> sigma`` the myopic policy ``argmax_a r`` (CSR: with its rows gathered for the first
+    evaluation).
     """
 
     backup: object
@@ -663,6 +665,7 @@ class _OPIKernel(NamedTuple):
     chain: object
     partial: object = None
     writes_bounds: bool = False
+    myopic: object = None
 
 
 def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKernel:
@@ -702,6 +705,12 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
             w, ok = _kernels.span_evaluate_gathered(*hold(sigma), gamma, v0.copy(), thr, _EVAL_SWEEPS)
         return w if ok else None
 
+    def myopic():
+        if G is None:
+            return _argmax(r)
+        held[0] = _kernels.myopic_gather_into(indptr, indices, data, r, *G)
+        return held[0]
+
     def partial(sigma, v, sweeps):
         if G is None:
             return _kernels.partial_evaluate_csr(indptr, indices, data, r, gamma, sigma, v, sweeps)
@@ -734,6 +743,7 @@ def _csr_kernel(indptr, indices, data, r: np.ndarray, gamma: float) -> _OPIKerne
                                             True, _GS_SWEEPS, _kernels.max_abs(v) * _kernels.NEGLIGIBLE_FRACTION),
         partial,
         writes_bounds=True,
+        myopic=myopic,
     )
 
 
@@ -863,7 +873,9 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     r = np.ascontiguousarray(mdp.r if c == 1.0 else mdp.r / c)
     thr = _threshold(tol / c, gamma)
     method = "optimistic_policy_iteration"
-    Tv, d, new, it = _opi(_kernel_of(mdp, r, gamma), r, gamma, thr, max_iter, _argmax(r), None, (hi - lo) / c)
+    kern = _kernel_of(mdp, r, gamma)
+    sigma = _argmax(r) if kern.myopic is None else kern.myopic()
+    Tv, d, new, it = _opi(kern, r, gamma, thr, max_iter, sigma, None, (hi - lo) / c)
     v_lower, v_upper, v_mid = (_unscale(x, c) for x in _bracket(Tv, d, gamma))
     if _nonfinite("solve_mdp", mdp, v_mid, v_lower, v_upper):
         return SolveMDPResult(v_mid, new, v_lower, v_upper, method, it, NONFINITE)
