@@ -235,3 +235,29 @@ def test_myopic_gather_is_argmax_of_r_with_the_rows_gather_sigma_into_copies(rag
     _kernels.gather_sigma_into(P.indptr, P.indices, P.data, r, sigma, *separate)
     for a, b in zip(fused, separate, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_span_evaluation_gives_up_early_on_a_slowly_mixing_chain():
+    """RiverSwim's chain contracts the span by ~gamma per sweep: after GIVE_UP_AFTER + 1 sweeps the
+    rate shows 60 sweeps cannot reach the threshold, and the evaluation stops there (the caller then
+    solves directly) instead of spending the whole budget."""
+    from polopt.problems import catalogue
+
+    mdp = catalogue.river_swim(2000, 0.99, sparse=True)
+    P, r = mdp.P_sparse, np.ascontiguousarray(mdp.r)
+    sigma = np.ones(2000, dtype=np.int64)
+    v0 = np.zeros(2000)
+    w, ok = _kernels.span_evaluate_csr(P.indptr, P.indices, P.data, r, 0.99, sigma, v0.copy(), 1e-10, 60)
+    assert not ok
+    k = _kernels.GIVE_UP_AFTER + 1
+    np.testing.assert_allclose(w, _kernels.partial_evaluate_csr(P.indptr, P.indices, P.data, r, 0.99, sigma, v0, k),
+                               rtol=0, atol=IDENTITY_F64)
+
+
+@pytest.mark.parametrize(("rate", "left", "hopeless"), [(0.5, 40, False), (0.5, 30, True), (0.99, 59, True),
+                                                        (1.0, 100, True)])
+def test_hopeless_extrapolates_the_geometric_rate(rate, left, hopeless):
+    """Spans 1, rate, rate^2 with threshold 1e-10 need log(1e-10 / rate^2) / log(rate) more sweeps
+    (rate 0.5: ~31.2)."""
+    spans = np.array([1.0, rate, rate**2])
+    assert _kernels._hopeless(spans, 1e-10, left) == hopeless
