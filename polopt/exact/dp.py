@@ -844,14 +844,21 @@ def solve_mdp(mdp, tol: float = 1e-10, max_iter: int = 10000) -> SolveMDPResult:
     Optimistic policy iteration with exact-by-elimination backups:
 
     1. start from the myopic policy ``sigma = argmax_a r`` (costs no pass over ``P``);
-    2. evaluate ``sigma`` with span-stopped sweeps on the ``S x S`` (or CSR) ``P_sigma`` plus
-       midrange correction, or, if those mix slowly, an exact solve (dense LU / Krylov);
-    3. sparse kernels whose sweeps in 2 did not settle (slowly mixing chains) only: two
-       Gauss-Seidel sweeps (forward, backward) that carry information along chains in one pass;
+    2. evaluate ``sigma`` with span-stopped sweeps on the ``S x S`` (or gathered sparse) ``P_sigma``
+       plus midrange correction, or, when the span contracts too slowly for the sweep budget
+       (slowly mixing chains), an exact solve (dense LU; sparse: banded LU or SuperLU);
+    3. sparse kernels whose sweeps in 2 did not settle only: two Gauss-Seidel sweeps (forward,
+       backward) that carry information along chains in one pass;
     4. one pruned Bellman backup ``T v`` (numba; exact — rows of provably dominated actions are
        skipped, see :mod:`polopt.exact._kernels`); stop when ``sp(T v - v) < tol (1-gamma)/gamma``
        and return the MacQueen bracket ``v_lower <= v* <= v_upper`` (width < ``tol``) and its
        midpoint; else ``sigma = greedy`` and go to 2.
+
+    Sparse kernels whose rows all store as many entries are read as fixed-length rows (a view,
+    no copy); the greedy policy's rows of ``P`` are kept gathered from one round to the next (a
+    backup copies those of the states whose action changes), so evaluations gather nothing.
+    Value entries below ``2**-600 max|v|`` are set to 0 between rounds (they would decay into
+    slow subnormal numbers on long chains).
 
     The certificate depends only on step 4, which is exact for any ``v``, so the inexact
     evaluations in 2-3 affect speed, never correctness. ``method`` in the
