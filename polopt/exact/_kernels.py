@@ -371,22 +371,10 @@ def gather_sigma_csr(indptr, indices, data, r, sigma):
 def gather_sigma_ell(indptr, indices, data, r, sigma, width):
     """:func:`gather_sigma_csr` as a fixed-width (ELLPACK) ``P_sigma``: ``(idx [S, width], val [S,
     width])`` and ``r_sigma``, each row padded with zero weights on its own state."""
-    S, A = r.shape
-    idx = np.empty((S, width), dtype=indices.dtype)
-    val = np.zeros((S, width))
-    rs = np.empty(S)
-    for s in range(S):
-        row = s * A + sigma[s]
-        k0 = indptr[row]
-        n = indptr[row + 1] - k0
-        for k in range(width):
-            if k < n:
-                idx[s, k] = indices[k0 + k]
-                val[s, k] = data[k0 + k]
-            else:
-                idx[s, k] = s
-        rs[s] = r[s, sigma[s]]
-    return idx, val, rs
+    S = r.shape[0]
+    G = (np.empty((S, width), dtype=indices.dtype), np.empty((S, width)), np.empty(S))
+    gather_sigma_into(indptr, indices, data, r, sigma, *G)
+    return G
 
 
 @njit(cache=True)

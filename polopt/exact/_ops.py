@@ -23,33 +23,24 @@ def r_pi(r: np.ndarray, pi: np.ndarray) -> np.ndarray:
     return np.einsum("sa,sa->s", pi, np.where(pi > 0, r, 0.0))
 
 
-def _finite_range(r: np.ndarray) -> tuple[float, float] | None:
-    """``(min r, max r)`` when every entry is finite, else None; two reductions, no masked copy
-    (a copy of the finite entries cost 0.27 ms on a 3000 x 50 ``r``, the two reductions 0.03 ms)."""
-    if r.size == 0:
-        return None
-    lo, hi = float(r.min()), float(r.max())
-    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
-
-
 def feasible_range(r: np.ndarray) -> tuple[float, float]:
-    """``(min r, max r)`` over the feasible pairs (``r = -inf`` marks an infeasible one); ``(0, 0)`` for none."""
+    """``(min r, max r)`` over the feasible pairs (``r = -inf`` marks an infeasible one); ``(0, 0)`` for none.
+
+    Two reductions when every entry is finite; a masked copy only otherwise (the copy of the
+    finite entries cost 0.27 ms on a 3000 x 50 ``r``, the two reductions 0.03 ms)."""
     r = np.asarray(r)
-    rng = _finite_range(r)
-    if rng is not None:
-        return rng
+    if r.size:
+        lo, hi = float(r.min()), float(r.max())
+        if math.isfinite(lo) and math.isfinite(hi):
+            return lo, hi
     fin = r[np.isfinite(r)]
     return (float(fin.min()), float(fin.max())) if fin.size else (0.0, 0.0)
 
 
 def abs_max(r: np.ndarray) -> float:
     """``max |r|`` over the feasible pairs (``r = -inf`` marks an infeasible one); 0 for none."""
-    r = np.asarray(r)
-    rng = _finite_range(r)
-    if rng is not None:
-        return max(rng[1], -rng[0])
-    fin = r[np.isfinite(r)]
-    return float(np.max(np.abs(fin))) if fin.size else 0.0
+    lo, hi = feasible_range(r)
+    return max(hi, -lo)
 
 
 def feasible_rows(mdp) -> np.ndarray:
@@ -67,12 +58,7 @@ def scatter_rows(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 def feasible_min(r: np.ndarray) -> float:
     """``min r`` over the feasible pairs (the ``-inf`` entries of infeasible ones skipped)."""
-    r = np.asarray(r)
-    rng = _finite_range(r)
-    if rng is not None:
-        return rng[0]
-    fin = r[np.isfinite(r)]
-    return float(fin.min()) if fin.size else 0.0
+    return feasible_range(r)[0]
 
 
 def P_pi(P_sa, pi: np.ndarray):

@@ -800,10 +800,10 @@ class _Backups:
         return Tv, greedy
 
 def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: int, sigma: np.ndarray,
-         v: np.ndarray | None, width: float | None = None):
+         v: np.ndarray | None, width: float):
     """Optimistic policy iteration from ``sigma`` (and ``v``, the last value, or None): steps 2-4 of
     :func:`solve_mdp`. Returns ``(Tv, d = Tv - v, greedy, rounds)`` of the last backup.
-    ``width``: ``max r - min r`` over the feasible pairs, when already known."""
+    ``width``: ``max r - min r`` over the feasible pairs (the first evaluation's scale)."""
     from . import _kernels
 
     S = r.shape[0]
@@ -812,9 +812,6 @@ def _opi(kern: _OPIKernel, r: np.ndarray, gamma: float, thr: float, max_iter: in
     prev_span = np.inf
     # Optimistic PI needs an accurate evaluation only near the end: evaluate to a span a fixed
     # fraction of the last Bellman residual span (never below the final threshold).
-    if width is None:
-        lo, hi = feasible_range(r)
-        width = hi - lo
     settled = stable = False
     for it in range(max_iter + 1):
         # once the greedy policy (almost) repeats it is usually optimal: evaluate it to the final
